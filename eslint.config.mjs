@@ -1,0 +1,32 @@
+// n8n's own lint rules (eslint-plugin-n8n-nodes-base) for nodes and credentials, typescript-eslint everywhere.
+// Non-cloud configuration: this package has runtime dependencies (a database driver), so it is a self-hosted package.
+import tseslint from 'typescript-eslint';
+import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
+
+export default tseslint.config(
+	{ ignores: ['dist/**', 'node_modules/**', 'demo/**', '**/*.js', '**/*.mjs', 'lib/widget/assets/**'] },
+	...tseslint.configs.recommended,
+	{
+		rules: {
+			'@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+		},
+	},
+	{
+		files: ['nodes/**/*.ts'],
+		plugins: { 'n8n-nodes-base': n8nNodesBase },
+		rules: {
+			...n8nNodesBase.configs.nodes.rules,
+			// Our nodes document themselves through their own README section, not n8n's docs site.
+			'n8n-nodes-base/node-class-description-inputs-wrong-regular-node': 'off',
+			'n8n-nodes-base/node-class-description-outputs-wrong': 'off',
+		},
+	},
+	{
+		files: ['credentials/**/*.ts'],
+		plugins: { 'n8n-nodes-base': n8nNodesBase },
+		rules: {
+			...n8nNodesBase.configs.credentials.rules,
+			'n8n-nodes-base/cred-class-field-documentation-url-miscased': 'off',
+		},
+	},
+);
