@@ -1,0 +1,129 @@
+/**
+ * The append-only, hash-chained history (checklist 35). Each event's hash covers the previous hash, its own
+ * position, type, subject, time and the hash of its (encrypted) payload. Erasure blanks a payload but keeps its
+ * hash, so the chain still verifies; any other edit, insertion or removal breaks it.
+ *
+ * The hash is computed inside the INSERT, under the chain head's row lock, so concurrent writers on PostgreSQL
+ * append one after another without a read-modify-write race; `verifyChain` recomputes it in JavaScript.
+ */
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../store';
+import { sha256Hex, type LedgerKeys } from './crypto';
+
+export type EventType =
+	| 'purposes.defined'
+	| 'optin.requested'
+	| 'optin.confirmed'
+	| 'optin.refused'
+	| 'consent.withdrawn'
+	| 'marketing.stopped'
+	| 'marketing.resumed'
+	| 'send.recorded'
+	| 'subject.exported'
+	| 'subject.erased'
+	| 'retention.purged';
+
+export interface LedgerEvent {
+	type: EventType;
+	subjectId: string | null;
+	at: Date;
+	payload: Record<string, unknown>;
+}
+
+const APPEND = `
+	WITH head AS (SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE),
+	appended AS (
+		INSERT INTO events (seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash)
+		SELECT head.seq + 1, $1, $2, $3, $4, $5, head.hash,
+			encode(sha256(convert_to(
+				head.hash || '|' || (head.seq + 1) || '|' || $1 || '|' || coalesce($2, '') || '|' || $3 || '|' || $5,
+				'UTF8')), 'hex')
+		FROM head
+		RETURNING seq, hash
+	)
+	UPDATE chain_head SET seq = appended.seq, hash = appended.hash FROM appended WHERE chain_head.id = 1
+	RETURNING appended.seq AS seq`;
+
+/** Appends one event inside the caller's transaction; returns its sequence number. */
+export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: LedgerEvent): Promise<number> {
+	const payload = keys.encrypt(JSON.stringify(event.payload));
+	const [row] = await tx.query<{ seq: number }>(APPEND, [
+		event.type,
+		event.subjectId,
+		event.at.getTime(),
+		payload,
+		sha256Hex(payload),
+	]);
+	return Number(row.seq);
+}
+
+function linkHash(prevHash: string, seq: number, type: string, subjectId: string | null, atMs: number, payloadHash: string) {
+	return createHash('sha256')
+		.update(`${prevHash}|${seq}|${type}|${subjectId ?? ''}|${atMs}|${payloadHash}`, 'utf8')
+		.digest('hex');
+}
+
+export interface ChainVerification {
+	ok: boolean;
+	events: number;
+	/** Events whose payload was erased; they still count as verified links. */
+	tombstones: number;
+	/** The first event that does not verify, and why. */
+	brokenAt?: number;
+	problem?: string;
+}
+
+interface EventRow {
+	seq: number;
+	type: string;
+	subject_id: string | null;
+	at_ms: number;
+	payload: string | null;
+	payload_hash: string;
+	prev_hash: string;
+	hash: string;
+}
+
+const PAGE = 5000;
+
+export async function verifyChain(store: Queryable): Promise<ChainVerification> {
+	let expectedSeq = 1;
+	let prevHash = '0'.repeat(64);
+	let tombstones = 0;
+	const broken = (seq: number, problem: string): ChainVerification => ({
+		ok: false,
+		events: expectedSeq - 1,
+		tombstones,
+		brokenAt: seq,
+		problem,
+	});
+	for (;;) {
+		const rows = await store.query<EventRow>(
+			'SELECT seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2',
+			[expectedSeq, PAGE],
+		);
+		for (const row of rows) {
+			const seq = Number(row.seq);
+			if (seq !== expectedSeq) return broken(expectedSeq, `event ${expectedSeq} is missing`);
+			if (row.prev_hash !== prevHash) return broken(seq, `event ${seq} does not follow event ${seq - 1}`);
+			if (row.payload === null) tombstones++;
+			else if (sha256Hex(row.payload) !== row.payload_hash) return broken(seq, `the content of event ${seq} was changed`);
+			const expected = linkHash(prevHash, seq, row.type, row.subject_id, Number(row.at_ms), row.payload_hash);
+			if (expected !== row.hash) return broken(seq, `event ${seq} was changed (its hash does not match)`);
+			prevHash = row.hash;
+			expectedSeq++;
+		}
+		if (rows.length < PAGE) break;
+	}
+	const [head] = await store.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1');
+	if (Number(head.seq) !== expectedSeq - 1 || head.hash !== prevHash) {
+		return broken(expectedSeq, `events after ${expectedSeq - 1} were removed`);
+	}
+	return { ok: true, events: expectedSeq - 1, tombstones };
+}
+
+/** Decrypts the payload of an event for export; null once erased. */
+export function readPayload(keys: LedgerKeys, payload: string | null): Record<string, unknown> | null {
+	return payload === null ? null : (JSON.parse(keys.decrypt(payload)) as Record<string, unknown>);
+}
+

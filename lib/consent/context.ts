@@ -1,0 +1,54 @@
+/** What every ledger operation shares: the store, the keys, the settings and the clock. */
+import type { CountryCode } from '../phone';
+import type { Queryable, Store } from '../store';
+import type { LedgerKeys } from './crypto';
+
+export type IpMode = 'off' | 'truncated' | 'hashed';
+
+export interface LedgerOptions {
+	/** Country for numbers typed without +: e.g. 'DE' reads 0151 1234567 as +49 151 1234567. */
+	defaultCountry?: CountryCode;
+	/** The ledger's clock; tests inject one. */
+	clock?: () => Date;
+	/** How long a one-time code stays valid (default 24 h). */
+	codeTtlMinutes?: number;
+	/** Messages without the right code before a request is locked (default 5). */
+	maxCodeAttempts?: number;
+	/** Unconfirmed requests and their codes are deleted after this (default 72 h, checklist 14). */
+	pendingRetentionHours?: number;
+	/** Proof is kept to the end of the year plus this many years after the last send or withdrawal (default 3). */
+	proofRetentionYears?: number;
+	/** Consent older than this needs renewing before marketing (default: no limit). */
+	maxConsentAgeDays?: number;
+	/** What is kept of the visitor's IP address (default 'off', checklist 8). */
+	ipMode?: IpMode;
+	/** Sign-up requests per number per hour (default 5). */
+	maxRequestsPerNumberPerHour?: number;
+}
+
+export type ResolvedOptions = Required<Omit<LedgerOptions, 'defaultCountry' | 'clock' | 'maxConsentAgeDays'>> &
+	Pick<LedgerOptions, 'defaultCountry' | 'maxConsentAgeDays'>;
+
+export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export function resolveOptions(options: LedgerOptions): ResolvedOptions {
+	return {
+		defaultCountry: options.defaultCountry,
+		codeTtlMinutes: options.codeTtlMinutes ?? 24 * 60,
+		maxCodeAttempts: options.maxCodeAttempts ?? 5,
+		pendingRetentionHours: options.pendingRetentionHours ?? 72,
+		proofRetentionYears: options.proofRetentionYears ?? 3,
+		maxConsentAgeDays: options.maxConsentAgeDays,
+		ipMode: options.ipMode ?? 'off',
+		maxRequestsPerNumberPerHour: options.maxRequestsPerNumberPerHour ?? 5,
+	};
+}
+
+export interface LedgerContext {
+	store: Store;
+	keys: LedgerKeys;
+	options: ResolvedOptions;
+	now(): Date;
+}
+
+export type { Queryable };

@@ -1,0 +1,193 @@
+/**
+ * The gate every message passes (checklist 15–19): may this person get a message of this purpose and category?
+ * `decide` is the whole rule, as a pure function of what the ledger holds; the queries around it only fetch rows.
+ */
+import { ValidationError } from '../errors';
+import type { LedgerContext, Queryable } from './context';
+import { SERVICE_WINDOW_MS } from './context';
+import { resolveRecipient, type Identity } from './identity';
+import { CATEGORIES, type Category, type GateDecision, type GateQuestion, type RefusalReason } from './types';
+
+export interface GateFacts {
+	subjectId?: string;
+	lastInboundAt?: Date | null;
+	marketingStoppedAt?: Date | null;
+	/** STOP with the scope 'marketing only': utility messages for confirmed purposes still go out. */
+	marketingWithdrawnAt?: Date | null;
+	consent?: {
+		state: 'pending' | 'confirmed' | 'withdrawn';
+		confirmedAt: Date | null;
+		textVersion: string | null;
+		confirmEventSeq: number | null;
+	};
+	suppressed: boolean;
+	minTextVersion?: string | null;
+}
+
+const MESSAGES: Record<RefusalReason, string> = {
+	never_asked: 'This person never gave consent for this purpose',
+	pending: 'The opt-in is not confirmed yet: the person has not sent the code from WhatsApp',
+	withdrawn: 'The person withdrew consent for this purpose',
+	suppressed: 'The number is on the suppression list (withdrawn or erased); only a new double opt-in lifts that',
+	marketing_stopped_in_app: 'The person switched off marketing messages from this business in WhatsApp',
+	outside_service_window:
+		'The person has not written in the last 24 hours: a service reply is not allowed, send an approved template to a consented number instead',
+	consent_too_old: 'The consent is older than the configured maximum age: ask for it again',
+	outdated_text: 'The consent was given to an older consent text that changed materially: ask for it again',
+};
+
+export function refusal(reason: RefusalReason, subjectId?: string): GateDecision {
+	return { allowed: false, reason, message: MESSAGES[reason], subjectId };
+}
+
+const versionOrder = new Intl.Collator('en', { numeric: true });
+
+export function decide(
+	facts: GateFacts,
+	category: Category,
+	now: Date,
+	maxConsentAgeDays: number | undefined,
+): GateDecision {
+	const { subjectId } = facts;
+	if (category === 'service') {
+		const windowOpen = facts.lastInboundAt && now.getTime() - facts.lastInboundAt.getTime() < SERVICE_WINDOW_MS;
+		return windowOpen && subjectId
+			? { allowed: true, reason: 'service_window_open', subjectId }
+			: refusal('outside_service_window', subjectId);
+	}
+	const consent = facts.consent;
+	if (!subjectId || !consent || consent.state !== 'confirmed') {
+		if (facts.suppressed) return refusal('suppressed', subjectId);
+		if (!consent) return refusal('never_asked', subjectId);
+		return refusal(consent.state === 'pending' ? 'pending' : 'withdrawn', subjectId);
+	}
+	if (category === 'marketing' && facts.marketingWithdrawnAt) return refusal('withdrawn', subjectId);
+	if (category === 'marketing' && facts.marketingStoppedAt) return refusal('marketing_stopped_in_app', subjectId);
+	if (
+		maxConsentAgeDays !== undefined &&
+		consent.confirmedAt &&
+		now.getTime() - consent.confirmedAt.getTime() > maxConsentAgeDays * 86_400_000
+	) {
+		return refusal('consent_too_old', subjectId);
+	}
+	if (facts.minTextVersion && versionOrder.compare(consent.textVersion ?? '', facts.minTextVersion) < 0) {
+		return refusal('outdated_text', subjectId);
+	}
+	return { allowed: true, reason: 'consented', subjectId, consentEventSeq: consent.confirmEventSeq ?? undefined };
+}
+
+export function assertCategory(category: unknown, field = 'category'): Category {
+	if (!CATEGORIES.includes(category as Category)) {
+		throw new ValidationError(field, `'${String(category)}' is not a message category`, `Use one of: ${CATEGORIES.join(', ')}`);
+	}
+	return category as Category;
+}
+
+/** Checks purposes exist; returns their minimum text versions. */
+export async function loadPurposes(db: Queryable, purposes: string[], field = 'purpose'): Promise<Map<string, string | null>> {
+	const rows = await db.query<{ id: string; min_text_version: string | null }>('SELECT id, min_text_version FROM purposes');
+	const known = new Map(rows.map((row) => [row.id, row.min_text_version]));
+	const unknown = [...new Set(purposes)].filter((purpose) => !known.has(purpose));
+	if (unknown.length > 0) {
+		throw new ValidationError(
+			field,
+			`Unknown purpose '${unknown.join("', '")}'`,
+			known.size > 0
+				? `Known purposes: ${[...known.keys()].join(', ')}`
+				: 'No purposes are defined yet: define them in the Opt-In Trigger (or with ledger.definePurposes) first',
+		);
+	}
+	return known;
+}
+
+interface FactRow {
+	lookup: string;
+	id: string;
+	last_inbound_at: Date | null;
+	marketing_stopped_at: Date | null;
+	marketing_withdrawn_at: Date | null;
+	purpose: string | null;
+	state: 'pending' | 'confirmed' | 'withdrawn' | null;
+	confirmed_at: Date | null;
+	text_version: string | null;
+	confirm_event_seq: number | null;
+}
+
+/**
+ * Answers many questions with a few queries: one per identity kind for subjects and consents, one for the
+ * suppression list of those not confirmed. `lock` is for single sends that must order against a withdrawal.
+ */
+export async function answer(
+	ctx: LedgerContext,
+	db: Queryable,
+	questions: GateQuestion[],
+	lock = false,
+): Promise<GateDecision[]> {
+	const now = ctx.now();
+	const identities: Identity[] = questions.map((question, index) => {
+		assertCategory(question.category, questions.length > 1 ? `items[${index}].category` : 'category');
+		return resolveRecipient(ctx, question.recipient, ctx.options.defaultCountry, questions.length > 1 ? `items[${index}].recipient` : 'recipient');
+	});
+	const purposes = [...new Set(questions.filter((q) => q.category !== 'service').map((q) => q.purpose))];
+	const minVersions = await loadPurposes(db, purposes);
+
+	const facts = new Map<string, FactRow[]>();
+	for (const kind of ['phone', 'user'] as const) {
+		const lookups = [...new Set(identities.filter((identity) => identity.kind === kind).map((identity) => identity.lookup))];
+		if (lookups.length === 0) continue;
+		const column = kind === 'phone' ? 'phone_hmac' : 'user_id_hmac';
+		const rows = await db.query<FactRow>(
+			`SELECT s.${column} AS lookup, s.id, s.last_inbound_at, s.marketing_stopped_at, s.marketing_withdrawn_at,
+				c.purpose, c.state, c.confirmed_at, c.text_version, c.confirm_event_seq
+			 FROM subjects s
+			 LEFT JOIN consents c ON c.subject_id = s.id AND c.purpose = ANY($2::text[])
+			 WHERE s.${column} = ANY($1::text[])${lock ? ' FOR SHARE OF s' : ''}`,
+			[lookups, purposes],
+		);
+		for (const row of rows) facts.set(row.lookup, [...(facts.get(row.lookup) ?? []), row]);
+	}
+
+	const factsFor = (index: number): GateFacts => {
+		const rows = facts.get(identities[index].lookup) ?? [];
+		const purpose = questions[index].purpose;
+		const consent = rows.find((row) => row.purpose === purpose && row.state !== null);
+		return {
+			subjectId: rows[0]?.id,
+			lastInboundAt: rows[0]?.last_inbound_at ? new Date(rows[0].last_inbound_at) : null,
+			marketingStoppedAt: rows[0]?.marketing_stopped_at ?? null,
+			marketingWithdrawnAt: rows[0]?.marketing_withdrawn_at ?? null,
+			consent: consent && {
+				state: consent.state!,
+				confirmedAt: consent.confirmed_at ? new Date(consent.confirmed_at) : null,
+				textVersion: consent.text_version,
+				confirmEventSeq: consent.confirm_event_seq === null ? null : Number(consent.confirm_event_seq),
+			},
+			suppressed: false,
+			minTextVersion: minVersions.get(purpose),
+		};
+	};
+
+	const decisions = questions.map((question, index) => decide(factsFor(index), question.category, now, ctx.options.maxConsentAgeDays));
+
+	// The suppression list outlives erasure: it names the reason for someone the ledger no longer knows.
+	const unconfirmed = decisions
+		.map((decision, index) => ({ decision, index }))
+		.filter(({ decision, index }) => !decision.allowed && decision.reason === 'never_asked' && identities[index].kind === 'phone');
+	if (unconfirmed.length > 0) {
+		const suppressionKey = (index: number) => ctx.keys.suppressionHmac((identities[index] as { e164: string }).e164);
+		const rows = await db.query<{ hmac: string; scope: string }>(
+			'SELECT hmac, scope FROM suppressions WHERE hmac = ANY($1::text[])',
+			[[...new Set(unconfirmed.map(({ index }) => suppressionKey(index)))]],
+		);
+		const scopes = new Map<string, Set<string>>();
+		for (const row of rows) scopes.set(row.hmac, (scopes.get(row.hmac) ?? new Set()).add(row.scope));
+		for (const { index } of unconfirmed) {
+			const found = scopes.get(suppressionKey(index));
+			const purpose = questions[index].purpose;
+			if (found && (found.has('all') || found.has(purpose) || (questions[index].category === 'marketing' && found.has('marketing')))) {
+				decisions[index] = refusal('suppressed', decisions[index].subjectId);
+			}
+		}
+	}
+	return decisions;
+}

@@ -1,0 +1,168 @@
+/**
+ * The consent ledger: proof of every consent, the single gate every message passes, and the person's rights.
+ * Nodes open it from the Consent Ledger credential and call it in the domain's words: `ledger.requestOptIn`,
+ * `ledger.confirm`, `ledger.revoke`, `ledger.mayMessage`.
+ */
+import { openStore, type Store, type StoreConfig } from '../store';
+import { verifyChain, type ChainVerification } from './chain';
+import { resolveOptions, type LedgerContext, type LedgerOptions } from './context';
+import { LedgerKeys } from './crypto';
+import { answer } from './gate';
+import { confirm, requestOptIn } from './optin';
+import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
+import { completeSend, failSend, recordInbound, recordStatus, reserveSend, type DeliveryStatus, type SendReservation } from './sends';
+import type { ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, WithdrawalResult } from './types';
+import { parse, purposeSchema } from './validation';
+import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
+import { appendEvent } from './chain';
+import { z } from 'zod';
+import type { Category } from './types';
+
+export class Ledger {
+	private readonly ctx: LedgerContext;
+
+	constructor(store: Store, secret: string, options: LedgerOptions = {}) {
+		const clock = options.clock ?? (() => new Date());
+		this.ctx = { store, keys: new LedgerKeys(secret), options: resolveOptions(options), now: clock };
+	}
+
+	get store(): Store {
+		return this.ctx.store;
+	}
+
+	/** Declares the purposes people can consent to (upsert); the gate refuses purposes it does not know. */
+	async definePurposes(purposes: PurposeDefinition[]): Promise<void> {
+		const defined = parse(z.array(purposeSchema).min(1, 'needs at least one purpose'), purposes, 'purposes');
+		await this.ctx.store.transaction(async (tx) => {
+			const changed = await tx.query<{ id: string }>(
+				`INSERT INTO purposes (id, label, description, min_text_version, updated_at)
+				 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], array_fill($5::timestamptz, ARRAY[$6::int]))
+				 ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, description = EXCLUDED.description,
+					min_text_version = EXCLUDED.min_text_version, updated_at = EXCLUDED.updated_at
+				 WHERE (purposes.label, purposes.description, purposes.min_text_version)
+					IS DISTINCT FROM (EXCLUDED.label, EXCLUDED.description, EXCLUDED.min_text_version)
+				 RETURNING id`,
+				[
+					defined.map((p) => p.id),
+					defined.map((p) => p.label),
+					defined.map((p) => p.description ?? null),
+					defined.map((p) => p.minTextVersion ?? null),
+					this.ctx.now(),
+					defined.length,
+				],
+			);
+			if (changed.length > 0) {
+				await appendEvent(tx, this.ctx.keys, {
+					type: 'purposes.defined',
+					subjectId: null,
+					at: this.ctx.now(),
+					payload: { purposes: defined.filter((p) => changed.some((row) => row.id === p.id)) },
+				});
+			}
+		});
+	}
+
+	async listPurposes(): Promise<PurposeDefinition[]> {
+		const rows = await this.ctx.store.query<{ id: string; label: string; description: string | null; min_text_version: string | null }>(
+			'SELECT id, label, description, min_text_version FROM purposes ORDER BY id',
+		);
+		return rows.map((row) => ({
+			id: row.id,
+			label: row.label,
+			description: row.description ?? undefined,
+			minTextVersion: row.min_text_version ?? undefined,
+		}));
+	}
+
+	/** A sign-up from the widget: pending until the person sends the returned code from WhatsApp. */
+	requestOptIn(request: OptInRequest): Promise<OptInRequested> {
+		return requestOptIn(this.ctx, request);
+	}
+
+	/** An inbound WhatsApp message that may carry a code; redeliveries of the same message change nothing. */
+	confirm(message: InboundMessage): Promise<ConfirmResult & { duplicate: boolean }> {
+		return confirm(this.ctx, message);
+	}
+
+	/** Any other inbound message: opens the 24 h window for service replies. */
+	recordInbound(message: InboundMessage) {
+		return recordInbound(this.ctx, message);
+	}
+
+	revoke(withdrawal: Withdrawal): Promise<WithdrawalResult & { duplicate: boolean }> {
+		return revoke(this.ctx, withdrawal);
+	}
+
+	setMarketingPreference(preference: MarketingPreference, deliveryKey?: string) {
+		return setMarketingPreference(this.ctx, preference, deliveryKey);
+	}
+
+	/** The gate: may this recipient get a message of this purpose and category now? */
+	async mayMessage(question: GateQuestion): Promise<GateDecision> {
+		const [decision] = await answer(this.ctx, this.ctx.store, [question]);
+		return decision;
+	}
+
+	/** The gate for many recipients at once, in a few queries. */
+	mayMessageBatch(questions: GateQuestion[]): Promise<GateDecision[]> {
+		return questions.length === 0 ? Promise.resolve([]) : answer(this.ctx, this.ctx.store, questions);
+	}
+
+	reserveSend(reservation: SendReservation) {
+		return reserveSend(this.ctx, reservation);
+	}
+
+	completeSend(key: string, accepted: { wamid: string }) {
+		return completeSend(this.ctx, key, accepted);
+	}
+
+	failSend(key: string, failure: { outcome: 'failed' | 'unknown'; code?: number; message?: string }) {
+		return failSend(this.ctx, key, failure);
+	}
+
+	recordStatus(status: DeliveryStatus) {
+		return recordStatus(this.ctx, status);
+	}
+
+	getConsent(recipient: string) {
+		return getConsent(this.ctx, recipient);
+	}
+
+	exportPerson(recipient: string, requestedBy?: string) {
+		return exportPerson(this.ctx, recipient, requestedBy);
+	}
+
+	erase(recipient: string, options?: ErasureOptions) {
+		return erase(this.ctx, recipient, options);
+	}
+
+	purge() {
+		return purge(this.ctx);
+	}
+
+	subscribers(purpose: string, category: Exclude<Category, 'service'> = 'marketing', page?: { limit?: number; after?: string }) {
+		return subscribers(this.ctx, purpose, category, page);
+	}
+
+	verifyChain(): Promise<ChainVerification> {
+		return verifyChain(this.ctx.store);
+	}
+
+	close(): Promise<void> {
+		return this.ctx.store.close();
+	}
+}
+
+export interface LedgerConfig extends LedgerOptions {
+	store: StoreConfig;
+	/** Derives the keys that encrypt numbers and key the lookups: losing it makes the stored numbers unreadable. */
+	secret: string;
+}
+
+/** Opens the store (migrating it on first use) and the ledger over it. */
+export async function openLedger(config: LedgerConfig): Promise<Ledger> {
+	const { store: storeConfig, secret, ...options } = config;
+	new LedgerKeys(secret); // a bad secret fails before any connection is made
+	const store = await openStore(storeConfig);
+	return new Ledger(store, secret, options);
+}

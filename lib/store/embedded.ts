@@ -1,0 +1,123 @@
+/**
+ * The embedded driver: PostgreSQL compiled to WebAssembly (PGlite), in a folder under the n8n user folder.
+ * No server to run, no native build (n8n installs community packages without install scripts).
+ *
+ * PGlite is single-process: two processes writing one folder would corrupt it. A lock file with the owner's pid
+ * turns that into a clear error that points to the PostgreSQL store, which queue mode needs anyway.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { StoreError } from '../errors';
+import type { EmbeddedStoreConfig, Queryable, Store } from './store';
+
+const LOCK_FILE = 'consent-ledger.lock';
+
+interface OpenDatabase {
+	db: PGlite;
+	users: number;
+	lockPath: string;
+}
+
+/** One PGlite per folder and process, shared by every ledger that opens it. */
+const openDatabases = new Map<string, Promise<OpenDatabase>>();
+/** Lock files this process holds, released even when it exits without closing. */
+const heldLocks = new Set<string>();
+
+function processIsAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+function takeLock(folder: string): string {
+	const lockPath = join(folder, LOCK_FILE);
+	for (let attempt = 0; attempt < 2; attempt++) {
+		try {
+			const fd = openSync(lockPath, 'wx');
+			writeSync(fd, String(process.pid));
+			closeSync(fd);
+			heldLocks.add(lockPath);
+			return lockPath;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+			const owner = Number(readFileSync(lockPath, 'utf8').trim());
+			if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processIsAlive(owner)) {
+				throw new StoreError(
+					`The embedded consent ledger in ${folder} is already open in another process (pid ${owner})`,
+					'The embedded store serves one n8n process. When n8n runs in queue mode or on several machines, ' +
+						'switch the Consent Ledger credential to PostgreSQL',
+				);
+			}
+			rmSync(lockPath, { force: true }); // left behind by a process that is gone
+		}
+	}
+	throw new StoreError(`Could not lock the embedded consent ledger in ${folder}`, 'Check the folder permissions');
+}
+
+async function openDatabase(folder: string): Promise<OpenDatabase> {
+	try {
+		mkdirSync(folder, { recursive: true });
+	} catch (error) {
+		throw new StoreError(
+			`Cannot create the consent ledger folder ${folder}: ${(error as Error).message}`,
+			'Choose a folder n8n may write to in the Consent Ledger credential',
+			error,
+		);
+	}
+	const lockPath = takeLock(folder);
+	try {
+		const db = await PGlite.create({ dataDir: join(folder, 'pgdata') });
+		return { db, users: 0, lockPath };
+	} catch (error) {
+		releaseLock(lockPath);
+		throw new StoreError(`Cannot open the embedded consent ledger in ${folder}: ${(error as Error).message}`, undefined, error);
+	}
+}
+
+export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<Store> {
+	const folder = resolve(config.folder);
+	let opening = openDatabases.get(folder);
+	if (!opening) {
+		opening = openDatabase(folder);
+		openDatabases.set(folder, opening);
+		opening.catch(() => openDatabases.delete(folder));
+	}
+	const open = await opening;
+	open.users++;
+	const { db } = open;
+	let closed = false;
+
+	const run = async <T,>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<T[]> => {
+		const result = await target.query<T>(sql, params);
+		return result.rows;
+	};
+
+	return {
+		kind: 'embedded',
+		location: folder,
+		schema: 'public',
+		query: (sql, params) => run(db, sql, params),
+		transaction: (work) => db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params) } as Queryable)),
+		async close() {
+			if (closed) return;
+			closed = true;
+			if (--open.users > 0) return;
+			openDatabases.delete(folder);
+			await db.close();
+			releaseLock(open.lockPath);
+		},
+	};
+}
+
+function releaseLock(lockPath: string): void {
+	heldLocks.delete(lockPath);
+	rmSync(lockPath, { force: true });
+}
+
+process.once('exit', () => {
+	for (const lockPath of heldLocks) rmSync(lockPath, { force: true });
+});

@@ -1,0 +1,53 @@
+/**
+ * What the ledger needs from a database: parameterised queries and transactions, the same on PGlite and PostgreSQL.
+ * SQL is written once, in PostgreSQL's dialect; each driver sets the search path to the ledger's schema, so queries
+ * name tables without a schema.
+ */
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+	query<T = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Store extends Queryable {
+	readonly kind: 'embedded' | 'postgres';
+	/** Where the data lives, for messages: a folder or host/database/schema. */
+	readonly location: string;
+	/** The schema holding the ledger's tables (the search path of every connection). */
+	readonly schema: string;
+	transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+	close(): Promise<void>;
+}
+
+export interface EmbeddedStoreConfig {
+	kind: 'embedded';
+	/** Folder holding the database files; created on first use. */
+	folder: string;
+}
+
+export interface PostgresStoreConfig {
+	kind: 'postgres';
+	host: string;
+	port?: number;
+	database: string;
+	user: string;
+	password?: string;
+	ssl?: boolean | { rejectUnauthorized: boolean };
+	/** The schema the ledger's tables live in, so they can share the database n8n already uses. */
+	schema?: string;
+	maxConnections?: number;
+}
+
+export type StoreConfig = EmbeddedStoreConfig | PostgresStoreConfig;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Schema names end up in SQL text (search_path), so only plain identifiers are accepted. */
+export function assertSchemaName(schema: string): string {
+	if (!IDENTIFIER.test(schema)) {
+		throw new Error(
+			`The schema name '${schema}' is not allowed: use lower-case letters, digits and underscores, starting with a letter`,
+		);
+	}
+	return schema;
+}
