@@ -1,0 +1,145 @@
+/**
+ * The control API under `/_sandbox/`: play the customer (inbound messages, the in-app marketing switch), inject
+ * faults, change settings, reset, move the clock, and read what reached "Meta" and what was delivered.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { configPatchSchema } from './config';
+import { faultSchema } from './faults';
+import { readBody, sendJson } from './http-io';
+import type { CloudApiSimulator } from './simulator';
+import type { SandboxUser } from './state';
+
+const digits = z.string().regex(/^\+?[0-9][0-9 ()-]{5,20}$/, 'must be a phone number such as 4915112345678');
+
+const inboundSchema = z
+	.object({
+		from: digits,
+		name: z.string().min(1).max(100).optional(),
+		userId: z.string().regex(/^[A-Z]{2}\.[0-9A-Za-z]{6,64}$/, 'must look like BR.1502576394655843').optional(),
+		text: z.string().min(1).max(4096).optional(),
+		button: z.object({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
+		interactive: z.object({ id: z.string().min(1), title: z.string().min(1) }).optional(),
+		contextId: z.string().min(1).optional(),
+	})
+	.strict()
+	.refine((input) => [input.text, input.button, input.interactive].filter((part) => part !== undefined).length === 1, {
+		message: 'Give exactly one of text, button or interactive',
+	});
+
+const preferenceSchema = z.object({ waId: digits, value: z.enum(['stop', 'resume']) }).strict();
+const clockSchema = z.object({ advanceSeconds: z.number().min(0) }).strict();
+
+class ControlInputError extends Error {
+	constructor(readonly status: number, message: string) {
+		super(message);
+		this.name = 'ControlInputError';
+	}
+}
+
+export async function handleControlRequest(
+	simulator: CloudApiSimulator,
+	request: IncomingMessage,
+	response: ServerResponse,
+	url: URL,
+): Promise<void> {
+	const route = `${request.method ?? 'GET'} ${url.pathname.replace(/\/$/, '')}`;
+	try {
+		const body = request.method === 'GET' ? undefined : await readJson(request);
+		const [status, answer] = await answerControl(simulator, route, body, url);
+		sendJson(response, status, answer);
+	} catch (error) {
+		if (error instanceof ControlInputError) {
+			sendJson(response, error.status, { error: error.message });
+			return;
+		}
+		throw error;
+	}
+}
+
+async function answerControl(simulator: CloudApiSimulator, route: string, body: unknown, url: URL): Promise<[number, unknown]> {
+	const { state } = simulator;
+	const chatMatch = /^GET \/_sandbox\/chats\/([^/]+)$/.exec(route);
+	if (chatMatch) return [200, chatView(simulator, decodeURIComponent(chatMatch[1]).replace(/\D/g, ''))];
+	switch (route) {
+		case 'POST /_sandbox/inbound':
+			return [200, simulator.receiveInbound(valid(inboundSchema, body))];
+		case 'POST /_sandbox/preferences': {
+			const input = valid(preferenceSchema, body);
+			const user = simulator.setMarketingPreference(input.waId, input.value);
+			return [200, { waId: user.waId, marketing: user.marketing }];
+		}
+		case 'POST /_sandbox/faults':
+			simulator.faults.add(valid(faultSchema, body));
+			return [200, { pending: simulator.faults.pending() }];
+		case 'GET /_sandbox/faults':
+			return [200, { pending: simulator.faults.pending() }];
+		case 'GET /_sandbox/config':
+			return [200, publicConfig(simulator)];
+		case 'PATCH /_sandbox/config':
+			simulator.patchConfig(valid(configPatchSchema, body));
+			return [200, publicConfig(simulator)];
+		case 'POST /_sandbox/reset':
+			simulator.reset();
+			return [200, { reset: true }];
+		case 'POST /_sandbox/clock':
+			state.clockOffsetMs += valid(clockSchema, body).advanceSeconds * 1000;
+			return [200, { now: state.isoNow() }];
+		case 'GET /_sandbox/messages': {
+			const to = url.searchParams.get('to');
+			const requests = to ? state.requests.filter((r) => JSON.stringify(r.body ?? '').includes(to)) : state.requests;
+			return [200, { requests }];
+		}
+		case 'GET /_sandbox/webhooks':
+			return [200, { deliveries: simulator.webhooks.log(), busy: simulator.webhooks.busy }];
+		case 'GET /_sandbox/chats':
+			return [200, { chats: [...state.users.values()].map((user) => chatSummary(simulator, user)) }];
+		case 'GET /_sandbox/templates':
+			return [200, { data: simulator.catalog.list() }];
+		default:
+			throw new ControlInputError(404, `No control endpoint ${route}. See sandbox/README.md for the list.`);
+	}
+}
+
+function chatSummary(simulator: CloudApiSimulator, user: SandboxUser): Record<string, unknown> {
+	const until = simulator.windowOpenUntil(user);
+	const open = until !== undefined && until > simulator.state.now();
+	return {
+		waId: user.waId,
+		name: user.name,
+		userId: user.userId,
+		marketing: user.marketing,
+		serviceWindowOpenUntil: open ? new Date(until).toISOString() : null,
+	};
+}
+
+function chatView(simulator: CloudApiSimulator, waId: string): Record<string, unknown> {
+	const user = simulator.state.users.get(waId);
+	const messages = simulator.state.chats.get(waId) ?? [];
+	if (!user) return { waId, known: false, marketing: 'resume', serviceWindowOpenUntil: null, messages };
+	return { ...chatSummary(simulator, user), known: true, messages };
+}
+
+/** The settings without the two secrets, for the phone page and for tests. */
+function publicConfig(simulator: CloudApiSimulator): Record<string, unknown> {
+	const { accessToken: _token, appSecret: _secret, ...rest } = simulator.config;
+	return rest;
+}
+
+function valid<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown): T {
+	const result = schema.safeParse(body);
+	if (result.success) return result.data;
+	const issue = result.error.issues[0];
+	const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+	throw new ControlInputError(400, `${where}${issue.message}`);
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+	const raw = await readBody(request);
+	if (raw.trim() === '') return {};
+	try {
+		return JSON.parse(raw);
+	} catch {
+		throw new ControlInputError(400, 'The body is not valid JSON');
+	}
+}

@@ -1,0 +1,44 @@
+/**
+ * Injected failures (`POST /_sandbox/faults`): the next N Graph calls fail with a Meta error, never get an answer,
+ * or get a bare 5xx from "Meta's edge", so a client's retry and error handling can be tried on demand.
+ */
+import { z } from 'zod';
+
+export const faultSchema = z.discriminatedUnion('kind', [
+	z.object({
+		kind: z.literal('error'),
+		count: z.number().int().min(1).default(1),
+		code: z.number().int().min(1),
+		httpStatus: z.number().int().min(400).max(599).optional(),
+		details: z.string().optional(),
+	}),
+	z.object({ kind: z.literal('timeout'), count: z.number().int().min(1).default(1) }),
+	z.object({ kind: z.literal('http5xx'), count: z.number().int().min(1).default(1), status: z.number().int().min(500).max(599).default(503) }),
+]);
+
+export type Fault = z.infer<typeof faultSchema>;
+
+export class FaultQueue {
+	private queue: Fault[] = [];
+
+	add(fault: Fault): void {
+		this.queue.push({ ...fault });
+	}
+
+	/** The fault the next Graph call suffers, if any; each call uses up one of a fault's count. */
+	next(): Fault | undefined {
+		const head = this.queue[0];
+		if (!head) return undefined;
+		head.count -= 1;
+		if (head.count <= 0) this.queue.shift();
+		return head;
+	}
+
+	pending(): Fault[] {
+		return this.queue;
+	}
+
+	clear(): void {
+		this.queue = [];
+	}
+}

@@ -1,0 +1,141 @@
+/**
+ * The Graph API surface: `POST /{version}/{phone-number-id}/messages`, `GET /{version}/{phone-number-id}`,
+ * `GET /{version}/{waba-id}/message_templates`. Applies injected faults, the bearer token check and the
+ * configured latency, and logs every request with its outcome for `GET /_sandbox/messages`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GraphApiError } from './graph-errors';
+import { readBody, sendJson, sendText, sleep } from './http-io';
+import { parseSendRequest } from './send-schema';
+import type { CloudApiSimulator } from './simulator';
+import type { RequestOutcome } from './state';
+
+const GRAPH_PATH = /^\/v\d+\.\d+\/([^/]+)(?:\/([a-z_]+))?\/?$/;
+
+export function isGraphPath(pathname: string): boolean {
+	return /^\/v\d+\.\d+\//.test(pathname);
+}
+
+interface Answer {
+	status: number;
+	body: unknown;
+	headers?: Record<string, string>;
+	outcome: RequestOutcome;
+}
+
+export async function handleGraphRequest(
+	simulator: CloudApiSimulator,
+	request: IncomingMessage,
+	response: ServerResponse,
+	url: URL,
+): Promise<void> {
+	const rawBody = await readBody(request);
+	const method = request.method ?? 'GET';
+	const loggedBody = parseLoggedBody(rawBody);
+	const fault = simulator.faults.next();
+
+	if (fault?.kind === 'timeout') {
+		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'timeout', fault: true });
+		// Never answer: the client sees a timeout, or a dropped connection once the sandbox gives up.
+		simulator.timers.after(simulator.config.timeoutFaultMs, () => request.socket.destroy());
+		return;
+	}
+	await sleep(simulator.config.latencyMs);
+	if (fault?.kind === 'http5xx') {
+		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'http5xx', httpStatus: fault.status, fault: true });
+		sendText(response, fault.status, 'Service Unavailable');
+		return;
+	}
+
+	let answer: Answer;
+	if (fault?.kind === 'error') {
+		const error = new GraphApiError(fault.code, fault.details, { httpStatus: fault.httpStatus, retryAfterSeconds: fault.code === 130429 ? 1 : undefined });
+		answer = errorAnswer(error);
+		answer.outcome = { status: 'error', httpStatus: error.httpStatus, code: error.code, fault: true };
+	} else {
+		answer = answerGraph(simulator, request, url, method, rawBody);
+	}
+	simulator.state.logRequest(method, url.pathname, loggedBody, answer.outcome);
+	sendJson(response, answer.status, answer.body, answer.headers);
+}
+
+function answerGraph(simulator: CloudApiSimulator, request: IncomingMessage, url: URL, method: string, rawBody: string): Answer {
+	try {
+		checkToken(simulator.config.accessToken, request, url);
+		const match = GRAPH_PATH.exec(url.pathname);
+		const [objectId, edge] = match ? [match[1], match[2]] : ['', undefined];
+		const { config } = simulator;
+
+		if (edge === 'message_templates' && method === 'GET' && objectId === config.wabaId) {
+			return ok({ data: simulator.catalog.list(), paging: { cursors: {} } });
+		}
+		if (objectId !== config.phoneNumberId || (edge !== undefined && edge !== 'messages')) {
+			throw new GraphApiError(100, `Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, {
+				message: `Unsupported ${method.toLowerCase()} request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
+				subcode: 33,
+			});
+		}
+		if (edge === undefined && method === 'GET') {
+			return ok({
+				verified_name: config.verifiedName,
+				code_verification_status: 'VERIFIED',
+				display_phone_number: config.displayPhoneNumber,
+				quality_rating: 'GREEN',
+				platform_type: 'CLOUD_API',
+				throughput: { level: 'STANDARD' },
+				id: config.phoneNumberId,
+			});
+		}
+		if (edge === 'messages' && method === 'POST') {
+			const parsed = parseSendRequest(parseJson(rawBody));
+			if (parsed.kind === 'read') return ok(simulator.markRead(parsed.messageId));
+			const sent = simulator.send(parsed.request);
+			return { status: 200, body: sent, outcome: { status: 'accepted', httpStatus: 200, wamid: sent.messages[0].id } };
+		}
+		throw new GraphApiError(100, `${method} is not supported on this path`, { message: `Unsupported ${method.toLowerCase()} request.` });
+	} catch (error) {
+		if (error instanceof GraphApiError) return errorAnswer(error);
+		throw error;
+	}
+}
+
+function ok(body: unknown): Answer {
+	return { status: 200, body, outcome: { status: 'ok', httpStatus: 200 } };
+}
+
+function errorAnswer(error: GraphApiError): Answer {
+	return {
+		status: error.httpStatus,
+		body: error.toEnvelope(),
+		headers: error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) },
+		outcome: { status: 'error', httpStatus: error.httpStatus, code: error.code },
+	};
+}
+
+/** The token as a bearer header or, as Graph also allows, an `access_token` query parameter. */
+function checkToken(expected: string, request: IncomingMessage, url: URL): void {
+	const header = request.headers.authorization ?? '';
+	const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : url.searchParams.get('access_token');
+	if (token !== expected) {
+		throw new GraphApiError(190, 'The access token is missing, expired or wrong. Create a new one in Meta\'s Business settings (System users).', {
+			message: token ? 'Invalid OAuth access token - Cannot parse access token' : 'An active access token must be used to query information about the current user.',
+		});
+	}
+}
+
+function parseJson(rawBody: string): unknown {
+	try {
+		return JSON.parse(rawBody);
+	} catch {
+		throw new GraphApiError(100, 'The request body is not valid JSON', { message: '(#100) Invalid parameter' });
+	}
+}
+
+function parseLoggedBody(rawBody: string): unknown {
+	if (rawBody === '') return undefined;
+	try {
+		return JSON.parse(rawBody);
+	} catch {
+		return rawBody;
+	}
+}

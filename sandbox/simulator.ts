@@ -1,0 +1,243 @@
+/**
+ * The behaviour of WhatsApp behind the Cloud API, without HTTP: which sends Meta accepts (service window,
+ * templates, marketing switch, undeliverable numbers, throughput and pair rate), the status ladder after an
+ * accepted message, and what happens when a customer writes or flips the marketing switch in the app.
+ */
+import { randomBytes } from 'node:crypto';
+import { digitsOf } from '../lib/phone';
+import type { ConfigPatch, SandboxConfig } from './config';
+import { FaultQueue } from './faults';
+import { GraphApiError } from './graph-errors';
+import { newWamid } from './ids';
+import { PairRateLimit, ThroughputLimit } from './rate-limits';
+import type { SendRequest } from './send-schema';
+import { SandboxState, type ChatMessage, type DeliveryStatus, type SandboxUser } from './state';
+import { TemplateCatalog } from './templates';
+import { Timers } from './timers';
+import { WebhookDispatcher } from './webhook-dispatcher';
+import { inboundMessageEvent, statusEvent, userPreferenceEvent, type BusinessIdentity } from './webhook-payloads';
+
+export interface SendResponse {
+	messaging_product: 'whatsapp';
+	contacts: { input: string; wa_id: string; user_id?: string }[];
+	messages: { id: string; message_status?: 'accepted' }[];
+}
+
+export interface InboundInput {
+	from: string;
+	name?: string;
+	userId?: string;
+	text?: string;
+	button?: { payload: string; text: string };
+	interactive?: { id: string; title: string };
+	/** The business message the customer answers; found from the tapped button when left out. */
+	contextId?: string;
+}
+
+export class CloudApiSimulator {
+	readonly state = new SandboxState();
+	readonly faults = new FaultQueue();
+	readonly timers = new Timers();
+	readonly webhooks: WebhookDispatcher;
+	readonly catalog: TemplateCatalog;
+	config: SandboxConfig;
+	private throughput: ThroughputLimit;
+	private pairRate: PairRateLimit;
+
+	constructor(private readonly initialConfig: SandboxConfig, catalog: TemplateCatalog) {
+		this.config = structuredClone(initialConfig);
+		this.catalog = catalog;
+		this.throughput = new ThroughputLimit(this.config.throughputPerSecond);
+		this.pairRate = new PairRateLimit(this.config.pairRateSeconds, this.config.pairBurst);
+		this.webhooks = new WebhookDispatcher(() => this.config, this.timers, () => this.state.isoNow());
+	}
+
+	get business(): BusinessIdentity {
+		return this.config;
+	}
+
+	/** Everything back to how the sandbox started, options included. */
+	reset(): void {
+		this.timers.cancelAll();
+		this.webhooks.clear();
+		this.faults.clear();
+		this.state.clear();
+		this.config = structuredClone(this.initialConfig);
+		this.throughput = new ThroughputLimit(this.config.throughputPerSecond);
+		this.pairRate = new PairRateLimit(this.config.pairRateSeconds, this.config.pairBurst);
+	}
+
+	patchConfig(patch: ConfigPatch): void {
+		const { webhookUrl, ...rest } = patch;
+		Object.assign(this.config, rest);
+		if (webhookUrl !== undefined) this.config.webhookUrl = webhookUrl ?? undefined;
+		this.throughput.perSecond = this.config.throughputPerSecond;
+		this.pairRate.intervalSeconds = this.config.pairRateSeconds;
+		this.pairRate.burst = this.config.pairBurst;
+	}
+
+	send(request: SendRequest): SendResponse {
+		const retryAfterMs = this.throughput.take(this.state.now());
+		if (retryAfterMs > 0) {
+			throw new GraphApiError(130429, undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+		}
+		const user = this.resolveRecipient(request);
+		if (this.config.undeliverableSuffixes.some((suffix) => user.waId.endsWith(suffix))) throw new GraphApiError(131026);
+
+		const message = this.outboundMessage(request, user);
+		const category = message.template?.category.toLowerCase() ?? 'service';
+		if (message.template?.category === 'MARKETING' && user.marketing === 'stop') throw new GraphApiError(131050);
+		if (!message.template && !this.windowOpen(user)) throw new GraphApiError(131047);
+		if (!this.pairRate.take(user.waId, this.state.now())) throw new GraphApiError(131056);
+
+		this.state.chat(user.waId).push(message);
+		const fails = this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix));
+		this.scheduleStatuses(message, user, category, fails);
+		const input = request.to ?? request.recipient ?? user.waId;
+		return {
+			messaging_product: 'whatsapp',
+			contacts: [{ input, wa_id: user.waId, ...(request.to === undefined ? { user_id: user.userId } : {}) }],
+			messages: [{ id: message.id, ...(message.template ? { message_status: 'accepted' as const } : {}) }],
+		};
+	}
+
+	/** The business marks a customer's message as read (blue ticks on the customer's phone). */
+	markRead(messageId: string): { success: true } {
+		const found = this.state.findMessage(messageId);
+		if (!found || found.message.direction !== 'in') {
+			throw new GraphApiError(100, `message_id ${messageId} is not a message this phone number received`);
+		}
+		found.message.status = 'read';
+		return { success: true };
+	}
+
+	/** A customer writes to the business: opens or resets the service window, and Meta sends the webhook. */
+	receiveInbound(input: InboundInput): { messageId: string; waId: string; userId: string } {
+		const waId = digitsOf(input.from);
+		const user = this.state.user(waId, { name: input.name, userId: input.userId });
+		user.lastInboundAt = this.state.now();
+		const id = newWamid(waId);
+		const timestamp = String(this.state.unixNow());
+		const chatEntry: ChatMessage = { direction: 'in', id, at: this.state.isoNow(), type: 'text' };
+		const message: Record<string, unknown> = { from: waId, id, timestamp };
+		if (input.button) {
+			chatEntry.type = 'button';
+			chatEntry.button = input.button;
+			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.template?.buttons.some((b) => b.payload === input.button?.payload || b.text === input.button?.text));
+			Object.assign(message, { type: 'button', button: { payload: input.button.payload, text: input.button.text } });
+		} else if (input.interactive) {
+			chatEntry.type = 'interactive';
+			chatEntry.buttonReply = input.interactive;
+			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.interactive?.buttons.some((b) => b.id === input.interactive?.id));
+			Object.assign(message, { type: 'interactive', interactive: { type: 'button_reply', button_reply: input.interactive } });
+		} else {
+			chatEntry.text = input.text ?? '';
+			Object.assign(message, { type: 'text', text: { body: chatEntry.text } });
+			if (input.contextId) chatEntry.contextId = input.contextId;
+		}
+		if (chatEntry.contextId) {
+			message.context = { from: digitsOf(this.config.displayPhoneNumber), id: chatEntry.contextId };
+		}
+		// Meta puts `context` first; key order matters to nobody but makes logs read like Meta's.
+		const ordered = message.context ? { context: message.context, ...message } : message;
+		this.state.chat(waId).push(chatEntry);
+		this.webhooks.emit(inboundMessageEvent(this.business, user, ordered));
+		return { messageId: id, waId, userId: user.userId };
+	}
+
+	/** The customer flips "marketing messages" for this business in the WhatsApp app. */
+	setMarketingPreference(from: string, value: 'stop' | 'resume'): SandboxUser {
+		const user = this.state.user(digitsOf(from));
+		user.marketing = value;
+		this.webhooks.emit(userPreferenceEvent(this.business, user, value, this.state.unixNow()));
+		return user;
+	}
+
+	windowOpenUntil(user: SandboxUser): number | undefined {
+		if (user.lastInboundAt === undefined) return undefined;
+		return user.lastInboundAt + this.config.serviceWindowHours * 3600_000;
+	}
+
+	private windowOpen(user: SandboxUser): boolean {
+		const until = this.windowOpenUntil(user);
+		return until !== undefined && this.state.now() < until;
+	}
+
+	private resolveRecipient(request: SendRequest): SandboxUser {
+		if (request.to !== undefined) {
+			const waId = digitsOf(request.to);
+			if (waId.length < 7 || waId.length > 15) {
+				throw new GraphApiError(100, `Param to '${request.to}' is not a valid phone number`);
+			}
+			return this.state.user(waId);
+		}
+		const user = this.state.userByUserId(request.recipient ?? '');
+		if (!user) {
+			throw new GraphApiError(100, `recipient '${request.recipient}' is not the business-scoped user id of a WhatsApp user of this business`);
+		}
+		return user;
+	}
+
+	private outboundMessage(request: SendRequest, user: SandboxUser): ChatMessage {
+		const base: ChatMessage = { direction: 'out', id: newWamid(user.waId), at: this.state.isoNow(), type: request.type, status: 'accepted' };
+		if (request.context) base.contextId = request.context.message_id;
+		switch (request.type) {
+			case 'text':
+				return { ...base, text: request.text.body };
+			case 'template':
+				return { ...base, template: this.catalog.render(request.template) };
+			case 'interactive': {
+				const { header, body, footer, action } = request.interactive;
+				return {
+					...base,
+					interactive: {
+						...(header ? { header: header.text } : {}),
+						body: body.text,
+						...(footer ? { footer: footer.text } : {}),
+						buttons: action.buttons.map((button) => button.reply),
+					},
+				};
+			}
+			case 'reaction':
+				return { ...base, reaction: { messageId: request.reaction.message_id, emoji: request.reaction.emoji } };
+			default:
+				return { ...base, media: { type: request.type, ...request.media } };
+		}
+	}
+
+	private messageWithButton(waId: string, hasButton: (message: ChatMessage) => boolean | undefined): string | undefined {
+		const chat = this.state.chat(waId);
+		for (let i = chat.length - 1; i >= 0; i--) {
+			if (chat[i].direction === 'out' && hasButton(chat[i])) return chat[i].id;
+		}
+		return undefined;
+	}
+
+	/** sent → delivered → read, or sent → failed for numbers that fail after acceptance. */
+	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, fails: boolean): void {
+		const delays = this.config.statusDelaysMs;
+		const conversation = { id: randomBytes(16).toString('hex'), origin: { type: category } };
+		const pricing = { billable: category !== 'service', pricing_model: 'PMP', category, type: 'regular' };
+		const report = (status: DeliveryStatus, extra: Record<string, unknown>): void => {
+			message.status = status;
+			this.webhooks.emit(
+				statusEvent(this.business, { id: message.id, status, timestamp: String(this.state.unixNow()), recipient_id: user.waId, ...extra }),
+			);
+		};
+		this.timers.after(delays.sent, () =>
+			report('sent', {
+				conversation: { ...conversation, expiration_timestamp: String(this.state.unixNow() + 24 * 3600) },
+				pricing,
+			}),
+		);
+		if (fails) {
+			this.timers.after(delays.delivered, () => {
+				message.errorCode = 131026;
+				report('failed', { errors: [new GraphApiError(131026).toStatusError()] });
+			});
+			return;
+		}
+		this.timers.after(delays.delivered, () => report('delivered', { conversation, pricing }));
+		if (delays.read !== null) this.timers.after(delays.read, () => report('read', {}));
+	}
+}
