@@ -28,6 +28,7 @@ const inboundSchema = z
 	});
 
 const preferenceSchema = z.object({ waId: digits, value: z.enum(['stop', 'resume']) }).strict();
+const SECRET_SETTINGS = new Set(['accessToken', 'appSecret']);
 const clockSchema = z.object({ advanceSeconds: z.number().min(0) }).strict();
 
 class ControlInputError extends Error {
@@ -122,8 +123,7 @@ function chatView(simulator: CloudApiSimulator, waId: string): Record<string, un
 
 /** The settings without the two secrets, for the phone page and for tests. */
 function publicConfig(simulator: CloudApiSimulator): Record<string, unknown> {
-	const { accessToken: _token, appSecret: _secret, ...rest } = simulator.config;
-	return rest;
+	return Object.fromEntries(Object.entries(simulator.config).filter(([key]) => !SECRET_SETTINGS.has(key)));
 }
 
 function valid<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown): T {

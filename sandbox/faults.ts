@@ -12,7 +12,12 @@ export const faultSchema = z.discriminatedUnion('kind', [
 		httpStatus: z.number().int().min(400).max(599).optional(),
 		details: z.string().optional(),
 	}),
-	z.object({ kind: z.literal('timeout'), count: z.number().int().min(1).default(1) }),
+	z.object({
+		kind: z.literal('timeout'),
+		count: z.number().int().min(1).default(1),
+		/** Meta handles the request (the message goes out) but the answer never arrives: the case idempotency is for. */
+		processed: z.boolean().default(false),
+	}),
 	z.object({ kind: z.literal('http5xx'), count: z.number().int().min(1).default(1), status: z.number().int().min(500).max(599).default(503) }),
 ]);
 

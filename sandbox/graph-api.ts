@@ -35,7 +35,8 @@ export async function handleGraphRequest(
 	const fault = simulator.faults.next();
 
 	if (fault?.kind === 'timeout') {
-		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'timeout', fault: true });
+		const processed = fault.processed ? answerGraph(simulator, request, url, method, rawBody).outcome : undefined;
+		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'timeout', fault: true, ...(processed ? { processed } : {}) });
 		// Never answer: the client sees a timeout, or a dropped connection once the sandbox gives up.
 		simulator.timers.after(simulator.config.timeoutFaultMs, () => request.socket.destroy());
 		return;

@@ -40,7 +40,7 @@ export type RequestOutcome =
 	| { status: 'accepted'; httpStatus: 200; wamid: string }
 	| { status: 'ok'; httpStatus: number }
 	| { status: 'error'; httpStatus: number; code: number; fault?: true }
-	| { status: 'timeout'; fault: true }
+	| { status: 'timeout'; fault: true; processed?: RequestOutcome }
 	| { status: 'http5xx'; httpStatus: number; fault: true };
 
 export interface LoggedRequest {

@@ -396,6 +396,32 @@ describe('Fault injection', () => {
 		]);
 	});
 
+	it('can time out after the message went out, so a retry would send it twice', async () => {
+		await control('POST', 'faults', { count: 1, kind: 'timeout', processed: true });
+		const welcomeBody = {
+			messaging_product: 'whatsapp',
+			to: ANNA,
+			type: 'template',
+			template: { name: 'welcome', language: { code: 'de' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'Anna' }] }] },
+		};
+		await expect(
+			fetch(`${sandbox.url}/v23.0/${PHONE_ID}/messages`, {
+				method: 'POST',
+				headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+				body: JSON.stringify(welcomeBody),
+				signal: AbortSignal.timeout(300),
+			}),
+		).rejects.toThrow();
+		const { body } = await control('GET', 'messages');
+		expect(body.requests[0].outcome).toEqual({
+			status: 'timeout',
+			fault: true,
+			processed: { status: 'accepted', httpStatus: 200, wamid: expect.stringMatching(/^wamid\./) },
+		});
+		const chat = await control('GET', `chats/${ANNA}`);
+		expect(chat.body.messages).toHaveLength(1);
+	});
+
 	it('adds the configured latency to every Graph answer', async () => {
 		await control('PATCH', 'config', { latencyMs: 300 });
 		const started = Date.now();
