@@ -3,6 +3,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { optionsFromEnv } from '../../sandbox/cli';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 
 const TOKEN = 'test-token';
@@ -280,6 +281,21 @@ describe('Graph API: templates', () => {
 				buttons: [{ type: 'quick_reply', text: 'Stop promotions', payload: 'Stop promotions' }],
 			}),
 		);
+	});
+
+	it('takes the quick-reply payload from the send, and lists the templates as Meta does', async () => {
+		const answer = await template(ANNA, 'newsletter', 'de', [
+			{ type: 'header', parameters: [{ type: 'text', text: 'März' }] },
+			{ type: 'body', parameters: [{ type: 'text', text: 'Anna' }, { type: 'text', text: 'Angebote' }] },
+			{ type: 'button', sub_type: 'quick_reply', index: '0', parameters: [{ type: 'payload', payload: 'STOP_PROMOTIONS' }] },
+		]);
+		expect(answer.status).toBe(200);
+		const chat = await control('GET', `chats/${ANNA}`);
+		expect(chat.body.messages[0].template.buttons).toEqual([{ type: 'quick_reply', text: 'Stop promotions', payload: 'STOP_PROMOTIONS' }]);
+
+		const list = await call('GET', '/v23.0/200000000000001/message_templates', undefined, { Authorization: `Bearer ${TOKEN}` });
+		const names = list.body.data.map((t: { name: string; language: string }) => `${t.name}/${t.language}`);
+		expect(names).toEqual(expect.arrayContaining(['welcome/de', 'welcome/en', 'newsletter/de', 'newsletter/en', 'order_update/de', 'order_update/en']));
 	});
 
 	it('needs parameter_name on every parameter of a named-parameter template', async () => {
@@ -623,6 +639,25 @@ describe('Control API', () => {
 		expect((await control('GET', 'messages')).body.requests).toEqual([]);
 		expect((await control('GET', 'chats')).body.chats).toEqual([]);
 		expectMetaError(await text(ANNA), 131047);
+	});
+});
+
+describe('CLI settings', () => {
+	const saved = { ...process.env };
+	afterEach(() => {
+		process.env = { ...saved };
+	});
+
+	it('reads the sandbox settings from the environment and refuses a malformed number', () => {
+		process.env.SANDBOX_WEBHOOK_URL = 'http://127.0.0.1:5678/webhook';
+		process.env.SANDBOX_LATENCY_MS = '25';
+		process.env.SANDBOX_REORDER_DELIVERIES = 'true';
+		delete process.env.SANDBOX_PORT;
+		expect(optionsFromEnv()).toEqual(
+			expect.objectContaining({ port: 8787, webhookUrl: 'http://127.0.0.1:5678/webhook', latencyMs: 25, reorderDeliveries: true }),
+		);
+		process.env.SANDBOX_LATENCY_MS = 'slow';
+		expect(() => optionsFromEnv()).toThrow("SANDBOX_LATENCY_MS must be a number of 0 or more, got 'slow'");
 	});
 });
 
