@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { isBusinessScopedUserId } from '../lib/phone';
 import { configPatchSchema } from './config';
 import { faultSchema } from './faults';
 import { readBody, sendJson } from './http-io';
@@ -16,7 +17,7 @@ const inboundSchema = z
 	.object({
 		from: digits,
 		name: z.string().min(1).max(100).optional(),
-		userId: z.string().regex(/^[A-Z]{2}\.[0-9A-Za-z]{6,64}$/, 'must look like BR.1502576394655843').optional(),
+		userId: z.string().refine(isBusinessScopedUserId, 'must be a business-scoped user id such as BR.1502576394655843').optional(),
 		text: z.string().min(1).max(4096).optional(),
 		button: z.object({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
 		interactive: z.object({ id: z.string().min(1), title: z.string().min(1) }).optional(),
