@@ -123,12 +123,15 @@ export class CloudApiSimulator {
 		if (input.button) {
 			chatEntry.type = 'button';
 			chatEntry.button = input.button;
-			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.template?.buttons.some((b) => b.payload === input.button?.payload || b.text === input.button?.text));
+			const { payload, text } = input.button;
+			chatEntry.contextId =
+				input.contextId ?? this.messageWithButton(waId, (m) => m.template?.buttons.some((b) => b.payload === payload || b.text === text));
 			Object.assign(message, { type: 'button', button: { payload: input.button.payload, text: input.button.text } });
 		} else if (input.interactive) {
 			chatEntry.type = 'interactive';
 			chatEntry.buttonReply = input.interactive;
-			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.interactive?.buttons.some((b) => b.id === input.interactive?.id));
+			const { id: buttonId } = input.interactive;
+			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.interactive?.buttons.some((b) => b.id === buttonId));
 			Object.assign(message, { type: 'interactive', interactive: { type: 'button_reply', button_reply: input.interactive } });
 		} else {
 			chatEntry.text = input.text ?? '';
