@@ -34,9 +34,9 @@ const APPEND = `
 	WITH head AS (SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE),
 	appended AS (
 		INSERT INTO events (seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash)
-		SELECT head.seq + 1, $1, $2, $3, $4, $5, head.hash,
+		SELECT head.seq + 1, $1::text, $2::text, $3::bigint, $4::text, $5::text, head.hash,
 			encode(sha256(convert_to(
-				head.hash || '|' || (head.seq + 1) || '|' || $1 || '|' || coalesce($2, '') || '|' || $3 || '|' || $5,
+				head.hash || '|' || (head.seq + 1) || '|' || $1::text || '|' || coalesce($2::text, '') || '|' || $3::bigint || '|' || $5::text,
 				'UTF8')), 'hex')
 		FROM head
 		RETURNING seq, hash

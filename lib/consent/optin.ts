@@ -144,19 +144,28 @@ export async function confirm(ctx: LedgerContext, input: InboundMessage): Promis
 
 async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<ConfirmResult> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
-	const [request] =
+	// Lock the person before reading their request: every writer takes the person's row first, so a withdrawal
+	// running at the same moment is ordered before or after this, never interleaved (and never deadlocked).
+	const [owner] =
 		codes.length === 0
 			? []
-			: await tx.query<RequestRow>(
-					`SELECT r.id, r.subject_id, r.purposes, r.status, r.attempts, r.expires_at, r.text_hash, r.text_version, s.phone_enc,
-						(SELECT array_agg(c.purpose) FROM consents c
-						 WHERE c.subject_id = r.subject_id AND c.purpose = ANY(r.purposes) AND c.withdrawn_at > $2) AS superseded
-					 FROM optin_requests r JOIN subjects s ON s.id = r.subject_id
-					 WHERE r.code_hmac = ANY($1::text[])
-					 ORDER BY r.created_at DESC LIMIT 1
-					 FOR UPDATE OF r, s`,
-					[codes, message.at],
+			: await tx.query<{ id: string }>(
+					`SELECT id FROM subjects WHERE id = (
+						SELECT subject_id FROM optin_requests WHERE code_hmac = ANY($1::text[]) ORDER BY created_at DESC LIMIT 1
+					) FOR UPDATE`,
+					[codes],
 				);
+	const [request] = !owner
+		? []
+		: await tx.query<RequestRow>(
+				`SELECT r.id, r.subject_id, r.purposes, r.status, r.attempts, r.expires_at, r.text_hash, r.text_version, s.phone_enc,
+					(SELECT array_agg(c.purpose) FROM consents c
+					 WHERE c.subject_id = r.subject_id AND c.purpose = ANY(r.purposes) AND c.withdrawn_at > $2) AS superseded
+				 FROM optin_requests r JOIN subjects s ON s.id = r.subject_id
+				 WHERE r.code_hmac = ANY($1::text[]) AND r.subject_id = $3
+				 ORDER BY r.created_at DESC LIMIT 1`,
+				[codes, message.at, owner.id],
+			);
 	if (!request) return unmatched(ctx, tx, message, codes.length > 0);
 
 	const result = (outcome: ConfirmOutcome, hint?: string, purposes = request.purposes): ConfirmResult => ({
@@ -250,14 +259,15 @@ async function refusedRequest(
 	if (request.status === 'failed' || request.attempts >= ctx.options.maxCodeAttempts) {
 		return { outcome: 'too_many_attempts', hint: 'Too many wrong codes: please sign up again on the website' };
 	}
-	if (request.status !== 'pending' || message.at.getTime() > new Date(request.expires_at).getTime()) {
-		if (request.status === 'pending') await tx.query(`UPDATE optin_requests SET status = 'expired' WHERE id = $1`, [request.id]);
-		return { outcome: 'expired', hint: 'This code has expired: please sign up again on the website to get a new one' };
-	}
+	// Meta delivers out of order: a STOP sent after this message may have arrived (and cancelled the request) first.
 	const superseded = new Set(request.superseded ?? []);
 	if (request.purposes.every((purpose) => superseded.has(purpose))) {
 		await tx.query(`UPDATE optin_requests SET status = 'cancelled' WHERE id = $1`, [request.id]);
 		return { outcome: 'superseded_by_withdrawal', hint: 'A withdrawal sent after this code takes precedence' };
+	}
+	if (request.status !== 'pending' || message.at.getTime() > new Date(request.expires_at).getTime()) {
+		if (request.status === 'pending') await tx.query(`UPDATE optin_requests SET status = 'expired' WHERE id = $1`, [request.id]);
+		return { outcome: 'expired', hint: 'This code has expired: please sign up again on the website to get a new one' };
 	}
 	return undefined;
 }

@@ -1,0 +1,497 @@
+/**
+ * The consent ledger on both stores, the embedded one and the real PostgreSQL. Checklist items of
+ * ../shared/reference/gdpr-consent.md are named in the test titles (#n).
+ */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { openLedger } from '../../lib/consent/ledger';
+import { ConsentError, ValidationError } from '../../lib/errors';
+import type { Ledger } from '../../lib/consent/ledger';
+import { TooManyRequestsError } from '../../lib/consent/optin';
+import { sha256Hex } from '../../lib/consent/crypto';
+import {
+	closeTestLedgers,
+	openTestLedger,
+	pgConnection,
+	PURPOSES,
+	STORE_KINDS,
+	TestClock,
+	TEXT_DE,
+	type StoreKind,
+} from '../helpers/ledgers';
+
+const PHONE = '+4915112345678';
+const WA_ID = '4915112345678';
+const OTHER_WA_ID = '4915199999999';
+let messageCounter = 0;
+const nextMessageId = () => `wamid.TEST${++messageCounter}`;
+
+async function countEvents(ledger: Ledger): Promise<number> {
+	const [row] = await ledger.store.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
+	return Number(row.n);
+}
+
+describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) => {
+	let ledger: Ledger;
+	let clock: TestClock;
+
+	async function setup(options = {}) {
+		clock = new TestClock();
+		({ ledger } = await openTestLedger(kind, { clock: clock.now, defaultCountry: 'DE', ...options }));
+		await ledger.definePurposes(PURPOSES);
+		return ledger;
+	}
+
+	async function signUp(phone = PHONE, purposes = ['offers']) {
+		return ledger.requestOptIn({ phone, purposes, consentText: TEXT_DE, source: { pageUrl: 'https://shop.example/whatsapp', widgetVersion: '1.0.0' } });
+	}
+
+	function inbound(text: string, from = WA_ID, at = clock.now()) {
+		return { messageId: nextMessageId(), from, text, at };
+	}
+
+	beforeEach(() => setup());
+	afterEach(() => closeTestLedgers());
+
+	test('#7 a sign-up is pending with the text hash, page, widget version and time; #9 nothing may be sent', async () => {
+		const requested = await signUp('0151 12345678');
+		expect(requested.phone).toBe(PHONE);
+		expect(requested.code).toMatch(/^[A-Z2-9]{6}$/);
+		expect(requested.expiresAt.getTime() - clock.now().getTime()).toBe(24 * 3_600_000);
+		expect(requested.textHash).toBe(sha256Hex(TEXT_DE.text));
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'pending' });
+		const person = await ledger.getConsent(PHONE);
+		expect(person!.consents).toEqual([
+			expect.objectContaining({ purpose: 'offers', state: 'pending', text: expect.objectContaining({ body: TEXT_DE.text, version: '2026-01', hash: requested.textHash }) }),
+		]);
+		expect(person!.history[0]).toMatchObject({
+			type: 'optin.requested',
+			details: expect.objectContaining({ pageUrl: 'https://shop.example/whatsapp', widgetVersion: '1.0.0', textHash: requested.textHash }),
+		});
+	});
+
+	test('#8 the IP address is not kept by default, truncated or keyed-hashed when configured', async () => {
+		await closeTestLedgers();
+		for (const [ipMode, expected] of [
+			['off', undefined],
+			['truncated', '203.0.113.0'],
+			['hashed', expect.stringMatching(/^[0-9a-f]{32}$/)],
+		] as const) {
+			await setup({ ipMode });
+			await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: { ip: '203.0.113.77' } });
+			const person = await ledger.getConsent(PHONE);
+			expect(person!.history[0].details!.ip).toEqual(expected);
+			const raw = await ledger.store.query<{ payload: string }>('SELECT payload FROM events');
+			expect(JSON.stringify(raw)).not.toContain('203.0.113.77');
+			await closeTestLedgers();
+		}
+		await setup();
+	});
+
+	test('#10 #12 the code from the same number confirms, tolerant of case, spaces and words; evidence is kept', async () => {
+		const { code } = await signUp();
+		const spaced = `${code.slice(0, 3).toLowerCase()} ${code.slice(3).toLowerCase()}`;
+		const message = inbound(`Hallo! Anmeldung bestätigen: ${spaced} danke`);
+		const result = await ledger.confirm(message);
+		expect(result).toMatchObject({ outcome: 'confirmed', purposes: ['offers'], phone: PHONE, duplicate: false });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true, reason: 'consented' });
+		const person = await ledger.getConsent(PHONE);
+		const confirmed = person!.history.find((event) => event.type === 'optin.confirmed')!;
+		expect(confirmed.details).toMatchObject({ evidence: { messageId: message.messageId, text: message.text, receivedAt: message.at.toISOString() } });
+	});
+
+	test('#11 a code sent from another number confirms nothing and says why', async () => {
+		const { code } = await signUp();
+		const result = await ledger.confirm(inbound(code, OTHER_WA_ID));
+		expect(result.outcome).toBe('wrong_number');
+		expect(result.hint).toMatch(/different WhatsApp number/);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'pending' });
+	});
+
+	test('#10 an expired code confirms nothing and yields a hint', async () => {
+		const { code } = await signUp();
+		clock.advance(25 * 3_600_000);
+		const result = await ledger.confirm(inbound(code));
+		expect(result).toMatchObject({ outcome: 'expired', hint: expect.stringMatching(/expired/) });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'pending' });
+	});
+
+	test('wrong codes are limited: after five the request is locked', async () => {
+		const { code } = await signUp();
+		for (let i = 0; i < 5; i++) {
+			expect((await ledger.confirm(inbound('ZZZZZZ'))).outcome).toBe('unknown_code');
+		}
+		expect(await ledger.confirm(inbound(code))).toMatchObject({ outcome: 'too_many_attempts' });
+	});
+
+	test('an ordinary message is no code attempt and opens the service window (#19)', async () => {
+		await signUp();
+		expect(await ledger.confirm(inbound('Wann kommt meine Bestellung?'))).toMatchObject({ outcome: 'no_code' });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'service' })).toMatchObject({ allowed: true, reason: 'service_window_open' });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'pending' });
+	});
+
+	test('Brazilian wa_id without the mobile 9 confirms the number entered with it', async () => {
+		const { code } = await ledger.requestOptIn({ phone: '+55 11 91234-5678', purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		expect(await ledger.confirm(inbound(code, '551112345678'))).toMatchObject({ outcome: 'confirmed' });
+		await ledger.revoke({ waId: '551112345678', purposes: 'all', channel: 'whatsapp', messageId: nextMessageId() });
+		expect(await ledger.mayMessage({ recipient: '+5511912345678', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+	});
+
+	test('#3 #16 consent is per purpose', async () => {
+		const { code } = await signUp(PHONE, ['offers']);
+		await ledger.confirm(inbound(code));
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'service', category: 'utility' })).toMatchObject({ allowed: false, reason: 'never_asked' });
+		expect(await ledger.mayMessage({ recipient: '+4915100000001', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'never_asked' });
+	});
+
+	test('#22 #25 #26 withdrawal is effective at once, idempotent, keeps earlier events; rejoining needs a new double opt-in', async () => {
+		const { code } = await signUp(PHONE, ['offers', 'service']);
+		await ledger.confirm(inbound(code));
+		const before = await countEvents(ledger);
+		const first = await ledger.revoke({ recipient: PHONE, purposes: 'all', channel: 'email', evidence: { note: 'mail of 2 March' } });
+		expect(first).toMatchObject({ withdrawn: ['offers', 'service'], known: true });
+		const again = await ledger.revoke({ recipient: PHONE, purposes: 'all', channel: 'email' });
+		expect(again.withdrawn).toEqual([]);
+		expect(await countEvents(ledger)).toBe(before + 1);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+		const person = await ledger.getConsent(PHONE);
+		expect(person!.history.map((event) => event.type)).toEqual(['optin.requested', 'optin.confirmed', 'consent.withdrawn']);
+		expect(person!.history[2].details).toMatchObject({ channel: 'email', evidence: { note: 'mail of 2 March' } });
+
+		clock.advance(60_000);
+		const renewed = await signUp(PHONE, ['offers']);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false });
+		await ledger.confirm(inbound(renewed.code));
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'service', category: 'utility' })).toMatchObject({ allowed: false });
+	});
+
+	test('#24 withdrawal by e-mail, web form or support is recorded with its channel, even for unknown numbers', async () => {
+		const result = await ledger.revoke({ recipient: '+4915100000002', purposes: ['offers'], channel: 'support', evidence: { reference: 'ticket 42' } });
+		expect(result).toMatchObject({ known: false, withdrawn: [] });
+		expect(await ledger.mayMessage({ recipient: '+4915100000002', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'suppressed' });
+		await expect(ledger.revoke({ recipient: PHONE, purposes: 'all', channel: 'fax' as never })).rejects.toThrow(/not a withdrawal channel/);
+	});
+
+	test('STOP for marketing only keeps utility messages', async () => {
+		const { code } = await signUp(PHONE, ['offers', 'service']);
+		await ledger.confirm(inbound(code));
+		await ledger.revoke({ waId: WA_ID, purposes: 'marketing', channel: 'whatsapp', messageId: nextMessageId() });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'withdrawn' });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'service', category: 'utility' })).toMatchObject({ allowed: true });
+	});
+
+	test('#17 the in-app marketing switch blocks marketing until resumed', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		await ledger.setMarketingPreference({ waId: WA_ID, value: 'stop', at: clock.now() }, 'pref:1');
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'marketing_stopped_in_app' });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'utility' })).toMatchObject({ allowed: true });
+		clock.advance(1000);
+		await ledger.setMarketingPreference({ waId: WA_ID, value: 'resume', at: clock.now() }, 'pref:2');
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
+	test('#19 service replies only inside the 24 h window', async () => {
+		await ledger.recordInbound(inbound('Hallo, ich habe eine Frage', '4917012345678'));
+		expect(await ledger.mayMessage({ recipient: '+4917012345678', purpose: 'support', category: 'service' })).toMatchObject({ allowed: true });
+		expect(await ledger.mayMessage({ recipient: '+4917012345678', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'never_asked' });
+		clock.advance(24 * 3_600_000 + 1);
+		expect(await ledger.mayMessage({ recipient: '+4917012345678', purpose: 'support', category: 'service' })).toMatchObject({
+			allowed: false,
+			reason: 'outside_service_window',
+			message: expect.stringMatching(/template/),
+		});
+	});
+
+	test('#18 fresh consent can be required after a material text change or after a maximum age', async () => {
+		await closeTestLedgers();
+		await setup({ maxConsentAgeDays: 365 });
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		await ledger.definePurposes([{ id: 'offers', label: 'Offers and news', minTextVersion: '2026-06' }]);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'outdated_text' });
+		await ledger.definePurposes([{ id: 'offers', label: 'Offers and news' }]);
+		clock.advance(366 * 86_400_000);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'consent_too_old' });
+	});
+
+	test('bad input gives a typed error naming the field, and nothing is written', async () => {
+		const before = await countEvents(ledger);
+		const cases: [unknown, string][] = [
+			[{ phone: '12', purposes: ['offers'], consentText: TEXT_DE }, 'phone'],
+			[{ phone: '+49 30 1234567', purposes: ['offers'], consentText: TEXT_DE }, 'phone'],
+			[{ phone: 4915112345678, purposes: ['offers'], consentText: TEXT_DE }, 'phone'],
+			[{ phone: PHONE, purposes: ['unknown'], consentText: TEXT_DE }, 'purposes'],
+			[{ phone: PHONE, purposes: [], consentText: TEXT_DE }, 'purposes'],
+			[{ phone: PHONE, purposes: 'offers', consentText: TEXT_DE }, 'purposes'],
+			[{ phone: PHONE, purposes: ['offers'], consentText: { ...TEXT_DE, text: '   ' } }, 'consentText.text'],
+			[{ phone: PHONE, purposes: ['offers'], consentText: { ...TEXT_DE, text: 'x'.repeat(10_001) } }, 'consentText.text'],
+			[{ phone: PHONE, purposes: ['offers'], consentText: { ...TEXT_DE, version: 3 } }, 'consentText.version'],
+			[{ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: { pageUrl: 'not a url' } }, 'source.pageUrl'],
+		];
+		for (const [input, field] of cases) {
+			const error = await ledger.requestOptIn(input as never).catch((e) => e);
+			expect(error).toBeInstanceOf(ValidationError);
+			expect(error).toMatchObject({ field });
+		}
+		const unknown = await ledger.requestOptIn({ phone: PHONE, purposes: ['newsletter'], consentText: TEXT_DE, source: {} }).catch((e) => e);
+		expect(unknown.message).toContain("'newsletter'");
+		expect(unknown.hint).toContain('offers, service');
+		await expect(ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'promo' as never })).rejects.toMatchObject({ field: 'category' });
+		expect(await countEvents(ledger)).toBe(before);
+		const [subjects] = await ledger.store.query<{ n: number }>('SELECT count(*)::int AS n FROM subjects');
+		expect(Number(subjects.n)).toBe(0);
+	});
+
+	test('#34 no number in clear in any table', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		await ledger.revoke({ waId: WA_ID, purposes: 'all', channel: 'whatsapp', messageId: nextMessageId() });
+		for (const table of ['subjects', 'events', 'consents', 'optin_requests', 'suppressions', 'processed_deliveries', 'sends']) {
+			const rows = await ledger.store.query(`SELECT * FROM ${table}`);
+			expect(JSON.stringify(rows)).not.toMatch(/15112345678/);
+		}
+	});
+
+	test('invariant 3: the same webhook delivered three times, in any order, changes the ledger once', async () => {
+		const { code } = await signUp();
+		const confirmation = inbound(code);
+		clock.advance(5000);
+		const stop = { waId: WA_ID, purposes: 'all' as const, channel: 'whatsapp' as const, messageId: nextMessageId(), at: clock.now() };
+		// Meta delivers the STOP first, then the confirmation that was sent before it, each three times.
+		const results = [];
+		for (let i = 0; i < 3; i++) {
+			results.push(await ledger.revoke(stop));
+			results.push(await ledger.confirm(confirmation));
+		}
+		expect(results.filter((r) => !r.duplicate)).toHaveLength(2);
+		expect(results[1]).toMatchObject({ outcome: 'superseded_by_withdrawal' });
+		expect(results[3]).toMatchObject({ outcome: 'superseded_by_withdrawal', duplicate: true });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false });
+		const person = await ledger.getConsent(PHONE);
+		expect(person!.history.map((e) => e.type)).toEqual(['optin.requested', 'consent.withdrawn']);
+		expect((await ledger.verifyChain()).ok).toBe(true);
+	});
+
+	test('sends: reserved once per key, refused without consent, retried only after a refusal by Meta (#20)', async () => {
+		const refused = await ledger.reserveSend({ key: 'news-1:+4915112345678', recipient: PHONE, purpose: 'offers', category: 'marketing' });
+		expect(refused).toMatchObject({ status: 'refused', decision: { reason: 'never_asked' } });
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		const reserved = await ledger.reserveSend({ key: 'news-1:+4915112345678', recipient: PHONE, purpose: 'offers', category: 'marketing' });
+		expect(reserved).toMatchObject({ status: 'reserved', decision: { allowed: true, consentEventSeq: expect.any(Number) } });
+		await ledger.failSend('news-1:+4915112345678', { outcome: 'failed', code: 132000, message: 'template parameters' });
+		expect((await ledger.reserveSend({ key: 'news-1:+4915112345678', recipient: PHONE, purpose: 'offers', category: 'marketing' })).status).toBe('reserved');
+		await ledger.completeSend('news-1:+4915112345678', { wamid: 'wamid.A1' });
+		expect(await ledger.reserveSend({ key: 'news-1:+4915112345678', recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({
+			status: 'duplicate',
+			previous: { status: 'accepted', wamid: 'wamid.A1' },
+		});
+		await ledger.reserveSend({ key: 'news-2', recipient: PHONE, purpose: 'offers', category: 'marketing' });
+		await ledger.failSend('news-2', { outcome: 'unknown', message: 'timeout' });
+		expect((await ledger.reserveSend({ key: 'news-2', recipient: PHONE, purpose: 'offers', category: 'marketing' })).status).toBe('duplicate');
+
+		// statuses move forward only, whatever order they arrive in, and each counts once
+		expect((await ledger.recordStatus({ messageId: 'wamid.A1', status: 'read', at: clock.now() })).updated).toBe(true);
+		expect((await ledger.recordStatus({ messageId: 'wamid.A1', status: 'delivered', at: clock.now() })).updated).toBe(false);
+		expect((await ledger.recordStatus({ messageId: 'wamid.A1', status: 'read', at: clock.now() })).duplicate).toBe(true);
+		const exported = await ledger.exportPerson(PHONE);
+		expect(exported!.sends.find((s) => s.key === 'news-1:+4915112345678')).toMatchObject({ status: 'read', wamid: 'wamid.A1', consentEventSeq: expect.any(Number) });
+	});
+
+	test('a failed status with 131050 records the in-app marketing stop', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		await ledger.reserveSend({ key: 'k1', recipient: PHONE, purpose: 'offers', category: 'marketing' });
+		await ledger.completeSend('k1', { wamid: 'wamid.B1' });
+		const result = await ledger.recordStatus({ messageId: 'wamid.B1', status: 'failed', at: clock.now(), recipientId: WA_ID, errors: [{ code: 131050 }] });
+		expect(result.marketingStopped).toBe(true);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'marketing_stopped_in_app' });
+	});
+
+	test('#30 #36 export has the full history with the texts shown, and is itself logged', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		const exported = await ledger.exportPerson('0151 12345678', 'dpo@example.com');
+		expect(exported).toMatchObject({ phone: PHONE, consents: [expect.objectContaining({ state: 'confirmed', text: expect.objectContaining({ body: TEXT_DE.text }) })] });
+		expect(exported!.history.map((e) => e.type)).toEqual(['optin.requested', 'optin.confirmed', 'subject.exported']);
+		expect(await ledger.exportPerson('+4915100000009')).toBeUndefined();
+	});
+
+	test('#31 #35 #29 erasure leaves tombstones, a verifiable chain and a suppression entry', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		await signUp('+4915100000003');
+		const erased = await ledger.erase(PHONE, { reason: 'e-mail request' });
+		expect(erased).toMatchObject({ erased: true, retainedProof: false, notify: expect.arrayContaining(['crm', 'newsletter']) });
+		expect(await ledger.getConsent(PHONE)).toBeUndefined();
+		const verification = await ledger.verifyChain();
+		expect(verification).toMatchObject({ ok: true, tombstones: 2 });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'suppressed' });
+		const [suppression] = await ledger.store.query<{ hmac: string; scope: string }>('SELECT * FROM suppressions');
+		expect(Object.keys(suppression).sort()).toEqual(['hmac', 'scope', 'since']);
+		// rejoining through a new double opt-in lifts the suppression for that purpose
+		const again = await signUp();
+		await ledger.confirm(inbound(again.code));
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
+	test('#31 erasure can keep restricted proof for legal claims', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		const erased = await ledger.erase(PHONE, { retainProofForLegalClaims: true });
+		expect(erased.retainedProof).toBe(true);
+		const person = await ledger.getConsent(PHONE);
+		expect(person!.consents[0].state).toBe('withdrawn');
+		expect(person!.history.at(-1)!.details).toMatchObject({ legalBasis: expect.stringContaining('17(3)(e)') });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false });
+	});
+
+	test('#35 a row changed or removed behind the ledger with plain SQL is found by the verification', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		await ledger.revoke({ recipient: PHONE, purposes: 'all', channel: 'web_form' });
+		expect(await ledger.verifyChain()).toMatchObject({ ok: true, events: 4 });
+		await expect(ledger.store.query('DELETE FROM events WHERE seq = 2')).rejects.toThrow(/append-only/);
+		await ledger.store.query('ALTER TABLE events DISABLE TRIGGER events_append_only');
+		const [event] = await ledger.store.query<{ payload: string }>('SELECT payload FROM events WHERE seq = 3');
+		await ledger.store.query('UPDATE events SET payload = $1 WHERE seq = 2', [event.payload]);
+		expect(await ledger.verifyChain()).toMatchObject({ ok: false, brokenAt: 2, problem: expect.stringContaining('changed') });
+		await ledger.store.query(`UPDATE events SET payload_hash = $1 WHERE seq = 2`, [sha256Hex(event.payload)]);
+		expect(await ledger.verifyChain()).toMatchObject({ ok: false, brokenAt: 2 });
+		await ledger.store.query('DELETE FROM events WHERE seq = 4');
+		const afterDelete = await ledger.verifyChain();
+		expect(afterDelete.ok).toBe(false);
+	});
+
+	test('#14 #28 purge: unconfirmed sign-ups after 72 h, proof at the end of the year plus 3 years', async () => {
+		await signUp('+4915100000004');
+		const kept = await signUp();
+		await ledger.confirm(inbound(kept.code));
+		await signUp('+4915100000005');
+		await ledger.revoke({ recipient: '+4915100000005', purposes: 'all', channel: 'email' });
+		clock.advance(71 * 3_600_000);
+		expect(await ledger.purge()).toEqual({ unconfirmedErased: 0, requestsDeleted: 0, proofErased: 0 });
+		clock.advance(2 * 3_600_000);
+		const first = await ledger.purge();
+		expect(first).toMatchObject({ unconfirmedErased: 1, proofErased: 0 });
+		expect(await ledger.getConsent('+4915100000004')).toBeUndefined();
+		expect(await ledger.getConsent('+4915100000005')).toBeDefined();
+		clock.current = new Date('2029-12-31T23:00:00Z');
+		expect((await ledger.purge()).proofErased).toBe(0);
+		clock.current = new Date('2030-01-01T00:00:01Z');
+		expect((await ledger.purge()).proofErased).toBe(1);
+		expect(await ledger.getConsent('+4915100000005')).toBeUndefined();
+		expect(await ledger.getConsent(PHONE)).toBeDefined();
+		expect((await ledger.verifyChain()).ok).toBe(true);
+	});
+
+	test('subscribers lists only those the gate allows', async () => {
+		for (const [phone, confirmIt] of [['+4915100000011', true], ['+4915100000012', true], ['+4915100000013', false]] as const) {
+			const { code } = await signUp(phone);
+			if (confirmIt) await ledger.confirm(inbound(code, phone.slice(1)));
+		}
+		await ledger.setMarketingPreference({ waId: '4915100000012', value: 'stop', at: clock.now() });
+		const marketing = await ledger.subscribers('offers', 'marketing');
+		expect(marketing.subscribers.map((s) => s.phone)).toEqual(['+4915100000011']);
+		expect((await ledger.subscribers('offers', 'utility')).subscribers).toHaveLength(2);
+	});
+
+	test('the batch gate answers many recipients in one call, in order', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		const decisions = await ledger.mayMessageBatch([
+			{ recipient: PHONE, purpose: 'offers', category: 'marketing' },
+			{ recipient: '+4915100000020', purpose: 'offers', category: 'marketing' },
+			{ recipient: '0151 12345678', purpose: 'service', category: 'utility' },
+		]);
+		expect(decisions.map((d) => d.reason)).toEqual(['consented', 'never_asked', 'never_asked']);
+		await expect(ledger.mayMessageBatch([{ recipient: 'abc', purpose: 'offers', category: 'marketing' }, { recipient: 'x', purpose: 'offers', category: 'marketing' }])).rejects.toMatchObject({
+			field: 'items[0].recipient',
+		});
+	});
+
+	test('100 parallel sign-ups for one number make one person and a consistent chain', async () => {
+		await closeTestLedgers();
+		await setup({ maxRequestsPerNumberPerHour: 1000 });
+		const results = await Promise.all(Array.from({ length: 100 }, () => signUp()));
+		expect(new Set(results.map((r) => r.subjectId)).size).toBe(1);
+		const [requests] = await ledger.store.query<{ n: number }>('SELECT count(*)::int AS n FROM optin_requests');
+		expect(Number(requests.n)).toBe(100);
+		expect(await ledger.verifyChain()).toMatchObject({ ok: true, events: 101 });
+	});
+
+	test('the per-number sign-up limit refuses the sixth request in an hour', async () => {
+		for (let i = 0; i < 5; i++) await signUp();
+		await expect(signUp()).rejects.toBeInstanceOf(TooManyRequestsError);
+		clock.advance(3_600_001);
+		await expect(signUp()).resolves.toBeDefined();
+	});
+
+	test('invariant 1: confirmation and withdrawal at the same moment from two connections end withdrawn', async () => {
+		for (let round = 0; round < 10; round++) {
+			const phone = `+49151000001${String(round).padStart(2, '0')}`;
+			const { code } = await signUp(phone);
+			clock.advance(1000);
+			const confirmation = inbound(code, phone.slice(1), new Date(clock.now().getTime() - 500));
+			// PostgreSQL: a second pool on the same schema; embedded: one process, so the same database
+			const second = kind === 'postgres' ? (await openTestLedger(kind, { clock: clock.now }, configOf(ledger))).ledger : ledger;
+			await Promise.all([ledger.confirm(confirmation), second.revoke({ recipient: phone, purposes: 'all', channel: 'web_form' })]);
+			expect(await ledger.mayMessage({ recipient: phone, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'withdrawn' });
+		}
+		expect((await ledger.verifyChain()).ok).toBe(true);
+	});
+});
+
+/** The configuration the ledger was opened with, to open a second connection pool on the same schema. */
+function configOf(ledger: Ledger) {
+	return { kind: 'postgres' as const, ...pgConnection(), schema: ledger.store.schema };
+}
+
+describe('the stores', () => {
+	afterEach(() => closeTestLedgers());
+
+	test('two processes migrating one PostgreSQL schema at once both succeed', async () => {
+		const config = { kind: 'postgres' as const, ...pgConnection(), schema: `t_migrate_${Date.now()}` };
+		const [a, b] = await Promise.all([openTestLedger('postgres', {}, config), openTestLedger('postgres', {}, config)]);
+		await a.ledger.definePurposes(PURPOSES);
+		expect(await b.ledger.listPurposes()).toHaveLength(2);
+		const client = new Client(pgConnection());
+		await client.connect();
+		const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${config.schema}.schema_migrations`);
+		await client.end();
+		expect(rows[0].n).toBe(1);
+	});
+
+	test('the embedded store refuses a folder another live process holds, and says to use PostgreSQL', async () => {
+		const { spawn } = await import('node:child_process');
+		const { mkdtempSync, writeFileSync } = await import('node:fs');
+		const { join } = await import('node:path');
+		const { tmpdir } = await import('node:os');
+		const folder = mkdtempSync(join(tmpdir(), 'ledger-locked-'));
+		const other = spawn('sleep', ['30']);
+		try {
+			writeFileSync(join(folder, 'consent-ledger.lock'), String(other.pid));
+			const error = await openTestLedger('embedded', {}, { kind: 'embedded', folder }).catch((e) => e);
+			expect(error).toBeInstanceOf(ConsentError);
+			expect(error.message).toContain(`pid ${other.pid}`);
+			expect(error.hint).toMatch(/PostgreSQL/);
+		} finally {
+			other.kill();
+		}
+		await new Promise((resolve) => other.once('exit', resolve));
+		// once that process is gone, its stale lock is taken over
+		const { ledger } = await openTestLedger('embedded', {}, { kind: 'embedded', folder });
+		expect(await ledger.listPurposes()).toEqual([]);
+	});
+
+	test('a short secret is refused before anything is opened', async () => {
+		const folder = join(tmpdir(), `ledger-never-${Date.now()}`);
+		await expect(openLedger({ store: { kind: 'embedded', folder }, secret: 'short' })).rejects.toMatchObject({ field: 'secretKey' });
+		expect(existsSync(folder)).toBe(false);
+	});
+});
