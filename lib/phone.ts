@@ -56,6 +56,18 @@ export function toE164(input: unknown, defaultCountry?: CountryCode, field = 'ph
 	return parsed.number;
 }
 
+const CANONICAL_E164 = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * A recipient as a user writes it: a business-scoped user id as is, or a number made E.164. Numbers already in
+ * E.164 skip the parser: batch gates ask for 100,000 at a time.
+ */
+export function normalizeRecipient(input: unknown, defaultCountry?: CountryCode, field = 'recipient'): string {
+	if (typeof input === 'string' && isBusinessScopedUserId(input)) return input.trim();
+	if (typeof input === 'string' && CANONICAL_E164.test(input)) return input;
+	return toE164(input, defaultCountry, field);
+}
+
 /** Digits only, as WhatsApp writes numbers in `to`, `wa_id` and wa.me links. */
 export function digitsOf(e164: string): string {
 	return e164.replace(/\D/g, '');

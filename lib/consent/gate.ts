@@ -25,6 +25,7 @@ export interface GateFacts {
 }
 
 const MESSAGES: Record<RefusalReason, string> = {
+	invalid_recipient: 'The recipient is not a valid mobile number or WhatsApp user id',
 	never_asked: 'This person never gave consent for this purpose',
 	pending: 'The opt-in is not confirmed yet: the person has not sent the code from WhatsApp',
 	withdrawn: 'The person withdrew consent for this purpose',

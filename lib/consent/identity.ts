@@ -3,14 +3,12 @@
  * and of Meta's business-scoped user id; the number itself is only stored encrypted.
  */
 import { ValidationError } from '../errors';
-import { digitsOf, isBusinessScopedUserId, toE164, type CountryCode } from '../phone';
+import { digitsOf, isBusinessScopedUserId, normalizeRecipient, type CountryCode } from '../phone';
 import type { LedgerContext, Queryable } from './context';
 
 export type Identity =
 	| { kind: 'phone'; e164: string; lookup: string }
 	| { kind: 'user'; userId: string; lookup: string };
-
-const CANONICAL_E164 = /^\+[1-9]\d{6,14}$/;
 
 /** A recipient as a user writes it: a number in any format the default country resolves, or a user id. */
 export function resolveRecipient(
@@ -19,14 +17,11 @@ export function resolveRecipient(
 	defaultCountry: CountryCode | undefined,
 	field = 'recipient',
 ): Identity {
-	if (typeof recipient === 'string' && isBusinessScopedUserId(recipient)) {
-		const userId = recipient.trim();
-		return { kind: 'user', userId, lookup: ctx.keys.lookupHmac(`user:${userId}`) };
+	const normalized = normalizeRecipient(recipient, defaultCountry, field);
+	if (isBusinessScopedUserId(normalized)) {
+		return { kind: 'user', userId: normalized, lookup: ctx.keys.lookupHmac(`user:${normalized}`) };
 	}
-	// Numbers already in E.164 skip the parser: batch gates ask for 100,000 at a time.
-	const e164 =
-		typeof recipient === 'string' && CANONICAL_E164.test(recipient) ? recipient : toE164(recipient, defaultCountry, field);
-	return { kind: 'phone', e164, lookup: ctx.keys.lookupHmac(e164) };
+	return { kind: 'phone', e164: normalized, lookup: ctx.keys.lookupHmac(normalized) };
 }
 
 export interface SubjectRow {

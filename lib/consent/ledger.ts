@@ -30,6 +30,11 @@ export class Ledger {
 		return this.ctx.store;
 	}
 
+	/** The country numbers without + are read in. */
+	get defaultCountry() {
+		return this.ctx.options.defaultCountry;
+	}
+
 	/** Declares the purposes people can consent to (upsert); the gate refuses purposes it does not know. */
 	async definePurposes(purposes: PurposeDefinition[]): Promise<void> {
 		const defined = parse(z.array(purposeSchema).min(1, 'needs at least one purpose'), purposes, 'purposes');

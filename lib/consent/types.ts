@@ -116,6 +116,7 @@ export interface WithdrawalResult {
 }
 
 export type RefusalReason =
+	| 'invalid_recipient'
 	| 'never_asked'
 	| 'pending'
 	| 'withdrawn'

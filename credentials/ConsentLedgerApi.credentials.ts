@@ -1,0 +1,140 @@
+import type { ICredentialType, INodeProperties } from 'n8n-workflow';
+
+/**
+ * Where the consent ledger lives and the key that protects it. No HTTP test: the nodes test it by connecting and
+ * migrating (`consentLedgerConnectionTest`).
+ */
+export class ConsentLedgerApi implements ICredentialType {
+	name = 'consentLedgerApi';
+
+	displayName = 'Consent Ledger';
+
+	icon = 'file:consentLedger.svg' as const;
+
+	documentationUrl = 'https://github.com/n8n-nodes-whatsapp-consent/n8n-nodes-whatsapp-consent#consent-ledger';
+
+	properties: INodeProperties[] = [
+		{
+			displayName: 'Store',
+			name: 'store',
+			type: 'options',
+			options: [
+				{
+					name: 'Embedded (No Server Needed)',
+					value: 'embedded',
+					description: 'A database in a folder under the n8n user folder. For one n8n process.',
+				},
+				{
+					name: 'PostgreSQL',
+					value: 'postgres',
+					description: 'For n8n in queue mode or on several machines. Can share the database n8n uses.',
+				},
+			],
+			default: 'embedded',
+		},
+		{
+			displayName: 'Folder',
+			name: 'folder',
+			type: 'string',
+			default: '',
+			placeholder: '/home/node/.n8n/whatsapp-consent-ledger',
+			description: 'Where the embedded ledger keeps its files. Leave empty for "whatsapp-consent-ledger" in the n8n user folder. Back this folder up.',
+			displayOptions: { show: { store: ['embedded'] } },
+		},
+		{
+			displayName: 'Host',
+			name: 'host',
+			type: 'string',
+			default: 'localhost',
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'Port',
+			name: 'port',
+			type: 'number',
+			default: 5432,
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'Database',
+			name: 'database',
+			type: 'string',
+			default: 'n8n',
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'User',
+			name: 'user',
+			type: 'string',
+			default: 'postgres',
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'Password',
+			name: 'password',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'SSL',
+			name: 'ssl',
+			type: 'options',
+			options: [
+				{ name: 'Off', value: 'off' },
+				{ name: 'On', value: 'on' },
+				{ name: 'On, Allow Self-Signed Certificates', value: 'allowSelfSigned' },
+			],
+			default: 'off',
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'Schema',
+			name: 'schema',
+			type: 'string',
+			default: 'whatsapp_consent',
+			description: 'The ledger creates its tables in this schema, so it can live in the database n8n already uses',
+			displayOptions: { show: { store: ['postgres'] } },
+		},
+		{
+			displayName: 'Secret Key',
+			name: 'secretKey',
+			type: 'string',
+			typeOptions: { password: true },
+			required: true,
+			default: '',
+			description:
+				'At least 16 characters. Encrypts the phone numbers and keys the lookups in the ledger. Keep a copy in a safe place: if it is lost, the stored numbers cannot be read any more; if it changes, nobody is found.',
+		},
+		{
+			displayName: 'Default Country',
+			name: 'defaultCountry',
+			type: 'string',
+			default: 'DE',
+			placeholder: 'DE',
+			description: 'Two-letter country code used for numbers entered without +, e.g. DE reads 0151 1234567 as +49 151 1234567',
+		},
+		{
+			displayName: 'Maximum Consent Age (Days)',
+			name: 'maxConsentAgeDays',
+			type: 'number',
+			default: 0,
+			description: 'Consent older than this must be renewed before marketing. 0 means no limit.',
+		},
+		{
+			displayName: 'Keep Proof For (Years)',
+			name: 'proofRetentionYears',
+			type: 'number',
+			default: 3,
+			description:
+				'After a withdrawal, proof is kept until the end of the year plus this many years after the last message (German limitation period: 3)',
+		},
+		{
+			displayName: 'Delete Unconfirmed Sign-Ups After (Hours)',
+			name: 'pendingRetentionHours',
+			type: 'number',
+			default: 72,
+		},
+	];
+}

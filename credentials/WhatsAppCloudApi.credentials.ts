@@ -1,0 +1,80 @@
+import type { IAuthenticateGeneric, ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
+
+/** Meta's WhatsApp Cloud API, or the local sandbox that imitates it (change the Base URL). */
+export class WhatsAppCloudApi implements ICredentialType {
+	name = 'whatsAppCloudApi';
+
+	displayName = 'WhatsApp Cloud API (Consent)';
+
+	icon = 'file:whatsAppConsent.svg' as const;
+
+	documentationUrl = 'https://developers.facebook.com/docs/whatsapp/cloud-api/get-started';
+
+	properties: INodeProperties[] = [
+		{
+			displayName: 'Access Token',
+			name: 'accessToken',
+			type: 'string',
+			typeOptions: { password: true },
+			required: true,
+			default: '',
+			description: 'A permanent System User token with the whatsapp_business_messaging permission',
+		},
+		{
+			displayName: 'Phone Number ID',
+			name: 'phoneNumberId',
+			type: 'string',
+			required: true,
+			default: '',
+			description: 'The ID of the business phone number (WhatsApp Manager → Phone numbers), not the number itself',
+		},
+		{
+			displayName: 'Business Account ID',
+			name: 'businessAccountId',
+			type: 'string',
+			default: '',
+			description: 'The WhatsApp Business Account (WABA) ID, used to list templates',
+		},
+		{
+			displayName: 'App Secret',
+			name: 'appSecret',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			description: "The Meta app's secret. Webhooks are accepted only with a valid signature made with it.",
+		},
+		{
+			displayName: 'Webhook Verify Token',
+			name: 'verifyToken',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			description: 'Any secret text. Enter the same text in the Meta app webhook settings.',
+		},
+		{
+			displayName: 'Graph API Version',
+			name: 'graphApiVersion',
+			type: 'string',
+			default: 'v23.0',
+		},
+		{
+			displayName: 'Base URL',
+			name: 'baseUrl',
+			type: 'string',
+			default: 'https://graph.facebook.com',
+			description: 'Change to the local sandbox URL (e.g. http://localhost:8787) to try everything without a Meta account',
+		},
+	];
+
+	authenticate: IAuthenticateGeneric = {
+		type: 'generic',
+		properties: { headers: { Authorization: '=Bearer {{$credentials.accessToken}}' } },
+	};
+
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{$credentials.baseUrl.replace(/\\/$/, "")}}/{{$credentials.graphApiVersion}}',
+			url: '=/{{$credentials.phoneNumberId}}',
+		},
+	};
+}
