@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { ConsentError, ValidationError } from '../errors';
-import { waIdMatches } from '../phone';
+import { digitsOf, waIdMatches } from '../phone';
 import { appendEvent } from './chain';
 import type { IpMode, LedgerContext, Queryable } from './context';
 import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex } from './crypto';
@@ -178,8 +178,7 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 	const phone = phoneOf(ctx, request);
 	if (!message.from || !waIdMatches(phone, message.from)) {
 		await countAttempt(ctx, tx, request);
-		const sender = await findSender(ctx, tx, { waId: message.from, userId: message.userId });
-		if (sender) await recordWindow(tx, sender.id, message.at);
+		await openWindow(ctx, tx, message);
 		await appendEvent(tx, ctx.keys, {
 			type: 'optin.refused',
 			subjectId: request.subject_id,
@@ -274,20 +273,19 @@ async function refusedRequest(
 
 /** No live code in the message: it still opens the sender's window, and a code-like word counts as an attempt. */
 async function unmatched(ctx: LedgerContext, tx: Queryable, message: InboundMessage, hadCandidates: boolean): Promise<ConfirmResult> {
-	const sender = await findSender(ctx, tx, { waId: message.from, userId: message.userId });
-	if (sender) await recordWindow(tx, sender.id, message.at);
+	const senderId = await openWindow(ctx, tx, message);
 	const looksLikeCode = hadCandidates && CODE_WORD.test(message.text.toUpperCase());
-	if (sender && looksLikeCode) {
+	if (looksLikeCode && senderId) {
 		const [pending] = await tx.query<{ id: string; attempts: number }>(
 			`SELECT id, attempts FROM optin_requests WHERE subject_id = $1 AND status = 'pending' ORDER BY created_at DESC LIMIT 1`,
-			[sender.id],
+			[senderId],
 		);
 		if (pending) await countAttempt(ctx, tx, pending);
 	}
 	return {
 		outcome: looksLikeCode ? 'unknown_code' : 'no_code',
 		duplicate: false,
-		subjectId: sender?.id,
+		subjectId: senderId,
 		purposes: [],
 		hint: looksLikeCode ? 'This code is not valid: please check it or sign up again on the website' : undefined,
 	};
@@ -300,6 +298,30 @@ async function countAttempt(ctx: LedgerContext, tx: Queryable, request: { id: st
 		 WHERE id = $1`,
 		[request.id, ctx.options.maxCodeAttempts],
 	);
+}
+
+/**
+ * Opens or renews the sender's 24 h window. A first message from an unknown number makes the sender known for
+ * that alone: no consent is implied, and retention deletes them like anyone without consent.
+ */
+export async function openWindow(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<string | undefined> {
+	const known = await findSender(ctx, tx, { waId: message.from, userId: message.userId });
+	if (known) {
+		await recordWindow(tx, known.id, message.at);
+		return known.id;
+	}
+	// A username user we never met: no number to key a window on, and nothing to send to later either.
+	if (!message.from) return undefined;
+	const phone = `+${digitsOf(message.from)}`;
+	const lookups = senderLookups(ctx, { waId: message.from, userId: message.userId });
+	const [created] = await tx.query<{ id: string }>(
+		`INSERT INTO subjects (id, phone_hmac, phone_enc, wa_id_hmac, user_id_hmac, created_at, last_inbound_at, last_activity_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
+		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at)
+		 RETURNING id`,
+		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), lookups.waId, lookups.userId ?? null, message.at],
+	);
+	return created.id;
 }
 
 /** Every inbound message opens or renews the 24 h window for service replies. */

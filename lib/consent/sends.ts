@@ -5,12 +5,10 @@
  */
 import { ValidationError } from '../errors';
 import { appendEvent } from './chain';
-import { newId } from './crypto';
 import type { LedgerContext } from './context';
 import { once } from './deliveries';
 import { answer } from './gate';
-import { findSender, phoneOf } from './identity';
-import { parseInbound, recordWindow } from './optin';
+import { openWindow, parseInbound } from './optin';
 import { setMarketingPreference } from './withdrawal';
 import type { GateDecision, GateQuestion, InboundMessage } from './types';
 
@@ -136,30 +134,8 @@ export async function recordStatus(
 	return { ...result, marketingStopped };
 }
 
-/**
- * Any other inbound message: opens or renews the sender's 24 h window, so a service reply is allowed (checklist 19).
- * A first message from an unknown number makes them known for that purpose only: no consent is implied.
- */
-export async function recordInbound(
-	ctx: LedgerContext,
-	input: InboundMessage,
-): Promise<{ subjectId: string; phone: string; duplicate: boolean }> {
+/** Any other inbound message: opens or renews the sender's 24 h window, so a service reply is allowed (checklist 19). */
+export async function recordInbound(ctx: LedgerContext, input: InboundMessage): Promise<{ subjectId?: string; duplicate: boolean }> {
 	const message = parseInbound(input);
-	return once(ctx, `message:${message.messageId}`, async (tx) => {
-		const known = await findSender(ctx, tx, { waId: message.from, userId: message.userId });
-		if (known) {
-			await recordWindow(tx, known.id, message.at);
-			return { subjectId: known.id, phone: phoneOf(ctx, known) };
-		}
-		if (!message.from) throw new ValidationError('message.from', 'A message from an unknown user id cannot open a window without its number');
-		const phone = `+${message.from.replace(/\D/g, '')}`;
-		const [created] = await tx.query<{ id: string }>(
-			`INSERT INTO subjects (id, phone_hmac, phone_enc, wa_id_hmac, created_at, last_inbound_at, last_activity_at)
-			 VALUES ($1, $2, $3, $4, $5, $5, $5)
-			 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at)
-			 RETURNING id`,
-			[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), ctx.keys.lookupHmac(`wa:${message.from}`), message.at],
-		);
-		return { subjectId: created.id, phone };
-	});
+	return once(ctx, `message:${message.messageId}`, async (tx) => ({ subjectId: await openWindow(ctx, tx, message) }));
 }
