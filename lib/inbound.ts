@@ -4,6 +4,7 @@
  * Trigger, which commits the withdrawal before it answers Meta, and Handle STOP, which confirms it.
  */
 import { classifyMessage, type KeywordLanguage, type KeywordOptions } from './keywords';
+import { parseTriggerItem } from './whatsapp/webhook';
 
 export interface InboundContent {
 	type: string;
@@ -47,4 +48,38 @@ export function replyLanguage(meaning: Meaning, waId: string | undefined, fallba
 	if (meaning.kind !== 'other' && meaning.language) return meaning.language;
 	if (waId && GERMAN_SPEAKING_PREFIXES.some((prefix) => waId.startsWith(prefix))) return 'de';
 	return fallback;
+}
+
+export type InboundItem =
+	| (InboundContent & { kind: 'message'; messageId: string; from?: string; userId?: string; at: Date })
+	| { kind: 'preference'; waId?: string; userId?: string; value: 'stop' | 'resume'; at: Date };
+
+/**
+ * Reads an item from this package's Opt-In Trigger or from n8n's built-in WhatsApp Trigger, whose items carry the
+ * webhook's `value` (messages, contacts, metadata). Undefined for items that carry no message (e.g. statuses).
+ */
+export function inboundFromItem(json: Record<string, unknown>): InboundItem | undefined {
+	if (typeof json.event === 'string') {
+		if (json.event === 'marketing.preference') {
+			return { kind: 'preference', waId: json.waId as string, userId: json.userId as string, value: json.value as 'stop' | 'resume', at: new Date(String(json.at)) };
+		}
+		const message = json.message as { id?: string; type?: string; text?: string; buttonPayload?: string; at?: string } | undefined;
+		if (!message?.id) return undefined;
+		return {
+			kind: 'message',
+			messageId: message.id,
+			from: json.waId as string | undefined,
+			userId: json.userId as string | undefined,
+			type: message.type ?? 'text',
+			text: message.text ?? '',
+			buttonPayload: message.buttonPayload,
+			at: new Date(message.at ?? String(json.at)),
+		};
+	}
+	const event = parseTriggerItem(json).find((candidate) => candidate.kind === 'message' || candidate.kind === 'preference');
+	if (event?.kind === 'message') {
+		return { kind: 'message', messageId: event.messageId, from: event.from, userId: event.userId, type: event.type, text: event.text, buttonPayload: event.buttonPayload, at: event.at };
+	}
+	if (event?.kind === 'preference') return { kind: 'preference', waId: event.waId, userId: event.userId, value: event.value, at: event.at };
+	return undefined;
 }

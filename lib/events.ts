@@ -1,0 +1,158 @@
+/**
+ * What the Opt-In Trigger does with Meta's webhook events before it answers 200 (invariant 4): every confirmation,
+ * withdrawal, inbound message, status and preference is committed in the ledger first. Redeliveries change
+ * nothing and start no workflow (invariant 3). Returns the events the workflow may start with.
+ */
+import type { Ledger } from './consent/ledger';
+import type { ConfirmOutcome } from './consent/types';
+import { interpret, replyLanguage, type Meaning } from './inbound';
+import type { KeywordOptions } from './keywords';
+import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext } from './replies';
+import type { WebhookEvent } from './whatsapp/webhook';
+
+export type TriggerEventName =
+	| 'optin.requested'
+	| 'optin.confirmed'
+	| 'optin.refused'
+	| 'consent.withdrawn'
+	| 'message.received'
+	| 'status.updated'
+	| 'marketing.preference';
+
+export interface TriggerEvent {
+	event: TriggerEventName;
+	at: string;
+	[key: string]: unknown;
+}
+
+export interface ProcessingOptions {
+	keywords?: KeywordOptions;
+	/** What a STOP withdraws: every purpose, or marketing only. */
+	stopScope: 'all' | 'marketing';
+	replies: ReplyContext & { fallbackLanguage: 'de' | 'en' };
+}
+
+/** The parts of a message a workflow needs downstream (Handle STOP, the helpdesk, a reply). */
+function messageFields(event: Extract<WebhookEvent, { kind: 'message' }>) {
+	return {
+		waId: event.from,
+		userId: event.userId,
+		profileName: event.profileName,
+		message: { id: event.messageId, type: event.type, text: event.text, buttonPayload: event.buttonPayload, at: event.at.toISOString() },
+	};
+}
+
+const REFUSED: Partial<Record<ConfirmOutcome, true>> = {
+	expired: true,
+	wrong_number: true,
+	too_many_attempts: true,
+	unknown_code: true,
+	superseded_by_withdrawal: true,
+};
+
+export async function processEvents(ledger: Ledger, events: WebhookEvent[], options: ProcessingOptions): Promise<TriggerEvent[]> {
+	const out: TriggerEvent[] = [];
+	let purposeLabels: Map<string, string> | undefined;
+	const labels = async (ids: string[]) => {
+		purposeLabels ??= new Map((await ledger.listPurposes()).map((p) => [p.id, p.label]));
+		return ids.map((id) => purposeLabels!.get(id) ?? id);
+	};
+
+	for (const event of events) {
+		if (event.kind === 'message') {
+			const meaning: Meaning = interpret(event, options.keywords);
+			const language = replyLanguage(meaning, event.from, options.replies.fallbackLanguage);
+			const reply = (text: string) => ({ to: event.from ?? event.userId, text, language });
+			if (meaning.kind === 'withdraw') {
+				const result = await ledger.revoke({
+					waId: event.from,
+					userId: event.userId,
+					purposes: options.stopScope,
+					channel: meaning.via === 'keyword' ? 'whatsapp' : 'whatsapp_button',
+					messageId: event.messageId,
+					evidence: { text: event.text },
+					at: event.at,
+				});
+				if (result.duplicate) continue;
+				out.push({
+					event: 'consent.withdrawn',
+					at: event.at.toISOString(),
+					...messageFields(event),
+					phone: result.phone,
+					scope: options.stopScope,
+					withdrawn: result.withdrawn,
+					via: meaning.via,
+					keyword: meaning.keyword,
+					reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0)),
+				});
+				continue;
+			}
+			const result = await ledger.confirm({ messageId: event.messageId, from: event.from, userId: event.userId, text: event.text, at: event.at });
+			if (result.duplicate) continue;
+			const common = { at: event.at.toISOString(), ...messageFields(event), subjectId: result.subjectId };
+			if (result.outcome === 'confirmed' || result.outcome === 'already_confirmed') {
+				out.push({
+					event: 'optin.confirmed',
+					...common,
+					phone: result.phone,
+					purposes: result.purposes,
+					alreadyConfirmed: result.outcome === 'already_confirmed',
+					reply: reply(optInConfirmation(language, { ...options.replies, purposes: await labels(result.purposes) })),
+				});
+			} else if (REFUSED[result.outcome]) {
+				out.push({
+					event: 'optin.refused',
+					...common,
+					outcome: result.outcome,
+					hint: result.hint,
+					purposes: result.purposes,
+					reply: result.outcome === 'expired' || result.outcome === 'too_many_attempts' ? reply(codeExpiredReply(language, options.replies)) : undefined,
+				});
+			} else {
+				out.push({
+					event: 'message.received',
+					...common,
+					meaning: meaning.kind,
+					reply: meaning.kind === 'rejoin' ? reply(rejoinReply(language, options.replies)) : undefined,
+				});
+			}
+		} else if (event.kind === 'status') {
+			const result = await ledger.recordStatus({
+				messageId: event.messageId,
+				status: event.status,
+				at: event.at,
+				recipientId: event.recipientId,
+				errors: event.errors,
+			});
+			if (result.duplicate) continue;
+			out.push({
+				event: 'status.updated',
+				at: event.at.toISOString(),
+				messageId: event.messageId,
+				status: event.status,
+				recipientId: event.recipientId,
+				sendKey: result.key,
+				errors: event.errors,
+				marketingStopped: result.marketingStopped,
+			});
+		} else if (event.kind === 'preference') {
+			const result = await ledger.setMarketingPreference(
+				{ waId: event.waId, userId: event.userId, value: event.value, at: event.at },
+				`preference:${event.waId ?? event.userId}:${event.value}:${event.at.getTime()}`,
+			);
+			if (result.duplicate) continue;
+			out.push({ event: 'marketing.preference', at: event.at.toISOString(), waId: event.waId, userId: event.userId, value: event.value, known: result.known });
+		} else if (event.kind === 'system' && event.type === 'user_changed_number' && event.from) {
+			// Consent is bound to the number that confirmed it: a changed number needs a new confirmation (checklist 32).
+			await ledger.revoke({
+				waId: event.from,
+				purposes: 'all',
+				channel: 'whatsapp',
+				messageId: event.messageId,
+				evidence: { note: 'WhatsApp reported that the user changed their number' },
+				at: event.at,
+			});
+		}
+	}
+	return out;
+}
