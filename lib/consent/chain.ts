@@ -3,8 +3,8 @@
  * position, type, subject, time and the hash of its (encrypted) payload. Erasure blanks a payload but keeps its
  * hash, so the chain still verifies; any other edit, insertion or removal breaks it.
  *
- * The hash is computed inside the INSERT, under the chain head's row lock, so concurrent writers on PostgreSQL
- * append one after another without a read-modify-write race; `verifyChain` recomputes it in JavaScript.
+ * The hash is computed in the database (`append_event`, see the migrations) under the chain head's row lock, so
+ * concurrent writers on PostgreSQL append one after another without a race; `verifyChain` recomputes it here.
  */
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../store';
@@ -30,24 +30,10 @@ export interface LedgerEvent {
 	payload: Record<string, unknown>;
 }
 
-const APPEND = `
-	WITH head AS (SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE),
-	appended AS (
-		INSERT INTO events (seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash)
-		SELECT head.seq + 1, $1::text, $2::text, $3::bigint, $4::text, $5::text, head.hash,
-			encode(sha256(convert_to(
-				head.hash || '|' || (head.seq + 1) || '|' || $1::text || '|' || coalesce($2::text, '') || '|' || $3::bigint || '|' || $5::text,
-				'UTF8')), 'hex')
-		FROM head
-		RETURNING seq, hash
-	)
-	UPDATE chain_head SET seq = appended.seq, hash = appended.hash FROM appended WHERE chain_head.id = 1
-	RETURNING appended.seq AS seq`;
-
 /** Appends one event inside the caller's transaction; returns its sequence number. */
 export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: LedgerEvent): Promise<number> {
 	const payload = keys.encrypt(JSON.stringify(event.payload));
-	const [row] = await tx.query<{ seq: number }>(APPEND, [
+	const [row] = await tx.query<{ seq: number }>('SELECT append_event($1, $2, $3, $4, $5) AS seq', [
 		event.type,
 		event.subjectId,
 		event.at.getTime(),
