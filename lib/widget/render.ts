@@ -76,8 +76,11 @@ export function renderHostedPage(config: WidgetConfig, options: HostedPageOption
 /** The expiry for a visitor of the business, in its time zone. */
 export function formatExpiry(config: WidgetConfig, lang: WidgetLanguage, expiresAt: string): string {
 	return new Intl.DateTimeFormat(STRINGS[lang].locale, {
-		dateStyle: 'medium',
-		timeStyle: 'short',
+		day: 'numeric',
+		month: 'long',
+		year: 'numeric',
+		hour: '2-digit',
+		minute: '2-digit',
 		timeZone: config.timeZone,
 		timeZoneName: 'short',
 	}).format(new Date(expiresAt));

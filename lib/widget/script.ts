@@ -140,7 +140,7 @@ function mount(host) {
 	}
 
 	function showResult(answer) {
-		var expires = new Intl.DateTimeFormat(t.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(answer.expiresAt));
+		var expires = new Intl.DateTimeFormat(t.locale, { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(answer.expiresAt));
 		var values = { waLink: answer.waLink, code: answer.code, expires: expires };
 		root.innerHTML = '<style>' + DATA.css + '</style>' + t.result.replace(/\\{\\{(waLink|code|expires)\\}\\}/g, function (_, key) {
 			return escapeHtml(values[key]);

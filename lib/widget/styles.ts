@@ -12,10 +12,10 @@ font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,san
 color:var(--wcw-text);background:var(--wcw-bg);box-sizing:border-box;max-width:34rem;margin:0 auto;padding:1.75rem;
 border:1px solid rgba(0,0,0,.12);border-radius:16px;box-shadow:0 1px 2px rgba(0,0,0,.04),0 8px 24px rgba(0,0,0,.06);text-align:left}
 .wcw *,.wcw *::before,.wcw *::after{box-sizing:inherit}
-.wcw-brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1rem}
+.wcw-brand{display:flex;align-items:center;gap:.85rem;margin:0 0 1.25rem}
 .wcw-brand svg{flex:none;width:2.5rem;height:2.5rem}
 .wcw-title{font-size:1.375rem;line-height:1.25;margin:0;font-weight:700}
-.wcw-business{margin:0;font-size:.875rem;font-weight:600}
+.wcw .wcw-business{margin:0 0 .1rem;font-size:.875rem;font-weight:600;letter-spacing:.01em}
 .wcw p{margin:0 0 1rem}
 .wcw-field{margin:0 0 1.25rem}
 .wcw-label{display:block;font-weight:600;margin:0 0 .25rem}
@@ -44,7 +44,7 @@ cursor:pointer;text-decoration:none;min-height:48px}
 .wcw a.wcw-button{color:var(--wcw-on-primary)}
 .wcw :focus-visible{outline:3px solid var(--wcw-primary);outline-offset:2px}
 .wcw input[type=tel]:focus-visible{outline-offset:0}
-.wcw-fine{font-size:.875rem;margin:1rem 0 0}
+.wcw .wcw-fine{font-size:.875rem;margin:1rem 0 0}
 .wcw-fine a{font-weight:600}
 .wcw-error{display:block;color:#B42318;font-size:.875rem;font-weight:600;margin:.35rem 0 0}
 .wcw-error:empty{display:none}
@@ -52,8 +52,10 @@ cursor:pointer;text-decoration:none;min-height:48px}
 .wcw-alert:not(:empty){color:#B42318;background:#FEF3F2;border:1px solid #FDA29B;border-radius:10px;padding:.75rem 1rem;margin:0 0 1rem;font-weight:600}
 .wcw-hp{position:absolute!important;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}
 .wcw-result{text-align:center}
+.wcw-result .wcw-brand{justify-content:center}
+.wcw-result .wcw-fine{margin:.5rem 0 1rem}
 .wcw-result>h1,.wcw-result>h2{font-size:1.375rem;line-height:1.25;margin:0 0 .5rem}
-.wcw-result :focus{outline:none}
+.wcw-result [tabindex="-1"]:focus{outline:none}
 .wcw-qr{margin:1.25rem auto .5rem;width:12rem;padding:.5rem;background:#fff;border:1px solid rgba(0,0,0,.12);border-radius:12px}
 .wcw-qr svg{display:block;width:100%;height:auto}
 .wcw-code{display:inline-block;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:1.25rem;
