@@ -43,8 +43,10 @@ export interface OptInRequest {
 	source: {
 		pageUrl?: string;
 		widgetVersion?: string;
-		/** The visitor's address; stored only as the ledger's IP mode allows (off by default). */
+		/** The visitor's address; stored only as the IP mode allows (off by default, checklist 8). */
 		ip?: string;
+		/** What to keep of the address, set where the privacy notice is: the collection point. Default: the ledger's. */
+		ipMode?: 'off' | 'truncated' | 'hashed';
 		userAgent?: string;
 	};
 	/** When the form was submitted; defaults to the ledger's clock. */

@@ -31,6 +31,7 @@ export const optInRequestSchema = z.object({
 			pageUrl: z.string({ invalid_type_error: 'must be text' }).url('must be a full URL').max(2048).optional(),
 			widgetVersion: optionalText(64),
 			ip: optionalText(64),
+			ipMode: z.enum(['off', 'truncated', 'hashed']).optional(),
 			userAgent: optionalText(512),
 		})
 		.default({}),

@@ -1,0 +1,88 @@
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IHookFunctions,
+	type INodeType,
+	type INodeTypeDescription,
+	type IWebhookFunctions,
+	type IWebhookResponseData,
+} from 'n8n-workflow';
+import { ledgerCredential } from '../shared/descriptions';
+import { ledgerFor } from '../shared/ledger';
+import { consentLedgerConnectionTest } from '../shared/methods';
+import { properties } from './description';
+import { answerHandshake, receiveMetaEvents } from './meta';
+import { receiveSignup, serveWidget } from './signup';
+import { widgetConfigOf } from './widgetConfig';
+
+/**
+ * The double opt-in's front door: the sign-up widget (GET), sign-ups (POST from the widget) and Meta's webhooks
+ * (GET handshake, signed POST events), all on one URL.
+ */
+export class OptInTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'WhatsApp Consent Opt-In Trigger',
+		name: 'optInTrigger',
+		icon: 'file:optInTrigger.svg',
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{ "/webhook/" + $parameter["path"] }}',
+		description: 'Starts a workflow on WhatsApp sign-ups, confirmations, STOP and messages, with a double opt-in widget',
+		defaults: { name: 'Opt-In Trigger' },
+		inputs: [],
+		outputs: ['main'],
+		credentials: [ledgerCredential, { name: 'whatsAppCloudApi', required: true }],
+		webhooks: [
+			{ name: 'setup', httpMethod: 'GET', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },
+			{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },
+		],
+		properties,
+	};
+
+	methods = { credentialTest: { consentLedgerConnectionTest } };
+
+	webhookMethods = {
+		default: {
+			async checkExists(this: IHookFunctions): Promise<boolean> {
+				return false;
+			},
+			/** Checks the settings and declares the purposes before the first visitor arrives. */
+			async create(this: IHookFunctions): Promise<boolean> {
+				let config;
+				try {
+					config = widgetConfigOf(this);
+				} catch (error) {
+					throw new NodeOperationError(this.getNode(), error as Error, { description: (error as { hint?: string }).hint });
+				}
+				const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
+				await ledger.definePurposes(config.purposes);
+				return true;
+			},
+			async delete(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+		},
+		setup: {
+			async checkExists(this: IHookFunctions): Promise<boolean> {
+				return false;
+			},
+			async create(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+			async delete(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+		},
+	};
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		const request = this.getRequestObject();
+		if (this.getWebhookName() === 'setup') {
+			const query = request.query as IDataObject;
+			if (query['hub.mode'] !== undefined) return await answerHandshake.call(this);
+			return await serveWidget.call(this);
+		}
+		const fromMeta = request.headers['x-hub-signature-256'] !== undefined || (request.body as IDataObject)?.object === 'whatsapp_business_account';
+		return fromMeta ? await receiveMetaEvents.call(this) : await receiveSignup.call(this);
+	}
+}
