@@ -142,8 +142,9 @@ export async function answer(
 				c.purpose, c.state, c.confirmed_at, c.text_version, c.confirm_event_seq
 			 FROM subjects s
 			 LEFT JOIN consents c ON c.subject_id = s.id AND c.purpose = ANY($2::text[])
-			 WHERE s.${column} = ANY($1::text[])${lock ? ' FOR SHARE OF s' : ''}`,
-			[lookups, purposes],
+			 WHERE s.${column} = ANY(string_to_array($1, ','))${lock ? ' FOR SHARE OF s' : ''}`,
+			// One text instead of a text[]: for 100,000 keys it is the cheaper parameter to send (hex has no commas).
+			[lookups.join(','), purposes],
 		);
 		for (const row of rows) facts.set(row.lookup, [...(facts.get(row.lookup) ?? []), row]);
 	}
@@ -175,15 +176,17 @@ export async function answer(
 		.map((decision, index) => ({ decision, index }))
 		.filter(({ decision, index }) => !decision.allowed && decision.reason === 'never_asked' && identities[index].kind === 'phone');
 	if (unconfirmed.length > 0) {
-		const suppressionKey = (index: number) => ctx.keys.suppressionHmac((identities[index] as { e164: string }).e164);
+		const suppressionKeys = new Map(
+			unconfirmed.map(({ index }) => [index, ctx.keys.suppressionHmac((identities[index] as { e164: string }).e164)]),
+		);
 		const rows = await db.query<{ hmac: string; scope: string }>(
-			'SELECT hmac, scope FROM suppressions WHERE hmac = ANY($1::text[])',
-			[[...new Set(unconfirmed.map(({ index }) => suppressionKey(index)))]],
+			`SELECT hmac, scope FROM suppressions WHERE hmac = ANY(string_to_array($1, ','))`,
+			[[...new Set(suppressionKeys.values())].join(',')],
 		);
 		const scopes = new Map<string, Set<string>>();
 		for (const row of rows) scopes.set(row.hmac, (scopes.get(row.hmac) ?? new Set()).add(row.scope));
 		for (const { index } of unconfirmed) {
-			const found = scopes.get(suppressionKey(index));
+			const found = scopes.get(suppressionKeys.get(index)!);
 			const purpose = questions[index].purpose;
 			if (found && (found.has('all') || found.has(purpose) || (questions[index].category === 'marketing' && found.has('marketing')))) {
 				decisions[index] = refusal('suppressed', decisions[index].subjectId);
