@@ -67,8 +67,8 @@ export interface OptInRequested {
 export interface InboundMessage {
 	/** wamid: the key that makes a redelivered webhook change nothing twice. */
 	messageId: string;
-	/** The sender's wa_id (digits). */
-	from: string;
+	/** The sender's wa_id (digits); absent for a user who hides their number behind a username. */
+	from?: string;
 	/** Meta's business-scoped user id, when the webhook carries one. */
 	userId?: string;
 	text: string;

@@ -1,0 +1,153 @@
+/**
+ * Meta's webhooks: the signature check and the events, normalised. The signature covers the raw bytes as Meta sent
+ * them (non-ASCII escaped as \uXXXX), so it is checked before anything is parsed, in constant time.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+
+export function verifySignature(rawBody: Buffer, header: string | undefined, appSecret: string): boolean {
+	if (!header || !appSecret || !header.startsWith('sha256=')) return false;
+	const given = Buffer.from(header.slice('sha256='.length), 'hex');
+	const expected = createHmac('sha256', appSecret).update(rawBody).digest();
+	return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export type WebhookEvent =
+	| {
+			kind: 'message';
+			messageId: string;
+			from?: string;
+			userId?: string;
+			profileName?: string;
+			at: Date;
+			type: string;
+			/** The text body, a button's text or an interactive reply's title. */
+			text: string;
+			buttonPayload?: string;
+			interactiveId?: string;
+			contextMessageId?: string;
+			phoneNumberId?: string;
+	  }
+	| {
+			kind: 'status';
+			messageId: string;
+			status: 'sent' | 'delivered' | 'read' | 'failed';
+			recipientId?: string;
+			at: Date;
+			errors?: { code: number; title?: string; message?: string }[];
+	  }
+	| { kind: 'preference'; waId?: string; userId?: string; category: string; value: 'stop' | 'resume'; at: Date }
+	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; at: Date };
+
+const unixTime = z.union([z.string(), z.number()]).transform((value) => new Date(Number(value) * 1000));
+
+const contact = z.object({ wa_id: z.string().optional(), user_id: z.string().optional(), profile: z.object({ name: z.string().optional() }).passthrough().optional() }).passthrough();
+
+const message = z
+	.object({
+		from: z.string().optional(),
+		from_user_id: z.string().optional(),
+		id: z.string(),
+		timestamp: unixTime,
+		type: z.string(),
+		text: z.object({ body: z.string() }).passthrough().optional(),
+		button: z.object({ payload: z.string().optional(), text: z.string().optional() }).passthrough().optional(),
+		interactive: z
+			.object({
+				type: z.string().optional(),
+				button_reply: z.object({ id: z.string(), title: z.string() }).passthrough().optional(),
+				list_reply: z.object({ id: z.string(), title: z.string() }).passthrough().optional(),
+			})
+			.passthrough()
+			.optional(),
+		context: z.object({ id: z.string().optional() }).passthrough().optional(),
+		system: z.object({ body: z.string().optional(), wa_id: z.string().optional(), type: z.string().optional() }).passthrough().optional(),
+	})
+	.passthrough();
+
+const status = z
+	.object({
+		id: z.string(),
+		status: z.enum(['sent', 'delivered', 'read', 'failed']),
+		timestamp: unixTime,
+		recipient_id: z.string().optional(),
+		errors: z.array(z.object({ code: z.number(), title: z.string().optional(), message: z.string().optional() }).passthrough()).optional(),
+	})
+	.passthrough();
+
+const preference = z
+	.object({
+		wa_id: z.string().optional(),
+		user_id: z.string().optional(),
+		category: z.string(),
+		value: z.enum(['stop', 'resume']),
+		timestamp: unixTime,
+	})
+	.passthrough();
+
+/** The `value` of a change: what n8n's own WhatsApp Trigger passes on as its item. */
+const value = z
+	.object({
+		metadata: z.object({ phone_number_id: z.string().optional() }).passthrough().optional(),
+		contacts: z.array(contact).optional(),
+		messages: z.array(message).optional(),
+		statuses: z.array(status).optional(),
+		user_preferences: z.array(preference).optional(),
+	})
+	.passthrough();
+
+const envelope = z.object({
+	object: z.literal('whatsapp_business_account'),
+	entry: z.array(z.object({ changes: z.array(z.object({ field: z.string(), value: value }).passthrough()) }).passthrough()),
+});
+
+function eventsOf(change: z.output<typeof value>): WebhookEvent[] {
+	const events: WebhookEvent[] = [];
+	for (const item of change.messages ?? []) {
+		const sender = change.contacts?.find((c) => c.wa_id === item.from || (item.from_user_id && c.user_id === item.from_user_id)) ?? change.contacts?.[0];
+		if (item.type === 'system') {
+			events.push({ kind: 'system', type: item.system?.type ?? 'system', messageId: item.id, from: item.from, newWaId: item.system?.wa_id, at: item.timestamp });
+			continue;
+		}
+		const reply = item.interactive?.button_reply ?? item.interactive?.list_reply;
+		events.push({
+			kind: 'message',
+			messageId: item.id,
+			from: item.from,
+			userId: item.from_user_id ?? sender?.user_id,
+			profileName: sender?.profile?.name,
+			at: item.timestamp,
+			type: item.type,
+			text: item.text?.body ?? item.button?.text ?? reply?.title ?? '',
+			buttonPayload: item.button?.payload,
+			interactiveId: reply?.id,
+			contextMessageId: item.context?.id,
+			phoneNumberId: change.metadata?.phone_number_id,
+		});
+	}
+	for (const item of change.statuses ?? []) {
+		events.push({ kind: 'status', messageId: item.id, status: item.status, recipientId: item.recipient_id, at: item.timestamp, errors: item.errors });
+	}
+	for (const item of change.user_preferences ?? []) {
+		events.push({ kind: 'preference', waId: item.wa_id, userId: item.user_id, category: item.category, value: item.value, at: item.timestamp });
+	}
+	return events;
+}
+
+/** Every event of a webhook POST body, in order; anything that is not a WhatsApp webhook is a typed error. */
+export function parseWebhook(body: unknown): WebhookEvent[] {
+	const parsed = envelope.safeParse(body);
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		throw new ValidationError('body', `This is not a WhatsApp Cloud API webhook (${issue.path.join('.') || 'body'}: ${issue.message})`);
+	}
+	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => eventsOf(change.value)));
+}
+
+/** An item from n8n's built-in WhatsApp Trigger (the change's `value`), or a whole webhook body. */
+export function parseTriggerItem(json: unknown): WebhookEvent[] {
+	if ((json as { object?: unknown })?.object === 'whatsapp_business_account') return parseWebhook(json);
+	const parsed = value.safeParse(json);
+	return parsed.success ? eventsOf(parsed.data) : [];
+}
