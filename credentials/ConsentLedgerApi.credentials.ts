@@ -7,7 +7,7 @@ import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 export class ConsentLedgerApi implements ICredentialType {
 	name = 'consentLedgerApi';
 
-	displayName = 'Consent Ledger';
+	displayName = 'Consent Ledger API';
 
 	icon = 'file:consentLedger.svg' as const;
 

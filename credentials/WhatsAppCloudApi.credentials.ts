@@ -4,7 +4,7 @@ import type { IAuthenticateGeneric, ICredentialTestRequest, ICredentialType, INo
 export class WhatsAppCloudApi implements ICredentialType {
 	name = 'whatsAppCloudApi';
 
-	displayName = 'WhatsApp Cloud API (Consent)';
+	displayName = 'WhatsApp Consent Cloud API';
 
 	icon = 'file:whatsAppConsent.svg' as const;
 

@@ -61,9 +61,9 @@ ${body}
 export function renderHostedPage(config: WidgetConfig, options: HostedPageOptions): string {
 	const { lang, submitUrl, scriptUrl } = options;
 	const form = formMarkup(config, lang, { submitUrl, headingLevel: 1, error: options.error, values: options.values });
-	// The script attaches a Shadow DOM to this container, which hides the plain form it holds.
+	// The script replaces the plain form in this container with the live widget; without JavaScript the form stays.
 	const body = scriptUrl
-		? `<div data-whatsapp-consent data-lang="${lang}">${form}</div>\n<script src="${escapeHtml(scriptUrl)}" async></script>`
+		? `<div data-whatsapp-consent data-lang="${lang}" data-heading-level="1">${form}</div>\n<script src="${escapeHtml(scriptUrl)}" async></script>`
 		: form;
 	const submitSource = sourceOf(submitUrl);
 	return page(config, lang, body, {

@@ -94,12 +94,20 @@ function safeSvg(text) {
 	return document.importNode(svg, true);
 }
 
+/** The fragments use h2 (a section of the host page); a container that is the page's main content asks for h1. */
+function withHeadings(html, host) {
+	if (host.getAttribute('data-heading-level') !== '1') return html;
+	return html.replace(/<(\\/?)h([23])\\b/g, function (_, slash, level) { return '<' + slash + 'h' + (level - 1); });
+}
+
 function mount(host) {
 	if (host.shadowRoot) return;
 	var lang = pickLanguage(host);
 	var t = DATA.texts[lang];
+	// What the container held (the hosted page's plain form, a fallback link) gives way to the live widget.
+	host.replaceChildren();
 	var root = host.attachShadow({ mode: 'open' });
-	root.innerHTML = '<style>' + DATA.css + '</style>' + t.form;
+	root.innerHTML = '<style>' + DATA.css + '</style>' + withHeadings(t.form, host);
 	var form = root.querySelector('form');
 	var alertBox = root.getElementById('wcw-alert');
 	var button = form.querySelector('button[type=submit]');
@@ -142,7 +150,7 @@ function mount(host) {
 	function showResult(answer) {
 		var expires = new Intl.DateTimeFormat(t.locale, { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(answer.expiresAt));
 		var values = { waLink: answer.waLink, code: answer.code, expires: expires };
-		root.innerHTML = '<style>' + DATA.css + '</style>' + t.result.replace(/\\{\\{(waLink|code|expires)\\}\\}/g, function (_, key) {
+		root.innerHTML = '<style>' + DATA.css + '</style>' + withHeadings(t.result, host).replace(/\\{\\{(waLink|code|expires)\\}\\}/g, function (_, key) {
 			return escapeHtml(values[key]);
 		});
 		var svg = safeSvg(answer.qrSvg);

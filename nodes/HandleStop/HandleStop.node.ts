@@ -8,7 +8,7 @@ import {
 import { inboundFromItem, interpret, replyLanguage } from '../../lib/inbound';
 import type { KeywordOptions } from '../../lib/keywords';
 import { rejoinReply, withdrawalConfirmation } from '../../lib/replies';
-import { ledgerCredential } from '../shared/descriptions';
+
 import { toNodeError } from '../shared/errors';
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
@@ -37,7 +37,7 @@ export class HandleStop implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Withdrawn', 'Wants to Rejoin', 'Other Message'],
-		credentials: [ledgerCredential],
+		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }],
 		properties: [
 			{
 				displayName:

@@ -7,7 +7,7 @@ import {
 	type IWebhookFunctions,
 	type IWebhookResponseData,
 } from 'n8n-workflow';
-import { ledgerCredential } from '../shared/descriptions';
+
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
 import { properties } from './description';
@@ -31,7 +31,7 @@ export class OptInTrigger implements INodeType {
 		defaults: { name: 'Opt-In Trigger' },
 		inputs: [],
 		outputs: ['main'],
-		credentials: [ledgerCredential, { name: 'whatsAppCloudApi', required: true }],
+		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }, { name: 'whatsAppCloudApi', required: true }],
 		webhooks: [
 			{ name: 'setup', httpMethod: 'GET', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },
 			{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },

@@ -80,7 +80,7 @@ export const properties: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'https://example.com/privacy',
-		description: 'Linked next to the boxes (Art. 13 GDPR): controller, purposes, recipients including Meta, retention, rights',
+		description: 'Linked next to the boxes (Art. 13 GDPR): controller, purposes, recipients including Meta, retention, rights.',
 	},
 	{
 		displayName: 'STOP Withdraws',

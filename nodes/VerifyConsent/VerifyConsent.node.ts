@@ -9,7 +9,7 @@ import {
 import type { Category, GateDecision } from '../../lib/consent/types';
 import { ValidationError } from '../../lib/errors';
 import { normalizeRecipient } from '../../lib/phone';
-import { categoryParameter, ledgerCredential, purposeParameter, recipientParameter } from '../shared/descriptions';
+import { categoryParameter, purposeParameter, recipientParameter } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest, getPurposes } from '../shared/methods';
@@ -29,7 +29,7 @@ export class VerifyConsent implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Consented', 'Not Consented'],
-		credentials: [ledgerCredential],
+		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }],
 		properties: [
 			recipientParameter,
 			purposeParameter,

@@ -1,5 +1,5 @@
 import { NodeConnectionTypes, type INodeTypeDescription } from 'n8n-workflow';
-import { ledgerCredential } from '../../shared/descriptions';
+
 import * as ledger from './ledger/Ledger.resource';
 import * as person from './person/Person.resource';
 import * as subscriber from './subscriber/Subscriber.resource';
@@ -16,7 +16,7 @@ export const versionDescription: INodeTypeDescription = {
 	usableAsTool: true,
 	inputs: [NodeConnectionTypes.Main],
 	outputs: [NodeConnectionTypes.Main],
-	credentials: [ledgerCredential],
+	credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }],
 	properties: [
 		{
 			displayName: 'Resource',

@@ -14,11 +14,11 @@ export const description: INodeProperties[] = [
 		noDataExpression: true,
 		displayOptions: { show: { resource: ['person'] } },
 		options: [
-			{ name: 'Erase', value: 'erase', description: 'Erase a person on request (Art. 17)', action: 'Erase a person' },
+			{ name: 'Erase', value: 'erase', description: 'Erase a person on request (Art. 17).', action: 'Erase a person' },
 			{
 				name: 'Export',
 				value: 'export',
-				description: "Export a person's full history as JSON, CSV and a printable proof page (Art. 15, 20)",
+				description: 'Export a person\'s full history as JSON, CSV and a printable proof page (Art. 15, 20).',
 				action: 'Export a person',
 			},
 			{ name: 'Get', value: 'get', description: "Get a person's consents with their proof", action: 'Get a person' },
