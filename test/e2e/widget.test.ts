@@ -70,7 +70,8 @@ async function route(request: IncomingMessage): Promise<{ status: number; type: 
 		return { status: 200, type: 'application/javascript', body: widgetScript(config, { submitUrl: '/signup' }) };
 	}
 	if (request.method === 'GET' && url.pathname === '/signup') {
-		return { status: 200, type: 'text/html', body: renderHostedPage(config, { lang, submitUrl: '/signup' }) };
+		const scriptUrl = url.searchParams.has('enhanced') ? '/widget.js' : undefined;
+		return { status: 200, type: 'text/html', body: renderHostedPage(config, { lang, submitUrl: '/signup', scriptUrl }) };
 	}
 	if (request.method === 'POST' && url.pathname === '/signup') {
 		const isJson = (request.headers['content-type'] ?? '').startsWith('application/json');
@@ -178,8 +179,12 @@ describe('script-tag embed', () => {
 		expect(await widget.locator('.wcw-qr svg path').count()).toBeGreaterThan(0);
 		expect(await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.id)).toBe('wcw-result-heading');
 
-		const consent = await ledger.getConsent(phone.startsWith('+') ? phone : '+4915123456789');
+		const e164 = phone.startsWith('+') ? phone.replace(/\s/g, '') : '+4915123456789';
+		const consent = await ledger.getConsent(e164);
 		expect(JSON.stringify(consent)).toContain(sha256(shownText!));
+		// Sending the prefilled message from that number is what confirms the sign-up.
+		const inbound = { messageId: `wamid.${lang}`, from: e164.slice(1), text: decodeURIComponent(link.split('?text=')[1]), at: new Date() };
+		await expect(ledger.confirm(inbound)).resolves.toMatchObject({ outcome: 'confirmed', purposes: ['offers'] });
 		expect(await axeViolations(page)).toEqual([]);
 		await page.screenshot({ path: `/tmp/widget-embed-result-${lang}.png`, fullPage: true });
 	});
@@ -208,6 +213,8 @@ describe('script-tag embed', () => {
 		const focused = () => page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.id ?? document.activeElement?.tagName);
 		await page.keyboard.press('Tab');
 		expect(await focused()).toBe('wcw-phone');
+		const outline = () => page.locator('[data-whatsapp-consent] #wcw-phone').evaluate((field) => getComputedStyle(field).outlineStyle);
+		expect(await outline()).toBe('solid');
 		await page.keyboard.type('+49 151 23456782');
 		await page.keyboard.press('Tab');
 		expect(await focused()).toBe('wcw-purpose-offers');
@@ -220,6 +227,27 @@ describe('script-tag embed', () => {
 		await page.keyboard.press('Enter');
 		await expect(page.locator('[data-whatsapp-consent] #wcw-result-heading').textContent()).resolves.toContain('Almost done');
 	});
+});
+
+test('the hosted page with the script shows the result in place, within its Content-Security-Policy', async () => {
+	const page = await newPage({ locale: 'en-GB' });
+	const blocked: string[] = [];
+	page.on('console', (message) => {
+		if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+	});
+	await page.goto(`${origin}/signup?enhanced`);
+	const widget = page.locator('[data-whatsapp-consent]');
+	await widget.locator('h1.wcw-title').waitFor();
+	expect(await page.evaluate(() => !!document.querySelector('[data-whatsapp-consent]')?.shadowRoot)).toBe(true);
+	await widget.locator('#wcw-phone').fill('+49 151 23456785');
+	await widget.locator('#wcw-purpose-service').check();
+	await widget.locator('#wcw-age').check();
+	const before = posts.length;
+	await widget.locator('button[type=submit]').click();
+	await expect(widget.locator('h1#wcw-result-heading').textContent()).resolves.toContain('Almost done');
+	expect(posts.slice(before).map((post) => post.contentType)).toEqual(['json']);
+	expect(page.url()).toBe(`${origin}/signup?enhanced`);
+	expect(blocked).toEqual([]);
 });
 
 describe('hosted page without JavaScript', () => {

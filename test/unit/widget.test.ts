@@ -176,7 +176,7 @@ describe('renderHostedPage', () => {
 
 	test('with a script, wraps the form in the container the script takes over', () => {
 		const page = renderHostedPage(config, { lang: 'en', submitUrl: '/s', scriptUrl: '/widget.js' });
-		expect(page).toContain('<div data-whatsapp-consent data-lang="en"><div class="wcw"');
+		expect(page).toContain('<div data-whatsapp-consent data-lang="en" data-heading-level="1"><div class="wcw"');
 		expect(page).toContain('<script src="/widget.js" async></script>');
 		expect(policyOf(page)).toContain("script-src 'self'; connect-src 'self'");
 	});
