@@ -1,0 +1,122 @@
+import { updateDisplayOptions, type IExecuteFunctions, type INodeProperties } from 'n8n-workflow';
+import type { OutgoingMessage, TemplateButton } from '../../../../lib/whatsapp';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Template Name',
+		name: 'templateName',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'welcome',
+		description: 'As approved in WhatsApp Manager',
+	},
+	{
+		displayName: 'Language Code',
+		name: 'language',
+		type: 'string',
+		default: 'de',
+		required: true,
+		placeholder: 'de',
+		description: 'The language the template was approved in, e.g. de, en or en_US',
+	},
+	{
+		displayName: 'Parameters',
+		name: 'parameterFormat',
+		type: 'options',
+		options: [
+			{ name: 'Positional ({{1}}, {{2}})', value: 'positional' },
+			{ name: 'Named ({{First_name}})', value: 'named' },
+		],
+		default: 'positional',
+		description: 'How the template was created in WhatsApp Manager',
+	},
+	{
+		displayName: 'Body Parameters',
+		name: 'bodyParameters',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true, sortable: true },
+		default: {},
+		placeholder: 'Add Parameter',
+		options: [
+			{
+				name: 'parameter',
+				displayName: 'Parameter',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '', description: 'For named templates: the name between the braces, e.g. first_name' },
+					{ displayName: 'Value', name: 'value', type: 'string', default: '' },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Header Parameters',
+		name: 'headerParameters',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true, sortable: true },
+		default: {},
+		placeholder: 'Add Parameter',
+		options: [
+			{
+				name: 'parameter',
+				displayName: 'Parameter',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '' },
+					{ displayName: 'Value', name: 'value', type: 'string', default: '' },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Buttons',
+		name: 'buttons',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		default: {},
+		placeholder: 'Add Button Parameter',
+		options: [
+			{
+				name: 'button',
+				displayName: 'Button',
+				values: [
+					{
+						displayName: 'Type',
+						name: 'subType',
+						type: 'options',
+						options: [
+							{ name: 'Quick Reply (Payload)', value: 'quick_reply' },
+							{ name: 'URL (Variable Part)', value: 'url' },
+						],
+						default: 'quick_reply',
+					},
+					{ displayName: 'Position', name: 'index', type: 'number', default: 0, description: 'The button\'s position in the template, starting at 0' },
+					{ displayName: 'Value', name: 'parameter', type: 'string', default: '' },
+				],
+			},
+		],
+	},
+];
+
+export const description = updateDisplayOptions({ show: { resource: ['message'], operation: ['sendTemplate'] } }, properties);
+
+type Parameter = { name?: string; value?: string };
+
+function parametersOf(list: Parameter[] | undefined, named: boolean): string[] | Record<string, string> {
+	if (!named) return (list ?? []).map((parameter) => parameter.value ?? '');
+	return Object.fromEntries((list ?? []).map((parameter) => [parameter.name ?? '', parameter.value ?? '']));
+}
+
+export function build(this: IExecuteFunctions, index: number): OutgoingMessage {
+	const named = this.getNodeParameter('parameterFormat', index) === 'named';
+	const body = this.getNodeParameter('bodyParameters', index, {}) as { parameter?: Parameter[] };
+	const header = this.getNodeParameter('headerParameters', index, {}) as { parameter?: Parameter[] };
+	const buttons = this.getNodeParameter('buttons', index, {}) as { button?: TemplateButton[] };
+	return {
+		type: 'template',
+		name: this.getNodeParameter('templateName', index) as string,
+		language: this.getNodeParameter('language', index) as string,
+		body: parametersOf(body.parameter, named),
+		header: parametersOf(header.parameter, named),
+		buttons: buttons.button ?? [],
+	};
+}

@@ -1,0 +1,118 @@
+import { NodeApiError, NodeOperationError, type IExecuteFunctions, type INodeExecutionData, type JsonObject } from 'n8n-workflow';
+import type { Category } from '../../../lib/consent/types';
+import { ValidationError } from '../../../lib/errors';
+import { normalizeRecipient } from '../../../lib/phone';
+import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
+import { mapWithConcurrency, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { toNodeError } from '../../shared/errors';
+import { ledgerFor } from '../../shared/ledger';
+import { clientFor } from '../transport/client';
+import * as message from './message/Message.resource';
+
+type Build = (this: IExecuteFunctions, index: number) => OutgoingMessage;
+
+const builders: Record<string, Build> = {
+	sendButtons: message.sendButtons.build,
+	sendMedia: message.sendMedia.build,
+	sendTemplate: message.sendTemplate.build,
+	sendText: message.sendText.build,
+};
+
+interface Options {
+	campaignKey?: string;
+	messagesPerSecond?: number;
+	pairRateSeconds?: number;
+	parallelRequests?: number;
+}
+
+function outcomeJson(outcome: SendOutcome, recipient: string): JsonObject {
+	switch (outcome.status) {
+		case 'sent':
+			return { status: 'sent', recipient, wamid: outcome.wamid, waId: outcome.waId ?? null, attempts: outcome.attempts, key: outcome.key };
+		case 'refused':
+			return { status: 'not_sent', recipient, reason: outcome.reason, message: outcome.message, key: outcome.key };
+		case 'already_sent':
+			return {
+				status: 'not_sent',
+				recipient,
+				reason: 'already_sent',
+				message: `Sent before under the same key (${outcome.previous.status}); set a new Campaign Key to send it again`,
+				wamid: outcome.previous.wamid,
+				key: outcome.key,
+			};
+		case 'failed': {
+			const error = outcome.error;
+			return {
+				status: 'failed',
+				recipient,
+				reason: error.code,
+				code: error instanceof WhatsAppApiError ? error.metaCode : null,
+				message: error.message,
+				fix: error.hint ?? null,
+				key: outcome.key,
+			};
+		}
+	}
+}
+
+export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const operation = this.getNodeParameter('operation', 0) as string;
+	const build = builders[operation];
+	if (!build) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`);
+	const options = this.getNodeParameter('options', 0, {}) as Options;
+	const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
+	const client = clientFor(await this.getCredentials('whatsAppCloudApi'), {
+		messagesPerSecond: options.messagesPerSecond ?? 80,
+		pairRateSeconds: options.pairRateSeconds ?? 6,
+	});
+	const workflowId = String(this.getWorkflow().id ?? 'workflow');
+	const node = this.getNode().name;
+	const signal = this.getExecutionCancelSignal();
+
+	const sent: INodeExecutionData[] = [];
+	const notSent: INodeExecutionData[] = [];
+	const results = await mapWithConcurrency(
+		items,
+		options.parallelRequests ?? 100,
+		async (_item, index): Promise<{ json: JsonObject; ok: boolean } | Error> => {
+			let recipient = '';
+			try {
+				const category = this.getNodeParameter('category', index) as Category;
+				const purpose = category === 'service' ? '' : (this.getNodeParameter('purpose', index) as string);
+				const raw = this.getNodeParameter('recipient', index);
+				try {
+					recipient = normalizeRecipient(raw, ledger.defaultCountry);
+				} catch (error) {
+					if (!(error instanceof ValidationError)) throw error;
+					return { json: { status: 'not_sent', recipient: String(raw ?? ''), reason: 'invalid_recipient', message: `${error.message}. ${error.hint ?? ''}`.trim() }, ok: false };
+				}
+				const outgoing = build.call(this, index);
+				const campaign = (this.getNodeParameter('options.campaignKey', index, '') as string) || '';
+				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
+				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing }, signal);
+				if (outcome.status === 'failed' && !this.continueOnFail()) {
+					const error = outcome.error;
+					return error instanceof WhatsAppApiError
+						? new NodeApiError(this.getNode(), { code: error.metaCode, message: error.message } as JsonObject, {
+								message: error.message,
+								description: error.hint,
+								httpCode: String(error.httpStatus),
+								itemIndex: index,
+							})
+						: toNodeError(this.getNode(), error, index);
+				}
+				return { json: outcomeJson(outcome, recipient), ok: outcome.status === 'sent' };
+			} catch (error) {
+				if (this.continueOnFail()) return { json: { status: 'failed', recipient, message: (error as Error).message }, ok: false };
+				return toNodeError(this.getNode(), error, index);
+			}
+		},
+		signal,
+	);
+	results.forEach((result, index) => {
+		if (result instanceof Error) throw result;
+		(result.ok ? sent : notSent).push({ json: { ...items[index].json, whatsapp: result.json }, pairedItem: { item: index } });
+	});
+	return [sent, notSent];
+}

@@ -1,0 +1,28 @@
+/**
+ * The only place the node talks HTTP. One client per business number and settings per process, so every
+ * execution sending from that number shares one throughput and pair-rate budget, as Meta counts it.
+ */
+import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
+import { createHash } from 'node:crypto';
+import { WhatsAppClient } from '../../../lib/whatsapp';
+
+export interface Pace {
+	messagesPerSecond: number;
+	pairRateSeconds: number;
+}
+
+const clients = new Map<string, WhatsAppClient>();
+
+export function clientFor(credentials: ICredentialDataDecryptedObject, pace: Pace): WhatsAppClient {
+	const settings = {
+		accessToken: String(credentials.accessToken ?? ''),
+		phoneNumberId: String(credentials.phoneNumberId ?? ''),
+		baseUrl: String(credentials.baseUrl || 'https://graph.facebook.com'),
+		graphVersion: String(credentials.graphApiVersion || 'v23.0'),
+		...pace,
+	};
+	const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
+	let client = clients.get(key);
+	if (!client) clients.set(key, (client = new WhatsAppClient(settings)));
+	return client;
+}
