@@ -2,7 +2,7 @@
 const { src, dest, parallel } = require('gulp');
 
 function copyIcons() {
-	return src(['nodes/**/*.svg', 'credentials/**/*.svg'], { base: '.' }).pipe(dest('dist'));
+	return src(['nodes/**/*.svg', 'nodes/**/*.node.json', 'credentials/**/*.svg'], { base: '.' }).pipe(dest('dist'));
 }
 
 function copyStatic() {

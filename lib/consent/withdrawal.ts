@@ -98,13 +98,14 @@ async function withdrawConsents(tx: Queryable, subject: SubjectRow, scope: Withd
 	const rows = await tx.query<{ purpose: string }>(
 		`WITH cancelled AS (
 			UPDATE optin_requests SET status = 'cancelled'
-			WHERE subject_id = $1 AND status = 'pending' AND created_at <= $2 AND ($3::text[] IS NULL OR purposes && $3::text[])
+			WHERE subject_id = $1 AND status = 'pending' AND created_at < $2::timestamptz + interval '1 second' AND ($3::text[] IS NULL OR purposes && $3::text[])
 		), touched AS (
 			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $2) WHERE id = $1
 		)
 		UPDATE consents SET state = 'withdrawn', withdrawn_at = $2
 		WHERE subject_id = $1 AND state IN ('pending', 'confirmed') AND ($3::text[] IS NULL OR purpose = ANY($3::text[]))
-			AND greatest(coalesce(confirmed_at, '-infinity'), coalesce(requested_at, '-infinity')) <= $2
+			-- Meta's timestamps are whole seconds: within the same second, the withdrawal wins.
+			AND greatest(coalesce(confirmed_at, '-infinity'), coalesce(requested_at, '-infinity')) < $2::timestamptz + interval '1 second'
 		RETURNING purpose`,
 		[subject.id, at, purposes],
 	);

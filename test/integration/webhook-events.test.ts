@@ -1,0 +1,186 @@
+/**
+ * Meta's webhooks, end to end below the n8n node: the local sandbox sends signed, Meta-shaped webhooks (non-ASCII
+ * escaped as Meta does, each delivered three times and out of order) to a receiver that does what the Opt-In
+ * Trigger does: check the signature over the raw bytes, commit in the ledger, then answer 200.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { processEvents, type TriggerEvent } from '../../lib/events';
+import type { Ledger } from '../../lib/consent/ledger';
+import { parseWebhook, verifySignature, WhatsAppClient } from '../../lib/whatsapp';
+import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+
+const PHONE = '+4915112345678';
+const WA_ID = '4915112345678';
+
+interface Receiver {
+	url: string;
+	emitted: TriggerEvent[];
+	answers: number[];
+	close(): Promise<void>;
+}
+
+async function startReceiver(ledger: Ledger): Promise<Receiver> {
+	const emitted: TriggerEvent[] = [];
+	const answers: number[] = [];
+	const server: Server = createServer((request, response) => {
+		const chunks: Buffer[] = [];
+		request.on('data', (chunk) => chunks.push(chunk));
+		request.on('end', async () => {
+			const raw = Buffer.concat(chunks);
+			if (!verifySignature(raw, request.headers['x-hub-signature-256'] as string | undefined, 'sandbox-secret')) {
+				answers.push(401);
+				return response.writeHead(401).end();
+			}
+			try {
+				const events = await processEvents(ledger, parseWebhook(JSON.parse(raw.toString('utf8'))), {
+					stopScope: 'all',
+					replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
+				});
+				emitted.push(...events);
+				answers.push(200);
+				response.writeHead(200).end();
+			} catch {
+				answers.push(500);
+				response.writeHead(500).end();
+			}
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	return {
+		url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+		emitted,
+		answers,
+		close: () => new Promise((resolve) => server.close(() => resolve())),
+	};
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+	const started = Date.now();
+	for (;;) {
+		const value = await probe();
+		if (value) return value;
+		if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 25));
+	}
+}
+
+async function control(sandbox: Sandbox, path: string, body?: unknown) {
+	const response = await fetch(`${sandbox.url}/_sandbox/${path}`, {
+		method: body === undefined ? 'GET' : 'POST',
+		headers: { 'Content-Type': 'application/json' },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	return response.json();
+}
+
+describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)', (kind) => {
+	let ledger: Ledger;
+	let receiver: Receiver;
+	let sandbox: Sandbox;
+
+	beforeEach(async () => {
+		({ ledger } = await openTestLedger(kind));
+		await ledger.definePurposes(PURPOSES);
+		receiver = await startReceiver(ledger);
+		sandbox = await startSandbox({ webhookUrl: receiver.url, duplicateDeliveries: 2, reorderDeliveries: true, pairRateSeconds: 0 });
+	});
+
+	afterEach(async () => {
+		await sandbox.close();
+		await receiver.close();
+		await closeTestLedgers();
+	});
+
+	const ofType = (name: string) => receiver.emitted.filter((event) => event.event === name);
+
+	test('#10 #11 the code confirms only from the number entered; three deliveries confirm once', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: '4915199999999', text: `Anmeldung bestätigen: ${code}` });
+		const refused = await until('the refusal', () => ofType('optin.refused')[0]);
+		expect(refused).toMatchObject({ outcome: 'wrong_number', hint: expect.stringMatching(/different WhatsApp number/) });
+
+		await control(sandbox, 'inbound', { from: WA_ID, name: 'Jürgen Groß', text: `Grüße! Anmeldung bestätigen: ${code} 👋` });
+		const confirmed = await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		expect(confirmed).toMatchObject({
+			phone: PHONE,
+			purposes: ['offers'],
+			profileName: 'Jürgen Groß',
+			reply: { to: WA_ID, language: 'de', text: expect.stringContaining('Beispiel GmbH') },
+		});
+		expect((confirmed.reply as { text: string }).text).toMatch(/STOP/);
+		await until('all deliveries', () => receiver.answers.length >= 6);
+		expect(ofType('optin.confirmed')).toHaveLength(1);
+		expect(receiver.answers.every((status) => status === 200)).toBe(true);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
+	test('#21 STOP variants withdraw, near-misses go to a person, "Stop promotions" and the in-app switch count', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers', 'service'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, text: code });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+
+		await control(sandbox, 'inbound', { from: WA_ID, text: 'stop it please' });
+		const question = await until('the near-miss', () => ofType('message.received').find((event) => (event.message as { text: string }).text === 'stop it please'));
+		expect(question).toMatchObject({ meaning: 'other' });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+
+		await control(sandbox, 'inbound', { from: WA_ID, text: 'STOPP!!' });
+		const withdrawn = await until('the withdrawal', () => ofType('consent.withdrawn')[0]);
+		expect(withdrawn).toMatchObject({ withdrawn: ['offers', 'service'], via: 'keyword', reply: { language: 'de' } });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+
+		// a second subscriber taps Meta's "Stop promotions" button, a third flips the in-app switch
+		const other = await ledger.requestOptIn({ phone: '+4915100000077', purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: '4915100000077', text: other.code });
+		await until('the second confirmation', () => ofType('optin.confirmed').length === 2);
+		await control(sandbox, 'inbound', { from: '4915100000077', button: { payload: 'Stop promotions', text: 'Stop promotions' } });
+		await until('the button withdrawal', () => ofType('consent.withdrawn').find((event) => event.via === 'stop_promotions_button'));
+
+		const third = await ledger.requestOptIn({ phone: '+4915100000078', purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: '4915100000078', text: third.code });
+		await until('the third confirmation', () => ofType('optin.confirmed').length === 3);
+		await control(sandbox, 'preferences', { waId: '4915100000078', value: 'stop' });
+		await until('the preference', () => ofType('marketing.preference')[0]);
+		expect(await ledger.mayMessage({ recipient: '+4915100000078', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'marketing_stopped_in_app' });
+
+		await until('all deliveries', () => sandboxIdle(sandbox));
+		expect(ofType('consent.withdrawn')).toHaveLength(2);
+		expect(ofType('marketing.preference')).toHaveLength(1);
+		expect((await ledger.verifyChain()).ok).toBe(true);
+	});
+
+	test('delivery statuses move the send record forward once each, whatever the order', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, text: code });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		await ledger.reserveSend({ key: 'k-status', recipient: PHONE, purpose: 'offers', category: 'marketing' });
+		const client = new WhatsAppClient({ accessToken: 'sandbox-token', phoneNumberId: '100000000000001', baseUrl: sandbox.url, pairRateSeconds: 0 });
+		const sent = await client.send(PHONE, { type: 'template', name: 'welcome', language: 'de', body: ['Anna'] });
+		await ledger.completeSend('k-status', { wamid: sent.wamid });
+		await until('three statuses', async () => ofType('status.updated').length === 3 && (await sandboxIdle(sandbox)));
+		expect(ofType('status.updated').map((event) => event.status).sort()).toEqual(['delivered', 'read', 'sent']);
+		const exported = await ledger.exportPerson(PHONE);
+		expect(exported!.sends[0]).toMatchObject({ key: 'k-status', status: 'read', wamid: sent.wamid });
+	});
+
+	test('a missing or wrong signature is refused with 401 and changes nothing', async () => {
+		const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [] });
+		for (const signature of [undefined, 'sha256=00', `sha256=${'ab'.repeat(32)}`]) {
+			const response = await fetch(receiver.url, {
+				method: 'POST',
+				headers: { 'Content-Type': 'application/json', ...(signature ? { 'X-Hub-Signature-256': signature } : {}) },
+				body,
+			});
+			expect(response.status).toBe(401);
+		}
+		expect(receiver.emitted).toEqual([]);
+	});
+});
+
+/** The sandbox has no webhook left to deliver. */
+async function sandboxIdle(sandbox: Sandbox): Promise<boolean> {
+	const log = (await control(sandbox, 'webhooks')) as { busy: boolean };
+	return !log.busy;
+}
