@@ -1,141 +1,195 @@
 /**
  * The WhatsApp Cloud API client: sends within Meta's limits, retries only what Meta asks to be retried, and never
- * retries a request whose outcome is unknown. `beforeAttempt` runs right before every HTTP request, after all
+ * resends a request whose outcome is unknown. `beforeAttempt` runs right before every HTTP request, after all
  * waiting: the Send node asks the consent gate there, so a withdrawal committed a moment earlier still stops it.
  */
-import { ConnectionError, errorFromResponse, OutcomeUnknownError, WhatsAppApiError } from './errors';
-import { PairRateLimiter, sleep, ThroughputLimiter } from './limiter';
-import { messageBody, type OutgoingMessage } from './messages';
+import { ValidationError } from '../errors';
+import { ConnectionError, errorFromResponse, OutcomeUnknownError, type ErrorContext } from './errors';
+import { limitersFor, MESSAGES_PER_SECOND, type PairRateLimiter, type ThroughputLimiter } from './limiter';
+import { buildMessage, markAsReadRequest, recipientKey, type OutgoingMessage } from './messages';
+import { checkRetryPolicy, DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
 
 export interface ClientOptions {
 	accessToken: string;
 	phoneNumberId: string;
+	/** Default https://graph.facebook.com; the sandbox's URL in tests. */
 	baseUrl?: string;
+	/** Default v23.0. */
 	graphVersion?: string;
-	/** How long to wait for Meta's answer (default 20 s). */
+	/** How long to wait for Meta's answer to one request (default 20 s). */
 	timeoutMs?: number;
 	/** Attempts per message, the first included (default 4). */
 	maxAttempts?: number;
-	/** Default 80, Meta's standard; up to 1,000 after Meta's upgrade. */
+	/** Default 80, Meta's standard; 1 to 1,000. */
 	messagesPerSecond?: number;
-	/** Minimum spacing per recipient (default 6 s; 0 turns it off). */
+	/** Minimum spacing per recipient in seconds (default 6; 0 turns it off). */
 	pairRateSeconds?: number;
-	/** Base of the exponential backoff (default 500 ms). */
-	backoffMs?: number;
+	/** Cap of the first backoff in ms (default 500), and the longest single wait (default 60 s). */
+	backoff?: { baseDelayMs?: number; maxDelayMs?: number };
 	fetch?: typeof fetch;
 }
 
 export interface SendOptions {
 	signal?: AbortSignal;
+	/**
+	 * Awaited immediately before every HTTP attempt, after limiter waits and backoff sleeps. If it throws, no
+	 * request is made and its error reaches the caller unchanged.
+	 */
 	beforeAttempt?: () => Promise<void>;
 }
 
 export interface SentMessage {
+	/** Meta's message id (wamid), up to 128 characters; status webhooks refer to it. */
 	wamid: string;
+	/** The WhatsApp id Meta resolved the number to; may differ from the number sent to (BR, MX, AR). */
 	waId?: string;
+	/** The business-scoped user id, when Meta returned one. */
+	userId?: string;
+	/** What was sent in `to` / `recipient`, as Meta echoes it. */
 	input?: string;
 	messageStatus?: string;
+	/** HTTP attempts made, the successful one included. */
 	attempts: number;
 }
 
-const PAIR_RATE_WAIT_MS = 6000;
+export interface PhoneNumberInfo {
+	id: string;
+	display_phone_number?: string;
+	verified_name?: string;
+	quality_rating?: string;
+	[key: string]: unknown;
+}
+
+const GRAPH_VERSION = /^v\d+\.\d+$/;
+/** Connection errors raised before any byte of the request left: nothing reached Meta. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+interface SendAnswer {
+	contacts?: { input?: string; wa_id?: string; user_id?: string }[];
+	messages?: { id?: string; message_status?: string }[];
+}
 
 export class WhatsAppClient {
-	private readonly base: string;
+	readonly baseUrl: string;
+	readonly graphVersion: string;
+	private readonly accessToken: string;
+	private readonly phoneNumberId: string;
+	private readonly timeoutMs: number;
+	private readonly retryPolicy: RetryPolicy;
 	private readonly throughput: ThroughputLimiter;
 	private readonly pairRate: PairRateLimiter;
-	private readonly options: Required<Omit<ClientOptions, 'fetch'>> & { fetch: typeof fetch };
+	private readonly fetch: typeof fetch;
 
 	constructor(options: ClientOptions) {
-		this.options = {
-			baseUrl: 'https://graph.facebook.com',
-			graphVersion: 'v23.0',
-			timeoutMs: 20_000,
-			maxAttempts: 4,
-			messagesPerSecond: 80,
-			pairRateSeconds: 6,
-			backoffMs: 500,
-			fetch: globalThis.fetch,
-			...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
-		} as WhatsAppClient['options'];
-		this.base = `${this.options.baseUrl.replace(/\/+$/, '')}/${this.options.graphVersion}`;
-		this.throughput = new ThroughputLimiter(this.options.messagesPerSecond);
-		this.pairRate = new PairRateLimiter(this.options.pairRateSeconds);
-	}
-
-	async send(recipient: string, message: OutgoingMessage, options: SendOptions = {}): Promise<SentMessage> {
-		const body = messageBody(recipient, message);
-		const { signal } = options;
-		for (let attempt = 1; ; attempt++) {
-			await this.throughput.take(signal);
-			await this.pairRate.take(recipient, signal);
-			await options.beforeAttempt?.();
-			try {
-				const answer = (await this.request('POST', `/${this.options.phoneNumberId}/messages`, body, signal)) as {
-					contacts?: { input?: string; wa_id?: string }[];
-					messages?: { id: string; message_status?: string }[];
-				};
-				const sent = answer.messages?.[0];
-				if (!sent?.id) throw new OutcomeUnknownError('the answer had no message id');
-				return { wamid: sent.id, waId: answer.contacts?.[0]?.wa_id, input: answer.contacts?.[0]?.input, messageStatus: sent.message_status, attempts: attempt };
-			} catch (error) {
-				const wait = this.retryDelay(error, attempt);
-				if (wait === undefined) throw error;
-				await sleep(wait, signal);
-			}
+		if (!options.accessToken?.trim()) throw new ValidationError('accessToken', 'The access token is empty', 'Paste the permanent token of a system user from Meta Business settings');
+		if (!/^\d+$/.test(options.phoneNumberId ?? '')) {
+			throw new ValidationError('phoneNumberId', `'${options.phoneNumberId}' is not a phone number ID`, 'Copy the Phone number ID (digits only) from WhatsApp Manager → API Setup, not the phone number itself');
 		}
+		const baseUrl = (options.baseUrl ?? 'https://graph.facebook.com').replace(/\/+$/, '');
+		if (!/^https?:\/\/[^/]+/.test(baseUrl)) throw new ValidationError('baseUrl', `'${options.baseUrl}' is not a web address`, 'Use https://graph.facebook.com');
+		const graphVersion = options.graphVersion ?? 'v23.0';
+		if (!GRAPH_VERSION.test(graphVersion)) throw new ValidationError('graphVersion', `'${graphVersion}' is not a Graph API version`, 'Use a version such as v23.0');
+		const timeoutMs = options.timeoutMs ?? 20_000;
+		if (!(timeoutMs >= 100)) throw new ValidationError('timeoutMs', `The timeout must be at least 100 ms, got ${timeoutMs}`);
+
+		this.accessToken = options.accessToken.trim();
+		this.phoneNumberId = options.phoneNumberId;
+		this.baseUrl = baseUrl;
+		this.graphVersion = graphVersion;
+		this.timeoutMs = timeoutMs;
+		this.retryPolicy = {
+			...DEFAULT_RETRY_POLICY,
+			...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+			...(options.backoff?.baseDelayMs === undefined ? {} : { baseDelayMs: options.backoff.baseDelayMs }),
+			...(options.backoff?.maxDelayMs === undefined ? {} : { maxDelayMs: options.backoff.maxDelayMs }),
+		};
+		checkRetryPolicy(this.retryPolicy);
+		const limiters = limitersFor(`${baseUrl}/${this.phoneNumberId}`, options.messagesPerSecond ?? MESSAGES_PER_SECOND.default, options.pairRateSeconds ?? 6);
+		this.throughput = limiters.throughput;
+		this.pairRate = limiters.pairRate;
+		this.fetch = options.fetch ?? globalThis.fetch;
 	}
 
-	/** Marks an inbound message as read (blue ticks). */
+	/**
+	 * Sends one message to `recipient` (E.164 number or business-scoped user id). Resolves with Meta's ids; rejects
+	 * with a `ValidationError` before anything is sent, a `WhatsAppError` (check `outcomeUnknown` before sending
+	 * again), the signal's reason, or what `beforeAttempt` threw.
+	 */
+	async send(recipient: string, outgoing: OutgoingMessage, options: SendOptions = {}): Promise<SentMessage> {
+		const { signal, beforeAttempt } = options;
+		const message = buildMessage(recipient, outgoing);
+		const pairKey = recipientKey(message);
+		const context: ErrorContext | undefined = message.type === 'template' ? { templateName: message.template.name, language: message.template.language.code } : undefined;
+		const { value: answer, attempts } = await withRetries(
+			async () => {
+				// Pair rate first: its wait can be seconds, and a throughput slot taken before it would be wasted.
+				await this.pairRate.take(pairKey, signal);
+				await this.throughput.take(signal);
+				await beforeAttempt?.();
+				signal?.throwIfAborted();
+				return (await this.request('POST', 'messages', message, signal, context)) as SendAnswer;
+			},
+			this.retryPolicy,
+			signal,
+		);
+		const sent = answer.messages?.[0];
+		if (typeof sent?.id !== 'string' || sent.id === '') throw new OutcomeUnknownError('unreadable_answer', 'the answer carried no message id');
+		const contact = answer.contacts?.[0];
+		return {
+			wamid: sent.id,
+			waId: contact?.wa_id,
+			userId: contact?.user_id,
+			input: contact?.input,
+			messageStatus: sent.message_status,
+			attempts,
+		};
+	}
+
+	/** Marks an inbound message as read (blue ticks). Harmless to repeat, so it is retried like a send. */
 	async markAsRead(wamid: string, signal?: AbortSignal): Promise<void> {
-		await this.request('POST', `/${this.options.phoneNumberId}/messages`, { messaging_product: 'whatsapp', status: 'read', message_id: wamid }, signal);
+		const body = markAsReadRequest(wamid);
+		await withRetries(() => this.request('POST', 'messages', body, signal), this.retryPolicy, signal);
 	}
 
-	/** The business number's details; used by the credential test. */
-	async getPhoneNumber(signal?: AbortSignal): Promise<{ id: string; display_phone_number?: string; verified_name?: string }> {
-		return (await this.request('GET', `/${this.options.phoneNumberId}`, undefined, signal)) as { id: string };
+	/** The business number's details; the credential test calls it to prove token and number id. */
+	async getPhoneNumber(signal?: AbortSignal): Promise<PhoneNumberInfo> {
+		return (await this.request('GET', undefined, undefined, signal)) as PhoneNumberInfo;
 	}
 
-	/** Milliseconds to wait before the next attempt, or undefined when the error must not be retried. */
-	private retryDelay(error: unknown, attempt: number): number | undefined {
-		if (attempt >= this.options.maxAttempts) return undefined;
-		const backoff = Math.random() * this.options.backoffMs * 2 ** (attempt - 1); // full jitter
-		if (error instanceof ConnectionError) return backoff;
-		if (!(error instanceof WhatsAppApiError)) return undefined;
-		const asked = (error.retryAfterSeconds ?? 0) * 1000;
-		if (error.retry === 'backoff') return Math.max(asked, backoff);
-		if (error.retry === 'after-pair-rate') return Math.max(asked, PAIR_RATE_WAIT_MS + backoff);
-		return undefined;
-	}
-
-	private async request(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
-		const timeout = AbortSignal.timeout(this.options.timeoutMs);
+	private async request(method: 'GET' | 'POST', edge: string | undefined, body: unknown, signal?: AbortSignal, context?: ErrorContext): Promise<unknown> {
+		const url = `${this.baseUrl}/${this.graphVersion}/${this.phoneNumberId}${edge ? `/${edge}` : ''}`;
+		const timeout = AbortSignal.timeout(this.timeoutMs);
 		const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
 		let response: Response;
+		let text: string;
 		try {
-			response = await this.options.fetch(`${this.base}${path}`, {
+			response = await this.fetch(url, {
 				method,
-				headers: { Authorization: `Bearer ${this.options.accessToken}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+				headers: { Authorization: `Bearer ${this.accessToken}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
 				body: body === undefined ? undefined : JSON.stringify(body),
 				signal: combined,
 			});
+			text = await response.text();
 		} catch (error) {
-			if (signal?.aborted) throw signal.reason;
-			if (timeout.aborted) throw new OutcomeUnknownError(`no answer within ${this.options.timeoutMs / 1000} s`, error);
-			// Refused or unresolvable before anything was sent: nothing reached Meta.
-			const code = (error as { cause?: { code?: string } }).cause?.code;
-			if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new ConnectionError(this.options.baseUrl, error);
-			throw new OutcomeUnknownError((error as Error).message, error);
+			throw this.transportError(error, signal, timeout);
 		}
 		let parsed: unknown;
 		try {
-			parsed = await response.json();
-		} catch (error) {
-			if (signal?.aborted) throw signal.reason;
-			if (response.ok) throw new OutcomeUnknownError('the answer was not JSON', error);
+			parsed = text === '' ? undefined : JSON.parse(text);
+		} catch {
 			parsed = undefined;
 		}
-		if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('retry-after'));
+		if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('retry-after'), this.baseUrl, context);
+		if (parsed === undefined) throw new OutcomeUnknownError('unreadable_answer', `HTTP ${response.status} with a body that is not JSON`);
 		return parsed;
+	}
+
+	/** A request that failed without an HTTP answer: nothing sent (retryable) or sent with the outcome unknown. */
+	private transportError(error: unknown, signal: AbortSignal | undefined, timeout: AbortSignal): Error {
+		const code = (error as { cause?: { code?: string } })?.cause?.code;
+		if (code !== undefined && NOT_CONNECTED.has(code)) return new ConnectionError(this.baseUrl, error);
+		if (signal?.aborted) return new OutcomeUnknownError('cancelled', 'cancelled while waiting for the answer', signal.reason);
+		if (timeout.aborted) return new OutcomeUnknownError('timeout', `no answer within ${this.timeoutMs / 1000} s`, error);
+		return new OutcomeUnknownError('connection_lost', `the connection broke: ${(error as Error)?.message ?? error}`, error);
 	}
 }

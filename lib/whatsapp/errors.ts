@@ -1,108 +1,228 @@
 /**
- * Meta's error envelope as typed errors. Branch on `error.code`, never on the HTTP status: Meta reuses statuses.
- * Each code says whether to retry and how, and the fix in words an n8n user can act on.
+ * What can go wrong talking to the Cloud API, as typed errors. Meta's error envelope is read by `error.code`, never
+ * by HTTP status or title, because Meta reuses statuses across unrelated causes (131056 and 131047 are both 400).
+ * Every error says whether to retry and how, and carries the fix in words an n8n user can act on.
  */
 import { ConsentError } from '../errors';
 
+/**
+ * How a failed request may be retried: `backoff` right away with exponential backoff, `after-pair-rate` not before
+ * Meta's 6 s pair spacing, `much-later` not within this run (hours, or a minute for an upgrading number), `never`.
+ */
 export type RetryAdvice = 'backoff' | 'after-pair-rate' | 'much-later' | 'never';
 
-interface KnownCode {
-	retry: RetryAdvice;
-	fix: string;
-}
-
-const KNOWN: Record<number, KnownCode> = {
-	131047: { retry: 'never', fix: 'The customer has not written in the last 24 hours: send an approved template instead' },
-	131026: { retry: 'never', fix: 'The number cannot receive WhatsApp messages (not on WhatsApp, blocked the business, or an old app)' },
-	131049: { retry: 'much-later', fix: 'Meta limits how many marketing messages this person gets from all businesses: try again in a day or two' },
-	131050: { retry: 'never', fix: 'The person switched off marketing messages from this business in WhatsApp; the ledger now blocks marketing to them' },
-	130429: { retry: 'backoff', fix: "The business number's throughput limit was reached: lower Messages Per Second" },
-	131056: { retry: 'after-pair-rate', fix: 'Too many messages to the same person in a short time: wait at least 6 seconds between messages to one person' },
-	131048: { retry: 'never', fix: 'Meta limited this number for spam: check message quality in WhatsApp Manager before sending more' },
-	4: { retry: 'backoff', fix: 'The app made too many API calls: slow down' },
-	80007: { retry: 'backoff', fix: 'The WhatsApp Business Account reached its rate limit: slow down' },
-	131057: { retry: 'much-later', fix: 'The business number is being upgraded to a higher throughput: try again in a minute' },
-	1: { retry: 'backoff', fix: 'A temporary error at Meta: it will be retried' },
-	2: { retry: 'backoff', fix: 'Meta is temporarily unavailable: it will be retried' },
-	131016: { retry: 'backoff', fix: 'A WhatsApp service is temporarily unavailable: it will be retried' },
-	131000: { retry: 'backoff', fix: 'An unknown error at Meta: it will be retried' },
-	100: { retry: 'never', fix: 'The request has an invalid or missing parameter: check the fields named in the message' },
-	131009: { retry: 'never', fix: 'A parameter value is not valid: check lengths and the number of buttons' },
-	132000: { retry: 'never', fix: "The number of template parameters does not match the approved template: add or remove parameters" },
-	132001: { retry: 'never', fix: 'The template does not exist in this language or is not approved: check its name and language code in WhatsApp Manager' },
-	132018: { retry: 'never', fix: 'A template parameter contains a line break, a tab or more than four spaces in a row: remove them' },
-	190: { retry: 'never', fix: 'The access token is invalid or expired: create a new permanent token and update the credential' },
-	368: { retry: 'never', fix: 'Meta blocked this account for a policy violation: see WhatsApp Manager' },
-	131031: { retry: 'never', fix: 'The business account is locked: see WhatsApp Manager' },
-	133010: { retry: 'never', fix: 'The business phone number is not registered: register it in WhatsApp Manager' },
-};
-
-export class WhatsAppApiError extends ConsentError {
-	readonly metaCode: number;
-	readonly httpStatus: number;
+export class WhatsAppError extends ConsentError {
 	readonly retry: RetryAdvice;
-	readonly fbtraceId?: string;
-	readonly details?: string;
-	/** Seconds Meta asked to wait (Retry-After), if it said. */
-	readonly retryAfterSeconds?: number;
+	/**
+	 * The request may have reached Meta and the message may have gone out. Such a request is never sent again
+	 * automatically: a second copy to a customer is worse than a visible error.
+	 */
+	readonly outcomeUnknown: boolean;
+	/** How many HTTP attempts were made before giving up, set by the retry loop. */
+	attempts?: number;
 
-	constructor(init: { metaCode: number; httpStatus: number; message: string; details?: string; fbtraceId?: string; retryAfterSeconds?: number }) {
-		const known = KNOWN[init.metaCode];
-		const detail = init.details ? `: ${init.details}` : '';
-		super(`whatsapp_${init.metaCode}`, `WhatsApp error ${init.metaCode}: ${init.message}${detail}`, {
-			hint: known?.fix ?? "Meta refused the message; see Meta's message above",
-		});
-		this.metaCode = init.metaCode;
-		this.httpStatus = init.httpStatus;
-		this.retry = known?.retry ?? (init.httpStatus >= 500 ? 'backoff' : 'never');
-		this.fbtraceId = init.fbtraceId;
-		this.details = init.details;
-		this.retryAfterSeconds = init.retryAfterSeconds;
+	constructor(code: string, message: string, options: { retry: RetryAdvice; fix: string; outcomeUnknown?: boolean; cause?: unknown }) {
+		super(code, message, { hint: options.fix, cause: options.cause });
+		this.retry = options.retry;
+		this.outcomeUnknown = options.outcomeUnknown ?? false;
 	}
 
 	get retryable(): boolean {
 		return this.retry !== 'never';
 	}
 
-	/** The fix in plain words. */
+	/** The fix in plain words (the same text as `hint`). */
 	get fix(): string {
-		return this.hint!;
+		return this.hint ?? '';
 	}
+}
+
+interface CodeAdvice {
+	retry: RetryAdvice;
+	fix: string | ((context: ErrorContext) => string);
+}
+
+/** What the failed request was about, so a fix can name the template. */
+export interface ErrorContext {
+	templateName?: string;
+	language?: string;
+	details?: string;
+}
+
+const PAIR_RATE_FIX = 'Too many messages to the same person in a short time: wait at least 6 seconds between messages to one person';
+const OPERATOR_FIX = 'an operator has to act in WhatsApp Manager before more messages can be sent';
+
+const CODES: Record<number, CodeAdvice> = {
+	131047: { retry: 'never', fix: 'The customer has not written in the last 24 hours: send an approved template instead' },
+	131026: {
+		retry: 'never',
+		fix: 'The message cannot be delivered to this number (not on WhatsApp, the business is blocked, or an old WhatsApp version): do not send to it again',
+	},
+	131049: {
+		retry: 'much-later',
+		fix: 'Meta limits how many marketing messages this person receives from all businesses: try again in a day or more, not now',
+	},
+	131050: {
+		retry: 'never',
+		fix: 'The person switched off marketing messages from this business in WhatsApp: record it as a marketing opt-out and send no more marketing',
+	},
+	130429: { retry: 'backoff', fix: "The business number's throughput limit was reached: lower Messages Per Second" },
+	131056: { retry: 'after-pair-rate', fix: PAIR_RATE_FIX },
+	131048: { retry: 'never', fix: `Meta limited this number because people reported messages as spam: ${OPERATOR_FIX}; check message quality` },
+	4: { retry: 'backoff', fix: 'The Meta app made too many API calls: it is retried with pauses; lower Messages Per Second if it keeps happening' },
+	80007: { retry: 'backoff', fix: 'The WhatsApp Business Account reached its API rate limit: it is retried with pauses' },
+	131057: { retry: 'much-later', fix: 'The business number is being upgraded to a higher throughput: try again in about a minute' },
+	1: { retry: 'backoff', fix: 'A temporary error at Meta: it is retried with pauses' },
+	2: { retry: 'backoff', fix: 'Meta is temporarily unavailable: it is retried with pauses' },
+	131016: { retry: 'backoff', fix: 'A WhatsApp service is temporarily overloaded: it is retried with pauses' },
+	131000: { retry: 'backoff', fix: 'Something went wrong at Meta: it is retried with pauses' },
+	100: { retry: 'never', fix: (context) => `The request has an invalid or missing parameter: fix the field Meta names${context.details ? ` (${context.details})` : ''}` },
+	131009: { retry: 'never', fix: 'A value is outside what WhatsApp allows (length, number of buttons): shorten it' },
+	132000: { retry: 'never', fix: parameterCountFix },
+	132001: {
+		retry: 'never',
+		fix: (context) =>
+			`Template '${context.templateName ?? '?'}' does not exist in language '${context.language ?? '?'}' or is not approved: check its name and language code in WhatsApp Manager`,
+	},
+	132018: { retry: 'never', fix: 'A template parameter contains a line break, a tab or more than four spaces in a row: remove them' },
+	190: { retry: 'never', fix: 'The access token is invalid or expired: create a new one and update the credential' },
+	368: { retry: 'never', fix: `Meta blocked the account for a policy violation: ${OPERATOR_FIX}` },
+	131031: { retry: 'never', fix: `The WhatsApp Business Account is locked: ${OPERATOR_FIX}` },
+	133010: { retry: 'never', fix: 'The business phone number is not registered with the Cloud API: register it in WhatsApp Manager' },
+};
+
+/** Meta's details read e.g. `body: number of localizable_params (1) does not match the expected number of params (2)`. */
+const PARAMETER_COUNT = /(\w+): number of localizable_params \((\d+)\) does not match the expected number of params \((\d+)\)/;
+
+function parameterCountFix(context: ErrorContext): string {
+	const template = context.templateName ? `Template '${context.templateName}'` : 'The template';
+	const counts = PARAMETER_COUNT.exec(context.details ?? '');
+	if (counts) {
+		const [, part, got, expected] = counts;
+		return `${template} expects ${expected} ${part} parameter${expected === '1' ? '' : 's'}, got ${got}: give exactly as many as the approved template has`;
+	}
+	return `${template} got parameters that do not match the approved template${context.details ? ` (${context.details})` : ''}: check their number and names`;
+}
+
+/** Meta answered with its error envelope. */
+export class WhatsAppApiError extends WhatsAppError {
+	readonly metaCode: number;
+	readonly httpStatus: number;
+	readonly fbtraceId?: string;
+	readonly details?: string;
+	/** What Meta asked to wait (Retry-After), in milliseconds, if it said. */
+	readonly retryAfterMs?: number;
+
+	constructor(init: {
+		metaCode: number;
+		httpStatus: number;
+		metaMessage: string;
+		details?: string;
+		fbtraceId?: string;
+		retryAfterMs?: number;
+		context?: Omit<ErrorContext, 'details'>;
+	}) {
+		const advice = CODES[init.metaCode];
+		const context: ErrorContext = { ...init.context, details: init.details };
+		const fix = advice === undefined ? init.metaMessage : typeof advice.fix === 'string' ? advice.fix : advice.fix(context);
+		const detail = init.details && !init.metaMessage.includes(init.details) ? ` (${init.details})` : '';
+		super(`whatsapp_${init.metaCode}`, `WhatsApp error ${init.metaCode}: ${init.metaMessage}${detail}`, { retry: advice?.retry ?? 'never', fix });
+		this.metaCode = init.metaCode;
+		this.httpStatus = init.httpStatus;
+		this.fbtraceId = init.fbtraceId;
+		this.details = init.details;
+		this.retryAfterMs = init.retryAfterMs;
+	}
+
+	/** Meta says the person turned marketing off: the ledger should record a marketing opt-out. */
+	get marketingOptOut(): boolean {
+		return this.metaCode === 131050;
+	}
+}
+
+/** An answer that is not Meta's error envelope, e.g. a proxy's 502 page or a 404 from a wrong base URL. */
+export class WhatsAppHttpError extends WhatsAppError {
+	readonly httpStatus: number;
+
+	constructor(httpStatus: number, url: string) {
+		const transient = httpStatus === 429 || httpStatus >= 500;
+		super('whatsapp_http_error', `The WhatsApp Cloud API at ${url} answered HTTP ${httpStatus} without an error description`, {
+			retry: transient ? 'backoff' : 'never',
+			fix: transient
+				? 'The server is temporarily unavailable: it is retried with pauses'
+				: 'This does not look like the WhatsApp Cloud API: check the Graph base URL and version in the credential',
+		});
+		this.httpStatus = httpStatus;
+	}
+}
+
+export type UnknownOutcomeReason = 'timeout' | 'connection_lost' | 'cancelled' | 'unreadable_answer';
+
+/**
+ * The request was sent but no usable answer came back: the message may or may not have gone out. Never retried
+ * automatically; the caller decides (look at the chat, or resend under a new idempotency key).
+ */
+export class OutcomeUnknownError extends WhatsAppError {
+	readonly reason: UnknownOutcomeReason;
+
+	constructor(reason: UnknownOutcomeReason, detail: string, cause?: unknown) {
+		super('whatsapp_outcome_unknown', `No usable answer from WhatsApp (${detail}): the message may or may not have been sent`, {
+			retry: 'never',
+			outcomeUnknown: true,
+			fix: 'It is not sent again automatically, so nobody gets it twice. Check the chat or the status webhooks; if it did not arrive, send it again',
+			cause,
+		});
+		this.reason = reason;
+	}
+}
+
+/** No connection could be opened, so nothing reached Meta: safe to retry. */
+export class ConnectionError extends WhatsAppError {
+	constructor(baseUrl: string, cause?: unknown) {
+		const reason = (cause as { cause?: { code?: string } })?.cause?.code ?? (cause as Error)?.message ?? String(cause);
+		super('whatsapp_unreachable', `Cannot connect to the WhatsApp Cloud API at ${baseUrl} (${reason})`, {
+			retry: 'backoff',
+			fix: 'Check the Graph base URL in the credential and the network of the n8n server',
+			cause,
+		});
+	}
+}
+
+/** Retry-After in seconds or as an HTTP date, in milliseconds from now. */
+export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | undefined {
+	if (header === null || header === undefined || header.trim() === '') return undefined;
+	const seconds = Number(header);
+	if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+	const date = Date.parse(header);
+	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+interface MetaEnvelope {
+	error?: { message?: unknown; code?: unknown; error_data?: { details?: unknown }; fbtrace_id?: unknown };
 }
 
 /**
- * No answer came (a timeout or a broken connection after the request was sent): the message may have gone out.
- * Never retried blindly, so a message is never sent twice.
+ * Reads a failed answer: Meta's envelope into `WhatsAppApiError`, anything else into `WhatsAppHttpError`. A bare
+ * 504 is a proxy that gave up waiting for Meta, which may have sent the message meanwhile.
  */
-export class OutcomeUnknownError extends ConsentError {
-	constructor(reason: string, cause?: unknown) {
-		super('outcome_unknown', `No answer from WhatsApp (${reason}): the message may or may not have been sent`, {
-			hint: 'It is not sent again automatically. Check the chat, then send with a new campaign key if it did not arrive',
-			cause,
-		});
+export function errorFromResponse(
+	httpStatus: number,
+	body: unknown,
+	retryAfter: string | null,
+	url: string,
+	context?: Omit<ErrorContext, 'details'>,
+): WhatsAppError {
+	const error = (body as MetaEnvelope | undefined)?.error;
+	if (typeof error?.code !== 'number') {
+		return httpStatus === 504 ? new OutcomeUnknownError('timeout', `${url} answered 504 Gateway Timeout`) : new WhatsAppHttpError(httpStatus, url);
 	}
-}
-
-/** The connection could not be made at all: nothing was sent, so it is safe to retry. */
-export class ConnectionError extends ConsentError {
-	constructor(baseUrl: string, cause?: unknown) {
-		super('connection_failed', `Cannot reach the WhatsApp Cloud API at ${baseUrl}: ${(cause as Error)?.message ?? cause}`, {
-			hint: 'Check the Base URL in the credential and the network',
-			cause,
-		});
-	}
-}
-
-/** Reads Meta's error envelope (or a bare HTTP failure) into a typed error. */
-export function errorFromResponse(httpStatus: number, body: unknown, retryAfter: string | null): WhatsAppApiError {
-	const error = (body as { error?: { message?: string; code?: number; error_data?: { details?: string }; fbtrace_id?: string } })?.error;
-	const seconds = retryAfter !== null && retryAfter !== '' && Number.isFinite(Number(retryAfter)) ? Number(retryAfter) : undefined;
 	return new WhatsAppApiError({
-		metaCode: typeof error?.code === 'number' ? error.code : httpStatus >= 500 ? 2 : httpStatus,
+		metaCode: error.code,
 		httpStatus,
-		message: error?.message ?? `HTTP ${httpStatus}`,
-		details: error?.error_data?.details,
-		fbtraceId: error?.fbtrace_id,
-		retryAfterSeconds: seconds,
+		metaMessage: typeof error.message === 'string' ? error.message : `HTTP ${httpStatus}`,
+		details: typeof error.error_data?.details === 'string' ? error.error_data.details : undefined,
+		fbtraceId: typeof error.fbtrace_id === 'string' ? error.fbtrace_id : undefined,
+		retryAfterMs: parseRetryAfter(retryAfter),
+		context,
 	});
 }

@@ -1,5 +1,38 @@
-export { WhatsAppClient, type ClientOptions, type SendOptions, type SentMessage } from './client';
-export { WhatsAppApiError, OutcomeUnknownError, ConnectionError, type RetryAdvice } from './errors';
-export { messageBody, type OutgoingMessage, type TemplateButton } from './messages';
-export { ThroughputLimiter, PairRateLimiter, mapWithConcurrency, sleep } from './limiter';
+/** The WhatsApp Cloud API core: message builders, the client with its limits and retries, and webhooks. */
+export { WhatsAppClient, type ClientOptions, type SendOptions, type SentMessage, type PhoneNumberInfo } from './client';
+export {
+	WhatsAppError,
+	WhatsAppApiError,
+	WhatsAppHttpError,
+	OutcomeUnknownError,
+	ConnectionError,
+	errorFromResponse,
+	parseRetryAfter,
+	type RetryAdvice,
+	type UnknownOutcomeReason,
+} from './errors';
+export {
+	buildMessage,
+	textMessage,
+	templateMessage,
+	replyButtonsMessage,
+	mediaMessage,
+	markAsReadRequest,
+	recipientKey,
+	MessageLimitError,
+	LIMITS,
+	type MessageRequest,
+	type OutgoingMessage,
+	type TextContent,
+	type TemplateContent,
+	type ReplyButtonsContent,
+	type MediaContent,
+	type MarkAsReadRequest,
+	type MediaKind,
+	type TemplateButton,
+	type TemplateParameters,
+} from './messages';
+export { ThroughputLimiter, PairRateLimiter, limitersFor, sleep, MESSAGES_PER_SECOND } from './limiter';
+export { withRetries, retryDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
+export { mapWithConcurrency } from './concurrency';
 export { verifySignature, parseWebhook, parseTriggerItem, type WebhookEvent } from './webhook';

@@ -35,10 +35,12 @@ export type WebhookEvent =
 			status: 'sent' | 'delivered' | 'read' | 'failed';
 			recipientId?: string;
 			at: Date;
-			errors?: { code: number; title?: string; message?: string }[];
+			errors?: { code: number; title?: string; message?: string; details?: string }[];
 	  }
 	| { kind: 'preference'; waId?: string; userId?: string; category: string; value: 'stop' | 'resume'; at: Date }
-	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; at: Date };
+	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; body?: string; at: Date };
+
+const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
 
 const unixTime = z.union([z.string(), z.number()]).transform((value) => new Date(Number(value) * 1000));
 
@@ -69,10 +71,17 @@ const message = z
 const status = z
 	.object({
 		id: z.string(),
-		status: z.enum(['sent', 'delivered', 'read', 'failed']),
+		// Any string: Meta adds statuses (e.g. `deleted`) and one unknown value must not sink the whole delivery.
+		status: z.string(),
 		timestamp: unixTime,
 		recipient_id: z.string().optional(),
-		errors: z.array(z.object({ code: z.number(), title: z.string().optional(), message: z.string().optional() }).passthrough()).optional(),
+		errors: z
+			.array(
+				z
+					.object({ code: z.number(), title: z.string().optional(), message: z.string().optional(), error_data: z.object({ details: z.string().optional() }).passthrough().optional() })
+					.passthrough(),
+			)
+			.optional(),
 	})
 	.passthrough();
 
@@ -107,7 +116,7 @@ function eventsOf(change: z.output<typeof value>): WebhookEvent[] {
 	for (const item of change.messages ?? []) {
 		const sender = change.contacts?.find((c) => c.wa_id === item.from || (item.from_user_id && c.user_id === item.from_user_id)) ?? change.contacts?.[0];
 		if (item.type === 'system') {
-			events.push({ kind: 'system', type: item.system?.type ?? 'system', messageId: item.id, from: item.from, newWaId: item.system?.wa_id, at: item.timestamp });
+			events.push({ kind: 'system', type: item.system?.type ?? 'system', messageId: item.id, from: item.from, newWaId: item.system?.wa_id, body: item.system?.body, at: item.timestamp });
 			continue;
 		}
 		const reply = item.interactive?.button_reply ?? item.interactive?.list_reply;
@@ -127,7 +136,15 @@ function eventsOf(change: z.output<typeof value>): WebhookEvent[] {
 		});
 	}
 	for (const item of change.statuses ?? []) {
-		events.push({ kind: 'status', messageId: item.id, status: item.status, recipientId: item.recipient_id, at: item.timestamp, errors: item.errors });
+		if (!STATUSES.has(item.status)) continue;
+		events.push({
+			kind: 'status',
+			messageId: item.id,
+			status: item.status as 'sent' | 'delivered' | 'read' | 'failed',
+			recipientId: item.recipient_id,
+			at: item.timestamp,
+			errors: item.errors?.map((error) => ({ code: error.code, title: error.title, message: error.message, details: error.error_data?.details })),
+		});
 	}
 	for (const item of change.user_preferences ?? []) {
 		events.push({ kind: 'preference', waId: item.wa_id, userId: item.user_id, category: item.category, value: item.value, at: item.timestamp });
@@ -145,7 +162,11 @@ export function parseWebhook(body: unknown): WebhookEvent[] {
 	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => eventsOf(change.value)));
 }
 
-/** An item from n8n's built-in WhatsApp Trigger (the change's `value`), or a whole webhook body. */
+/**
+ * An item from n8n's built-in WhatsApp Trigger, or a whole webhook body. The trigger emits one item per change:
+ * the change's `value` (messaging_product, metadata, contacts, messages | statuses | user_preferences) with the
+ * change's `field` added. An item that carries none of these yields no events (it is not a WhatsApp event).
+ */
 export function parseTriggerItem(json: unknown): WebhookEvent[] {
 	if ((json as { object?: unknown })?.object === 'whatsapp_business_account') return parseWebhook(json);
 	const parsed = value.safeParse(json);

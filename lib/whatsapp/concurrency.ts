@@ -1,0 +1,51 @@
+/**
+ * Sending many items with a bounded number in flight: enough to keep the throughput limiter busy despite network
+ * latency, few enough not to open hundreds of sockets. On abort it stops starting new work and rejects at once;
+ * work already started gets the same signal and ends on its own.
+ */
+import { ValidationError } from '../errors';
+
+export async function mapWithConcurrency<T, R>(
+	items: readonly T[],
+	concurrency: number,
+	work: (item: T, index: number) => Promise<R>,
+	signal?: AbortSignal,
+): Promise<R[]> {
+	if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+		throw new ValidationError('concurrency', `Concurrency must be a whole number of at least 1, got ${concurrency}`);
+	}
+	signal?.throwIfAborted();
+	const results = new Array<R>(items.length);
+	let next = 0;
+	let failed = false;
+	const worker = async () => {
+		while (next < items.length && !failed) {
+			signal?.throwIfAborted();
+			const index = next++;
+			try {
+				results[index] = await work(items[index], index);
+			} catch (error) {
+				failed = true;
+				throw error;
+			}
+		}
+	};
+	const workers = Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+	if (!signal) {
+		await workers;
+		return results;
+	}
+	let onAbort: (() => void) | undefined;
+	const aborted = new Promise<never>((_, reject) => {
+		onAbort = () => reject(signal.reason);
+		signal.addEventListener('abort', onAbort, { once: true });
+	});
+	try {
+		await Promise.race([workers, aborted]);
+		return results;
+	} finally {
+		signal.removeEventListener('abort', onAbort!);
+		// A worker that fails after the abort has already been answered for.
+		workers.catch(() => undefined);
+	}
+}
