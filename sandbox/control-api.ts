@@ -59,8 +59,21 @@ export async function handleControlRequest(
 	}
 }
 
+/**
+ * Stand-ins for the CRM, newsletter tool and helpdesk the sample workflows call, so they run end to end here:
+ * `POST /_sandbox/echo/<name>` keeps the body, `GET /_sandbox/echo` lists what arrived.
+ */
+const echoes = new WeakMap<CloudApiSimulator, { name: string; body: unknown; at: string }[]>();
+
 async function answerControl(simulator: CloudApiSimulator, route: string, body: unknown, url: URL): Promise<[number, unknown]> {
 	const { state } = simulator;
+	const received = echoes.get(simulator) ?? (echoes.set(simulator, []), echoes.get(simulator)!);
+	const echoMatch = /^POST \/_sandbox\/echo\/([\w-]+)$/.exec(route);
+	if (echoMatch) {
+		received.push({ name: echoMatch[1], body, at: state.isoNow() });
+		return [200, { received: true }];
+	}
+	if (route === 'GET /_sandbox/echo') return [200, { received }];
 	const chatMatch = /^GET \/_sandbox\/chats\/([^/]+)$/.exec(route);
 	if (chatMatch) return [200, chatView(simulator, decodeURIComponent(chatMatch[1]).replace(/\D/g, ''))];
 	switch (route) {
@@ -83,6 +96,7 @@ async function answerControl(simulator: CloudApiSimulator, route: string, body: 
 			return [200, publicConfig(simulator)];
 		case 'POST /_sandbox/reset':
 			simulator.reset();
+			received.length = 0;
 			return [200, { reset: true }];
 		case 'POST /_sandbox/clock':
 			state.clockOffsetMs += valid(clockSchema, body).advanceSeconds * 1000;
