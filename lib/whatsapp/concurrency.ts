@@ -1,7 +1,8 @@
 /**
  * Sending many items with a bounded number in flight: enough to keep the throughput limiter busy despite network
  * latency, few enough not to open hundreds of sockets. On abort it stops starting new work and rejects at once;
- * work already started gets the same signal and ends on its own.
+ * work already started gets the same signal and ends on its own. The first failure of `work` also stops new
+ * starts and rejects the run, so `work` catches what should only fail its own item.
  */
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { ValidationError } from '../errors';

@@ -6,8 +6,6 @@ export {
 	WhatsAppHttpError,
 	OutcomeUnknownError,
 	ConnectionError,
-	errorFromResponse,
-	parseRetryAfter,
 	type RetryAdvice,
 	type UnknownOutcomeReason,
 } from './errors';
