@@ -62,7 +62,8 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 		if (event.kind === 'message') {
 			const meaning: Meaning = interpret(event, options.keywords);
 			const language = replyLanguage(meaning, event.from, options.replies.fallbackLanguage);
-			const reply = (text: string) => ({ to: event.from ?? event.userId, text, language });
+			// Replies go to the number (E.164, as Send WhatsApp takes it), or to the user id of a username-only user.
+			const reply = (text: string, phone?: string) => ({ to: phone ?? (event.from ? `+${event.from}` : event.userId), text, language });
 			if (meaning.kind === 'withdraw') {
 				const result = await ledger.revoke({
 					waId: event.from,
@@ -83,7 +84,7 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 					withdrawn: result.withdrawn,
 					via: meaning.via,
 					keyword: meaning.keyword,
-					reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0)),
+					reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0), result.phone),
 				});
 				continue;
 			}
@@ -97,7 +98,7 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 					phone: result.phone,
 					purposes: result.purposes,
 					alreadyConfirmed: result.outcome === 'already_confirmed',
-					reply: reply(optInConfirmation(language, { ...options.replies, purposes: await labels(result.purposes) })),
+					reply: reply(optInConfirmation(language, { ...options.replies, purposes: await labels(result.purposes) }), result.phone),
 				});
 			} else if (REFUSED[result.outcome]) {
 				out.push({

@@ -181,7 +181,6 @@ crm = workflow('CRM order update over WhatsApp', [
             {'name': 'order_id', 'value': '={{ $json.body.orderId }}'},
             {'name': 'status', 'value': '={{ $json.body.status }}'},
         ]},
-        'buttons': {'button': [{'subType': 'url', 'index': 0, 'parameter': '={{ $json.body.orderId }}'}]},
         'recipient': '={{ $json.body.phone }}',
         'category': 'utility',
         'purpose': 'order-updates',

@@ -170,7 +170,7 @@ export class HandleStop implements INodeType {
 				}
 				const meaning = interpret(inbound, keywords);
 				const language = replyLanguage(meaning, inbound.from, options.language ?? 'en');
-				const reply = (text: string) => ({ to: inbound.from ?? inbound.userId, text, language });
+				const reply = (text: string, phone?: string) => ({ to: phone ?? (inbound.from ? `+${inbound.from}` : inbound.userId), text, language });
 				if (meaning.kind === 'withdraw') {
 					// Idempotent: after the Opt-In Trigger has committed it, this returns the same result.
 					const result = await ledger.revoke({
@@ -186,7 +186,7 @@ export class HandleStop implements INodeType {
 						json: {
 							...json,
 							withdrawal: { via: meaning.via, keyword: meaning.keyword, scope, withdrawn: result.withdrawn, known: result.known, phone: result.phone },
-							reply: reply(withdrawalConfirmation(language, context, result.withdrawn.length === 0)),
+							reply: reply(withdrawalConfirmation(language, context, result.withdrawn.length === 0), result.phone),
 						},
 						pairedItem,
 					});

@@ -107,7 +107,7 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 			phone: PHONE,
 			purposes: ['offers'],
 			profileName: 'Jürgen Groß',
-			reply: { to: WA_ID, language: 'de', text: expect.stringContaining('Beispiel GmbH') },
+			reply: { to: PHONE, language: 'de', text: expect.stringContaining('Beispiel GmbH') },
 		});
 		expect((confirmed.reply as { text: string }).text).toMatch(/STOP/);
 		await until('all deliveries', () => receiver.answers.length >= 6);

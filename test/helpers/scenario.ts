@@ -1,0 +1,81 @@
+/**
+ * A test scenario on real parts: the local Cloud API sandbox, a ledger on either store, and the credentials the
+ * nodes read. The customer acts through the sandbox; their messages reach the ledger as the Opt-In Trigger passes
+ * them on: Meta's signed bytes, parsed and committed by `processEvents`.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
+import type { Ledger } from '../../lib/consent/ledger';
+import { processEvents, type TriggerEvent } from '../../lib/events';
+import { parseWebhook } from '../../lib/whatsapp';
+import { startSandbox, type Sandbox } from '../../sandbox/server';
+import type { SandboxOptions } from '../../sandbox/config';
+import { ledgerFor } from '../../nodes/shared/ledger';
+import { pgConnection, SECRET, type StoreKind } from './ledgers';
+import { randomBytes } from 'node:crypto';
+
+export interface Scenario {
+	sandbox: Sandbox;
+	ledger: Ledger;
+	credentials: Record<string, ICredentialDataDecryptedObject>;
+	/** The customer writes from WhatsApp; returns what the Opt-In Trigger would start the workflow with. */
+	customerSends(from: string, message: { text?: string; button?: { payload: string; text: string } }): Promise<TriggerEvent[]>;
+	control<T = unknown>(path: string, body?: unknown, method?: string): Promise<T>;
+	/** Every message request that reached the sandbox ("Meta"), accepted or not. */
+	graphRequests(): Promise<{ body: { to?: string; type?: string; text?: { body: string }; template?: { name: string } }; outcome: { status: string; code?: number } }[]>;
+	close(): Promise<void>;
+}
+
+export async function startScenario(kind: StoreKind, sandboxOptions: SandboxOptions = {}): Promise<Scenario> {
+	const sandbox = await startSandbox({ pairRateSeconds: 0, ...sandboxOptions });
+	const consentLedgerApi: ICredentialDataDecryptedObject =
+		kind === 'embedded'
+			? { store: 'embedded', folder: mkdtempSync(join(tmpdir(), 'scenario-')), secretKey: SECRET, defaultCountry: 'DE' }
+			: { store: 'postgres', ...pgConnection(), schema: `s_${randomBytes(6).toString('hex')}`, secretKey: SECRET, defaultCountry: 'DE', ssl: 'off' };
+	const credentials = {
+		consentLedgerApi,
+		whatsAppCloudApi: {
+			accessToken: 'sandbox-token',
+			phoneNumberId: '100000000000001',
+			baseUrl: sandbox.url,
+			graphApiVersion: 'v23.0',
+			appSecret: 'sandbox-secret',
+			verifyToken: 'verify-me',
+		},
+	};
+	const ledger = await ledgerFor(consentLedgerApi);
+	const control = async <T>(path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<T> => {
+		const response = await fetch(`${sandbox.url}/_sandbox/${path}`, {
+			method,
+			headers: { 'Content-Type': 'application/json' },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		return (await response.json()) as T;
+	};
+	return {
+		sandbox,
+		ledger,
+		credentials,
+		control,
+		async customerSends(from, message) {
+			const { messageId } = await control<{ messageId: string }>('inbound', { from, ...message });
+			const log = await control<{ deliveries: { body: string; summary?: string }[] }>('webhooks');
+			const delivery = log.deliveries.reverse().find((entry) => entry.body.includes(messageId));
+			if (!delivery) throw new Error(`The sandbox kept no webhook for ${messageId}`);
+			return processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
+				stopScope: 'all',
+				replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' },
+			});
+		},
+		async graphRequests() {
+			const { requests } = await control<{ requests: { path: string; body: never; outcome: never }[] }>('messages');
+			return requests.filter((request) => request.path.endsWith('/messages'));
+		},
+		async close() {
+			if (kind === 'postgres') await ledger.store.query(`DROP SCHEMA IF EXISTS ${ledger.store.schema} CASCADE`);
+			await sandbox.close();
+		},
+	};
+}
