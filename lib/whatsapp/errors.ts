@@ -92,14 +92,16 @@ const CODES: Record<number, CodeAdvice> = {
 };
 
 /** Meta's details read e.g. `body: number of localizable_params (1) does not match the expected number of params (2)`. */
-const PARAMETER_COUNT = /(\w+): number of localizable_params \((\d+)\) does not match the expected number of params \((\d+)\)/;
+const PARAMETER_COUNT = /([\w ]+?): number of localizable_params \((\d+)\) does not match the expected number of params \((\d+)\)/;
 
 function parameterCountFix(context: ErrorContext): string {
 	const template = context.templateName ? `Template '${context.templateName}'` : 'The template';
 	const counts = PARAMETER_COUNT.exec(context.details ?? '');
 	if (counts) {
 		const [, part, got, expected] = counts;
-		return `${template} expects ${expected} ${part} parameter${expected === '1' ? '' : 's'}, got ${got}: give exactly as many as the approved template has`;
+		const where = part === 'body' || part === 'header' ? `${part} ` : '';
+		const at = where ? '' : ` (${part})`;
+		return `${template} expects ${expected} ${where}parameter${expected === '1' ? '' : 's'}${at}, got ${got}: give exactly as many as the approved template has`;
 	}
 	return `${template} got parameters that do not match the approved template${context.details ? ` (${context.details})` : ''}: check their number and names`;
 }

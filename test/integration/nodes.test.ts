@@ -1,0 +1,175 @@
+/**
+ * Send WhatsApp, Verify Consent and Handle STOP on n8n's real engine, against the sandbox and both stores.
+ * What reached "Meta" is counted by the sandbox, never assumed.
+ */
+import type { IDataObject, INode } from 'n8n-workflow';
+import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
+import { STORE_KINDS } from '../helpers/ledgers';
+import { startScenario, type Scenario } from '../helpers/scenario';
+
+const TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
+const LEDGER = { consentLedgerApi: { id: 'ledger', name: 'Ledger' } };
+const WHATSAPP = { whatsAppCloudApi: { id: 'wa', name: 'WhatsApp' } };
+
+/** Start → one node of ours, fed with the given items. */
+function single(type: string, parameters: INode['parameters'], extra: Partial<INode> = {}): WorkflowJson {
+	return {
+		nodes: [
+			{ id: 'start', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+			{ id: 'node', name: 'Node', type: `n8n-nodes-whatsapp-consent.${type}`, typeVersion: 1, position: [200, 0], parameters, credentials: { ...LEDGER, ...WHATSAPP }, ...extra },
+		],
+		connections: { Start: { main: [[{ node: 'Node', type: 'main', index: 0 }]] } },
+	};
+}
+
+const template = (parameters: IDataObject = {}) => ({
+	operation: 'sendTemplate',
+	templateName: 'welcome',
+	language: 'de',
+	parameterFormat: 'positional',
+	bodyParameters: { parameter: [{ value: '={{ $json.name }}' }] },
+	recipient: '={{ $json.phone }}',
+	category: 'marketing',
+	purpose: 'offers',
+	options: { messagesPerSecond: 50 },
+	...parameters,
+});
+
+afterAll(() => stopEngine());
+
+describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
+	let scenario: Scenario;
+	const run = (workflow: WorkflowJson, items: IDataObject[], signal?: AbortSignal) =>
+		runWorkflow(workflow, { credentials: scenario.credentials, triggerData: { nodeName: 'Start', items }, signal });
+	const accepted = async () => (await scenario.graphRequests()).filter((r) => r.outcome.status === 'accepted').map((r) => r.body.to);
+
+	beforeEach(async () => {
+		scenario = await startScenario(kind);
+		await scenario.ledger.definePurposes([{ id: 'offers', label: 'Angebote' }]);
+	});
+	afterEach(() => scenario.close());
+
+	async function consented(phone: string) {
+		const { code } = await scenario.ledger.requestOptIn({ phone, purposes: ['offers'], consentText: TEXT, source: {} });
+		await scenario.customerSends(phone.slice(1), { text: code });
+	}
+
+	test('#9 #16 without consent nothing reaches Meta: the item leaves on Not Sent with the reason', async () => {
+		await scenario.ledger.requestOptIn({ phone: '+4915100000401', purposes: ['offers'], consentText: TEXT, source: {} });
+		const result = await run(single('sendWhatsApp', template()), [{ phone: '+4915100000401', name: 'A' }, { phone: '+4915100000402', name: 'B' }]);
+		expect(result.outputOf('Node', 0)).toHaveLength(0);
+		expect(result.outputOf('Node', 1).map((item) => (item.json.whatsapp as IDataObject).reason)).toEqual(['pending', 'never_asked']);
+		expect(await scenario.graphRequests()).toHaveLength(0);
+	});
+
+	test('a duplicate run sends nothing twice; a new campaign key sends again', async () => {
+		await consented('+4915100000411');
+		const workflow = single('sendWhatsApp', template());
+		const first = await run(workflow, [{ phone: '+4915100000411', name: 'Anna' }]);
+		expect(first.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', wamid: expect.stringMatching(/^wamid\./), waId: '4915100000411' });
+		const again = await run(workflow, [{ phone: '+4915100000411', name: 'Anna' }]);
+		expect(again.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ reason: 'already_sent' });
+		expect(await accepted()).toEqual(['4915100000411']);
+		await run(single('sendWhatsApp', template({ options: { campaignKey: 'second' } })), [{ phone: '+4915100000411', name: 'Anna' }]);
+		expect(await accepted()).toHaveLength(2);
+	});
+
+	test('#19 free text outside the 24 h window is refused before the call, with the hint to use a template', async () => {
+		await consented('+4915100000421');
+		await scenario.control('clock', { advanceSeconds: 25 * 3600 });
+		const text = single('sendWhatsApp', { operation: 'sendText', text: 'Hallo!', recipient: '={{ $json.phone }}', category: 'marketing', purpose: 'offers', options: {} });
+		const later = new Date(Date.now() + 25 * 3600 * 1000);
+		jest.useFakeTimers({ now: later, doNotFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'nextTick', 'queueMicrotask', 'performance', 'hrtime'] });
+		try {
+			const result = await run(text, [{ phone: '+4915100000421' }]);
+			expect(result.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ reason: 'outside_service_window', message: expect.stringMatching(/Send Template/) });
+		} finally {
+			jest.useRealTimers();
+		}
+		expect(await scenario.graphRequests()).toHaveLength(0);
+	});
+
+	test('template parameter errors say what to fix; with Continue On Fail the item carries code and fix', async () => {
+		await consented('+4915100000431');
+		const wrong = template({ bodyParameters: { parameter: [{ value: 'Anna' }, { value: 'extra' }] } });
+		const failed = await run(single('sendWhatsApp', wrong), [{ phone: '+4915100000431' }]);
+		expect(failed.status).toBe('error');
+		expect(failed.error).toMatchObject({ description: expect.stringMatching(/Template 'welcome' expects 1 body parameter, got 2/) });
+		const continued = await run(single('sendWhatsApp', { ...wrong, options: { campaignKey: 'retry' } }, { onError: 'continueRegularOutput' }), [{ phone: '+4915100000431' }]);
+		expect(continued.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'failed', code: 132000, fix: expect.stringMatching(/expects 1/) });
+	});
+
+	test('reply buttons over the limit are refused before the call, naming the field', async () => {
+		await consented('+4915100000441');
+		const buttons = single('sendWhatsApp', {
+			operation: 'sendButtons',
+			body: 'Passt der Termin?',
+			buttons: { button: [{ title: 'Ja, das passt mir gut so' }, { title: 'Nein' }] },
+			recipient: '={{ $json.phone }}',
+			category: 'service',
+			options: {},
+		});
+		const result = await run(buttons, [{ phone: '+4915100000441' }]);
+		expect(result.status).toBe('error');
+		expect(result.error!.message).toMatch(/buttons\[0\]\.title.*20/);
+		expect(await scenario.graphRequests()).toHaveLength(0);
+	});
+
+	test('invariant 1, #22: a STOP committed while a send batch runs stops the remaining message to that person', async () => {
+		const phones = Array.from({ length: 12 }, (_, i) => `+49151000005${String(i).padStart(2, '0')}`);
+		for (const phone of phones) await consented(phone);
+		const slow = single('sendWhatsApp', template({ options: { messagesPerSecond: 4 } }));
+		const running = run(slow, phones.map((phone) => ({ phone, name: 'Kim' })));
+		await new Promise((resolve) => setTimeout(resolve, 700));
+		await scenario.customerSends(phones[10].slice(1), { text: 'STOP' });
+		const result = await running;
+		expect(result.outputOf('Node', 1).map((item) => [item.json.phone, (item.json.whatsapp as IDataObject).reason])).toEqual([[phones[10], 'withdrawn']]);
+		expect(await accepted()).toHaveLength(11);
+		expect(await accepted()).not.toContain(phones[10].slice(1));
+	});
+
+	test('cancelling the execution stops the sends promptly', async () => {
+		const phones = Array.from({ length: 20 }, (_, i) => `+49151000006${String(i).padStart(2, '0')}`);
+		for (const phone of phones) await consented(phone);
+		const controller = new AbortController();
+		const started = Date.now();
+		const running = run(single('sendWhatsApp', template({ options: { messagesPerSecond: 5 } })), phones.map((phone) => ({ phone, name: 'Kim' })), controller.signal);
+		setTimeout(() => controller.abort(), 600);
+		const result = await running;
+		expect(result.status).toBe('canceled');
+		expect(Date.now() - started).toBeLessThan(3000);
+		const before = (await accepted()).length;
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+		expect((await accepted()).length).toBe(before);
+		expect(before).toBeLessThan(10);
+	});
+
+	test('Handle STOP reads items of n8n\'s own WhatsApp Trigger: variants withdraw, near-misses go to a person (#21)', async () => {
+		await consented('+4915100000701');
+		const cases: [string, string][] = [
+			['STOPP!!', 'Withdrawn'],
+			['stop it please', 'Other Message'],
+			['Abmelden.', 'Withdrawn'],
+			['START', 'Wants to Rejoin'],
+			['Bus stop', 'Other Message'],
+			['unsubscribe me', 'Withdrawn'],
+		];
+		const items = cases.map(([text], index) => ({
+			messaging_product: 'whatsapp',
+			metadata: { display_phone_number: '49301234567', phone_number_id: '100000000000001' },
+			contacts: [{ profile: { name: 'Kim' }, wa_id: '4915100000701' }],
+			messages: [{ from: '4915100000701', id: `wamid.n8n-${index}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: cases[index][0] } }],
+			field: 'messages',
+		}));
+		const handle = single('handleStop', { scope: 'all', businessName: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', options: {} });
+		const result = await run(handle, items);
+		const outputs = ['Withdrawn', 'Wants to Rejoin', 'Other Message'];
+		const routed = outputs.flatMap((name, output) => result.outputOf('Node', output).map((item) => [(item.json.messages as IDataObject[])[0].text, name]));
+		expect(new Map(routed.map(([text, name]) => [(text as IDataObject).body, name]))).toEqual(new Map(cases));
+		const withdrawn = result.outputOf('Node', 0);
+		expect(withdrawn[0].json).toMatchObject({ withdrawal: { withdrawn: ['offers'] }, reply: { to: '+4915100000701', language: 'de', text: expect.stringMatching(/abgemeldet/) } });
+		expect(withdrawn[1].json).toMatchObject({ withdrawal: { withdrawn: [] }, reply: { text: expect.stringMatching(/bereits abgemeldet/) } });
+		expect(result.outputOf('Node', 1)[0].json.reply).toMatchObject({ text: expect.stringContaining('https://example.com/whatsapp') });
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000701', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+	});
+});
