@@ -42,7 +42,7 @@ export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<Wit
 	}
 	const identity = input.recipient !== undefined ? resolveRecipient(ctx, input.recipient, ctx.options.defaultCountry) : undefined;
 	const at = input.at ?? ctx.now();
-	return once(ctx, input.messageId === undefined ? undefined : `message:${input.messageId}`, async (tx) => {
+	return once(ctx, input.messageId === undefined ? undefined : `withdrawal:${input.messageId}`, async (tx) => {
 		if (Array.isArray(scope)) await loadPurposes(tx, scope, 'purposes');
 		const subject = identity
 			? await findSubject(tx, identity, 'update')

@@ -9,6 +9,7 @@ import { inboundFromItem, interpret, replyLanguage } from '../../lib/inbound';
 import type { KeywordOptions } from '../../lib/keywords';
 import { rejoinReply, withdrawalConfirmation } from '../../lib/replies';
 
+import { STOP_SCOPE_OPTIONS } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
@@ -50,10 +51,7 @@ export class HandleStop implements INodeType {
 				displayName: 'Withdraw',
 				name: 'scope',
 				type: 'options',
-				options: [
-					{ name: 'All Purposes', value: 'all', description: 'STOP ends every consent of the sender' },
-					{ name: 'Marketing Only', value: 'marketing', description: 'Utility messages (e.g. order updates) still go out' },
-				],
+				options: STOP_SCOPE_OPTIONS,
 				default: 'all',
 			},
 			{

@@ -1,5 +1,6 @@
 /** The Opt-In Trigger's parameters: the widget a visitor sees, what a STOP withdraws, and which events start the workflow. */
 import type { INodeProperties } from 'n8n-workflow';
+import { STOP_SCOPE_OPTIONS } from '../shared/descriptions';
 
 export const EVENT_OPTIONS = [
 	{ name: 'Sign-Up Requested', value: 'optin.requested', description: 'Someone submitted the widget; the opt-in is pending' },
@@ -86,10 +87,7 @@ export const properties: INodeProperties[] = [
 		displayName: 'STOP Withdraws',
 		name: 'stopScope',
 		type: 'options',
-		options: [
-			{ name: 'All Purposes', value: 'all' },
-			{ name: 'Marketing Only', value: 'marketing', description: 'Utility messages for confirmed purposes still go out' },
-		],
+		options: STOP_SCOPE_OPTIONS,
 		default: 'all',
 	},
 	{

@@ -37,3 +37,9 @@ export const categoryParameter: INodeProperties = {
 	default: 'marketing',
 };
 
+
+/** What a STOP withdraws; the Opt-In Trigger and Handle STOP offer the same choice. */
+export const STOP_SCOPE_OPTIONS = [
+	{ name: 'All Purposes', value: 'all', description: 'STOP ends every consent of the sender' },
+	{ name: 'Marketing Only', value: 'marketing', description: 'Utility messages (e.g. order updates) still go out' },
+];

@@ -1,6 +1,28 @@
 import { updateDisplayOptions, type IExecuteFunctions, type INodeProperties } from 'n8n-workflow';
 import type { OutgoingMessage, TemplateButton } from '../../../../lib/whatsapp';
 
+/** The values for a template's {{1}}, {{2}} (positional) or {{first_name}} (named) placeholders. */
+function parameterList(displayName: string, name: string): INodeProperties {
+	return {
+		displayName,
+		name,
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true, sortable: true },
+		default: {},
+		placeholder: 'Add Parameter',
+		options: [
+			{
+				name: 'parameter',
+				displayName: 'Parameter',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '', description: 'For named templates: the name between the braces, e.g. first_name' },
+					{ displayName: 'Value', name: 'value', type: 'string', default: '' },
+				],
+			},
+		],
+	};
+}
+
 const properties: INodeProperties[] = [
 	{
 		displayName: 'Template Name',
@@ -31,42 +53,8 @@ const properties: INodeProperties[] = [
 		default: 'positional',
 		description: 'How the template was created in WhatsApp Manager',
 	},
-	{
-		displayName: 'Body Parameters',
-		name: 'bodyParameters',
-		type: 'fixedCollection',
-		typeOptions: { multipleValues: true, sortable: true },
-		default: {},
-		placeholder: 'Add Parameter',
-		options: [
-			{
-				name: 'parameter',
-				displayName: 'Parameter',
-				values: [
-					{ displayName: 'Name', name: 'name', type: 'string', default: '', description: 'For named templates: the name between the braces, e.g. first_name' },
-					{ displayName: 'Value', name: 'value', type: 'string', default: '' },
-				],
-			},
-		],
-	},
-	{
-		displayName: 'Header Parameters',
-		name: 'headerParameters',
-		type: 'fixedCollection',
-		typeOptions: { multipleValues: true, sortable: true },
-		default: {},
-		placeholder: 'Add Parameter',
-		options: [
-			{
-				name: 'parameter',
-				displayName: 'Parameter',
-				values: [
-					{ displayName: 'Name', name: 'name', type: 'string', default: '' },
-					{ displayName: 'Value', name: 'value', type: 'string', default: '' },
-				],
-			},
-		],
-	},
+	parameterList('Body Parameters', 'bodyParameters'),
+	parameterList('Header Parameters', 'headerParameters'),
 	{
 		displayName: 'Buttons',
 		name: 'buttons',
