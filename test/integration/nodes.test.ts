@@ -172,4 +172,14 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(result.outputOf('Node', 1)[0].json.reply).toMatchObject({ text: expect.stringContaining('https://example.com/whatsapp') });
 		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000701', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
 	});
+
+	test('Handle STOP with an extra STOP word withdraws a message the trigger passed on as ordinary', async () => {
+		await consented('+4915100000711');
+		const items = await scenario.customerSends('4915100000711', { text: 'Kündigen' });
+		expect(items.map((item) => item.event)).toEqual(['message.received']);
+		const handle = single('handleStop', { scope: 'all', businessName: 'Beispiel GmbH', signupUrl: '', options: { stopWords: 'KÜNDIGEN' } });
+		const result = await run(handle, items as unknown as IDataObject[]);
+		expect(result.outputOf('Node', 0)[0].json).toMatchObject({ withdrawal: { withdrawn: ['offers'], keyword: 'KÜNDIGEN' } });
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000711', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+	});
 });
