@@ -88,6 +88,7 @@ export async function receiveSignup(this: IWebhookFunctions): Promise<IWebhookRe
 		};
 	} catch (error) {
 		const answer = signupErrorAnswer(error, lang);
+		if (answer.retryAfterSeconds !== undefined) response.set('Retry-After', String(answer.retryAfterSeconds));
 		if (answer.httpStatus >= 500) this.logger.error(`Sign-up not recorded: ${(error as Error).message}`);
 		if (asJson) {
 			response.status(answer.httpStatus).json(answer.body);
