@@ -158,7 +158,7 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 			messaging_product: 'whatsapp',
 			metadata: { display_phone_number: '49301234567', phone_number_id: '100000000000001' },
 			contacts: [{ profile: { name: 'Kim' }, wa_id: '4915100000701' }],
-			messages: [{ from: '4915100000701', id: `wamid.n8n-${index}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: cases[index][0] } }],
+			messages: [{ from: '4915100000701', id: `wamid.n8n-${index}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
 			field: 'messages',
 		}));
 		const handle = single('handleStop', { scope: 'all', businessName: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', options: {} });

@@ -31,7 +31,8 @@ async function startReceiver(ledger: Ledger): Promise<Receiver> {
 			const raw = Buffer.concat(chunks);
 			if (!verifySignature(raw, request.headers['x-hub-signature-256'] as string | undefined, 'sandbox-secret')) {
 				answers.push(401);
-				return response.writeHead(401).end();
+				response.writeHead(401).end();
+				return;
 			}
 			try {
 				const events = await processEvents(ledger, parseWebhook(JSON.parse(raw.toString('utf8'))), {
