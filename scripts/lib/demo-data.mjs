@@ -1,0 +1,54 @@
+// What `npm start` puts into n8n: the credentials of demo/credentials.json and the sample workflows of workflows/.
+// Each is imported again only when its file changed, so edits made in the editor survive a restart.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+
+/** demo/credentials.json with its `{{SETTING}}` placeholders filled from the demo settings. */
+export function demoCredentials(root, settings) {
+	const text = readFileSync(join(root, 'demo', 'credentials.json'), 'utf8').replace(/\{\{(\w+)\}\}/g, (placeholder, name) => {
+		if (!(name in settings)) throw new Error(`demo/credentials.json uses ${placeholder}, which is not a demo setting (${Object.keys(settings).join(', ')})`);
+		return settings[name];
+	});
+	return JSON.parse(text);
+}
+
+/** The sample workflows, each with an id derived from its file name, so a re-import updates instead of adding. */
+export function sampleWorkflows(root) {
+	const folder = join(root, 'workflows');
+	return readdirSync(folder)
+		.filter((file) => file.endsWith('.json'))
+		.sort()
+		.map((file) => {
+			const workflow = JSON.parse(readFileSync(join(folder, file), 'utf8'));
+			return { file, workflow: { ...workflow, id: sha256(basename(file, '.json')).slice(0, 16) } };
+		});
+}
+
+/** Remembers what was imported into a user folder, by content hash. */
+export class ImportRecord {
+	constructor(userFolder) {
+		this.file = join(userFolder, 'demo-imports.json');
+		this.hashes = existsSync(this.file) ? JSON.parse(readFileSync(this.file, 'utf8')) : {};
+	}
+
+	changed(key, content) {
+		return this.hashes[key] !== sha256(JSON.stringify(content));
+	}
+
+	remember(key, content) {
+		this.hashes[key] = sha256(JSON.stringify(content));
+		writeFileSync(this.file, JSON.stringify(this.hashes, null, 2));
+	}
+}
+
+/** Production URLs of the webhook-based triggers in the sample workflows, for the summary printed at start. */
+export function triggerUrls(workflows, baseUrl) {
+	return workflows.flatMap(({ workflow }) =>
+		workflow.nodes
+			.filter((node) => /\.(optInTrigger|webhook)$/.test(node.type) && typeof node.parameters?.path === 'string')
+			.map((node) => ({ workflow: workflow.name, node: node.name, type: node.type, url: `${baseUrl}/webhook/${node.parameters.path}` })),
+	);
+}

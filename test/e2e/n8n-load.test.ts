@@ -1,0 +1,153 @@
+/**
+ * `npm start` for real: scripts/start.mjs builds the package, installs it into a fresh n8n user folder the way the
+ * n8n UI installs a community package, imports the demo credentials and sample workflows and starts n8n 2.8.4 from
+ * demo/node_modules with the sandbox. The test then asks n8n's REST API what it loaded and stops it with Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const PACKAGE_NAME = 'n8n-nodes-whatsapp-consent';
+const demoInstalled = existsSync(join(ROOT, 'demo', 'node_modules', 'n8n', 'package.json'));
+
+if (!demoInstalled && process.env.CI) {
+	throw new Error('The demo n8n is not installed: CI must run `npm --prefix demo ci` before the tests');
+}
+if (!demoInstalled) {
+	console.warn('Skipping the real-n8n test: demo/node_modules is missing. Install it with `npm --prefix demo ci` (about 5 minutes, 2 GB).');
+}
+const describeWithN8n = demoInstalled ? describe : describe.skip;
+
+async function freePort(): Promise<number> {
+	const server = createServer().listen(0, '127.0.0.1');
+	await new Promise((resolve) => server.once('listening', resolve));
+	const { port } = server.address() as { port: number };
+	await new Promise((resolve) => server.close(resolve));
+	return port;
+}
+
+/** Node type names the package declares, read from the built classes as n8n reads them. */
+function declaredNodeTypes(): string[] {
+	const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { n8n: { nodes: string[] } };
+	return manifest.n8n.nodes.map((file) => {
+		const className = file.split('/').pop()!.split('.')[0];
+		const NodeClass = require(join(ROOT, file))[className] as new () => { description: { name: string } };
+		return `${PACKAGE_NAME}.${new NodeClass().description.name}`;
+	});
+}
+
+class StartedDemo {
+	output = '';
+
+	readonly exited: Promise<number | null>;
+
+	constructor(readonly child: ChildProcess) {
+		child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+		child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+		this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+	}
+
+	async waitFor(text: string, timeoutMs: number): Promise<void> {
+		const deadline = Date.now() + timeoutMs;
+		let ended = false;
+		void this.exited.then(() => (ended = true));
+		while (!this.output.includes(text)) {
+			if (ended || Date.now() > deadline) throw new Error(`npm start did not print "${text}". Its output:\n${this.output}`);
+			await new Promise((resolve) => setTimeout(resolve, 250));
+		}
+	}
+}
+
+describeWithN8n('npm start: the real n8n 2.8.4 with this package', () => {
+	const userFolder = mkdtempSync(join(tmpdir(), 'consent-demo-'));
+	let demo: StartedDemo;
+	let n8nUrl: string;
+	let cookie = '';
+	const ports: number[] = [];
+
+	async function rest<T>(path: string, init: RequestInit = {}): Promise<T> {
+		const response = await fetch(`${n8nUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', cookie, ...init.headers } });
+		const auth = response.headers.getSetCookie().find((value) => value.startsWith('n8n-auth='));
+		if (auth) cookie = auth.split(';')[0];
+		expect(response.status).toBe(200);
+		return (await response.json()) as T;
+	}
+
+	beforeAll(async () => {
+		const [n8nPort, brokerPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
+		ports.push(n8nPort, brokerPort, sandboxPort);
+		n8nUrl = `http://127.0.0.1:${n8nPort}`;
+		const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
+			cwd: ROOT,
+			env: {
+				...process.env,
+				DEMO_USER_FOLDER: userFolder,
+				N8N_PORT: String(n8nPort),
+				N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+				SANDBOX_PORT: String(sandboxPort),
+			},
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		demo = new StartedDemo(child);
+		await demo.waitFor('Press Ctrl-C to stop.', 240_000);
+		const [, email, password] = /login:\s+(\S+) \/ (\S+)/.exec(demo.output)!;
+		await rest('/rest/login', { method: 'POST', body: JSON.stringify({ emailOrLdapLoginId: email, password }) });
+	}, 300_000);
+
+	afterAll(async () => {
+		if (demo && demo.child.exitCode === null) {
+			demo.child.kill('SIGINT');
+			await demo.exited;
+		}
+		rmSync(userFolder, { recursive: true, force: true });
+	}, 60_000);
+
+	it('loads every node and credential the package declares, named as after an install from the n8n UI', async () => {
+		const nodeTypes = await rest<{ name: string; iconUrl?: string | { light: string } }[]>('/types/nodes.json');
+		const ours = nodeTypes.filter((type) => type.name.startsWith(`${PACKAGE_NAME}.`)).map((type) => type.name);
+		expect(ours).toEqual(expect.arrayContaining(declaredNodeTypes()));
+
+		const credentialTypes = await rest<{ name: string }[]>('/types/credentials.json');
+		expect(credentialTypes.map((type) => type.name)).toEqual(expect.arrayContaining(['whatsAppCloudApi', 'consentLedgerApi']));
+	});
+
+	it('serves the icons the package ships', async () => {
+		const nodeTypes = await rest<{ name: string; iconUrl?: string | { light: string; dark: string } }[]>('/types/nodes.json');
+		const iconUrls = nodeTypes
+			.filter((type) => type.name.startsWith(`${PACKAGE_NAME}.`) && type.iconUrl)
+			.flatMap((type) => (typeof type.iconUrl === 'string' ? [type.iconUrl] : Object.values(type.iconUrl!)));
+		expect(iconUrls.length).toBeGreaterThan(0);
+		for (const url of new Set(iconUrls)) {
+			const response = await fetch(`${n8nUrl}/${url}`, { headers: { cookie } });
+			expect({ url, status: response.status }).toEqual({ url, status: 200 });
+		}
+	});
+
+	it('logs no error about the package', () => {
+		const log = readFileSync(join(userFolder, 'n8n.log'), 'utf8');
+		expect(log).not.toMatch(/Error loading package/i);
+		expect(log.split('\n').filter((line) => line.includes(PACKAGE_NAME) && /error|fail/i.test(line))).toEqual([]);
+		expect(demo.output).toContain('package loaded without errors');
+	});
+
+	it('imports every sample workflow and activates it', async () => {
+		const samples = readdirSync(join(ROOT, 'workflows'))
+			.filter((file) => file.endsWith('.json'))
+			.map((file) => (JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { name: string }).name);
+		const { data } = await rest<{ data: { name: string; active: boolean }[] }>('/rest/workflows');
+		expect(data.map(({ name, active }) => ({ name, active })).sort((a, b) => a.name.localeCompare(b.name))).toEqual(
+			samples.map((name) => ({ name, active: true })).sort((a, b) => a.name.localeCompare(b.name)),
+		);
+	});
+
+	it('stops n8n and the sandbox on Ctrl-C and frees their ports', async () => {
+		demo.child.kill('SIGINT');
+		expect(await demo.exited).toBe(0);
+		for (const port of ports) {
+			await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+		}
+	}, 60_000);
+});
