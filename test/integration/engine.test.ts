@@ -1,7 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ledgerFor } from '../../nodes/shared/ledger';
 import { readWorkflowFile, runWorkflow, setNodeParameters, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 
 interface SeenRequest {
@@ -171,5 +174,43 @@ describe('workflow JSON on the real n8n engine', () => {
 		};
 
 		await expect(runWorkflow(unknown, { credentials: crmToken })).rejects.toThrow('Unknown node type "n8n-nodes-whatsapp-consent.noSuchNode"');
+	});
+});
+
+describe('this package\'s nodes on the engine', () => {
+	afterAll(() => stopEngine());
+
+	/** Manual Trigger → Verify Consent, with the node type named as the given loader would name it. */
+	function verifyConsentWorkflow(type: string): WorkflowJson {
+		return {
+			nodes: [
+				{ id: 'n1', name: TRIGGER, type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+				{
+					id: 'n2',
+					name: 'Verify Consent',
+					type,
+					typeVersion: 1,
+					position: [220, 0],
+					parameters: { recipient: '={{ $json.phone }}', purpose: 'offers', category: 'marketing' },
+					credentials: { consentLedgerApi: { id: 'ledger', name: 'Ledger' } },
+				},
+			],
+			connections: { [TRIGGER]: { main: [[{ node: 'Verify Consent', type: 'main', index: 0 }]] } },
+		};
+	}
+
+	it.each(['n8n-nodes-whatsapp-consent.verifyConsent', 'CUSTOM.verifyConsent'])('runs %s and routes a number nobody asked to "Not Consented"', async (type) => {
+		const consentLedgerApi = { store: 'embedded', folder: mkdtempSync(join(tmpdir(), 'engine-ledger-')), secretKey: 'engine-test-secret-0123456789', defaultCountry: 'DE' };
+		await (await ledgerFor(consentLedgerApi)).definePurposes([{ id: 'offers', label: 'Offers' }]);
+
+		const result = await runWorkflow(verifyConsentWorkflow(type), {
+			credentials: { consentLedgerApi },
+			triggerData: { nodeName: TRIGGER, items: [{ phone: '+4915112345678' }] },
+		});
+
+		expect(result.error).toBeUndefined();
+		expect(result.outputOf('Verify Consent', 0)).toEqual([]);
+		const [refused] = result.outputOf('Verify Consent', 1);
+		expect(refused.json).toMatchObject({ phone: '+4915112345678', consent: { allowed: false, reason: 'never_asked' } });
 	});
 });
