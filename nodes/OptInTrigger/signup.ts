@@ -30,11 +30,24 @@ function languageOf(context: IWebhookFunctions, config: WidgetConfig) {
 	return pickLanguage(typeof asked === 'string' ? asked : request.headers['accept-language'], config);
 }
 
+/**
+ * This trigger's URL as the visitor's browser reached it. n8n's own idea of its URL (WEBHOOK_URL, else localhost)
+ * may name another host than the one the page came from, and the browser would then refuse the sign-up post.
+ */
+function publicUrl(context: IWebhookFunctions): string {
+	const request = context.getRequestObject();
+	const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.split(',')[0].trim();
+	const host = first(request.headers['x-forwarded-host']) ?? request.headers.host;
+	if (!host) return context.getNodeWebhookUrl('default')!;
+	const protocol = first(request.headers['x-forwarded-proto']) ?? request.protocol;
+	return `${protocol}://${host}${request.path}`;
+}
+
 export async function serveWidget(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const request = this.getRequestObject();
 	const response = this.getResponseObject();
 	const config = widgetConfigOf(this);
-	const url = this.getNodeWebhookUrl('default')!;
+	const url = publicUrl(this);
 	if ((request.query as IDataObject).asset === 'widget.js') {
 		response.status(200).type('application/javascript').set('Cache-Control', 'public, max-age=300').send(widgetScript(config, { submitUrl: url }));
 	} else {
@@ -52,7 +65,7 @@ export async function receiveSignup(this: IWebhookFunctions): Promise<IWebhookRe
 	const cors = corsHeaders(config, origin);
 	const asJson = (request.headers['content-type'] ?? '').includes('application/json');
 	const lang = languageOf(this, config);
-	const url = this.getNodeWebhookUrl('default')!;
+	const url = publicUrl(this);
 	// A post from a site that is not allowed to embed the widget is refused, whatever the browser was told.
 	if (origin && Object.keys(cors).length === 0 && new URL(url).origin !== origin) {
 		response.status(403).json({ status: 'error', message: `Sign-ups from ${origin} are not allowed: add it to the trigger's Allowed Websites` });

@@ -8,6 +8,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const ROOT = join(__dirname, '..', '..');
 const PACKAGE_NAME = 'n8n-nodes-whatsapp-consent';
@@ -141,6 +144,73 @@ describeWithN8n('npm start: the real n8n 2.8.4 with this package', () => {
 		expect(data.map(({ name, active }) => ({ name, active })).sort((a, b) => a.name.localeCompare(b.name))).toEqual(
 			samples.map((name) => ({ name, active: true })).sort((a, b) => a.name.localeCompare(b.name)),
 		);
+	});
+
+	it('runs the double opt-in for real: widget in a browser, code from WhatsApp, welcome, STOP (#1 #10 #13 #23)', async () => {
+		const sandboxUrl = `http://127.0.0.1:${ports[2]}`;
+		const chatText = async () => {
+			const chat = (await (await fetch(`${sandboxUrl}/_sandbox/chats/4915112345678`)).json()) as { messages?: { direction?: string; text?: string }[] };
+			return JSON.stringify(chat);
+		};
+		const until = async (what: string, probe: () => Promise<boolean>) => {
+			const deadline = Date.now() + 20_000;
+			while (!(await probe())) {
+				if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; chat: ${await chatText()}`);
+				await new Promise((resolve) => setTimeout(resolve, 200));
+			}
+		};
+		const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+		let prefill: string;
+		try {
+			const page = await browser.newPage({ locale: 'de-DE' });
+			await page.goto(`${n8nUrl}/webhook/whatsapp-consent`);
+			await page.getByLabel('Handynummer').fill('0151 12345678');
+			const boxes = page.getByRole('checkbox');
+			expect(await boxes.evaluateAll((inputs) => inputs.some((input) => (input as HTMLInputElement).checked))).toBe(false);
+			await boxes.first().check();
+			await page.getByLabel(/mindestens 16/).check();
+			await page.getByRole('button', { name: /WhatsApp/ }).click();
+			const link = page.locator('a[href^="https://wa.me/"]');
+			await link.waitFor();
+			prefill = new URL((await link.getAttribute('href'))!).searchParams.get('text')!;
+			expect(await page.locator('svg path').count()).toBeGreaterThan(0);
+		} finally {
+			await browser.close();
+		}
+		expect(prefill).toMatch(/[A-Z2-9]{6}/);
+
+		await fetch(`${sandboxUrl}/_sandbox/inbound`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ from: '4915112345678', text: prefill }),
+		});
+		await until('the welcome reply', async () => (await chatText()).includes('ist bestätigt'));
+		await fetch(`${sandboxUrl}/_sandbox/inbound`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ from: '4915112345678', text: 'STOP' }),
+		});
+		await until('the withdrawal confirmation', async () => (await chatText()).includes('abgemeldet'));
+	}, 60_000);
+
+	it("answers Meta's verification only with the right token and refuses unsigned events", async () => {
+		const url = `${n8nUrl}/webhook/whatsapp-consent`;
+		const right = await fetch(`${url}?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=1158201444`);
+		expect([right.status, await right.text()]).toEqual([200, '1158201444']);
+		const wrong = await fetch(`${url}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1`);
+		expect(wrong.status).toBe(403);
+		const unsigned = await fetch(url, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ object: 'whatsapp_business_account', entry: [] }),
+		});
+		expect(unsigned.status).toBe(401);
+		const forged = await fetch(url, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
+			body: JSON.stringify({ object: 'whatsapp_business_account', entry: [] }),
+		});
+		expect(forged.status).toBe(401);
 	});
 
 	it('stops n8n and the sandbox on Ctrl-C and frees their ports', async () => {
