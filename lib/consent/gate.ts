@@ -132,6 +132,9 @@ export async function answer(
 	const purposes = [...new Set(questions.filter((q) => q.category !== 'service').map((q) => q.purpose))];
 	const minVersions = await loadPurposes(db, purposes);
 
+	// Only what the rule will read: at 100,000 questions every column read back from PGlite costs time.
+	const ageColumn = ctx.options.maxConsentAgeDays === undefined ? 'NULL::timestamptz AS confirmed_at' : 'c.confirmed_at';
+	const versionColumn = [...minVersions.values()].some(Boolean) ? 'c.text_version' : 'NULL::text AS text_version';
 	const facts = new Map<string, FactRow[]>();
 	for (const kind of ['phone', 'user'] as const) {
 		const lookups = [...new Set(identities.filter((identity) => identity.kind === kind).map((identity) => identity.lookup))];
@@ -139,7 +142,7 @@ export async function answer(
 		const column = kind === 'phone' ? 'phone_hmac' : 'user_id_hmac';
 		const rows = await db.query<FactRow>(
 			`SELECT s.${column} AS lookup, s.id, s.last_inbound_at, s.marketing_stopped_at, s.marketing_withdrawn_at,
-				c.purpose, c.state, c.confirmed_at, c.text_version, c.confirm_event_seq
+				c.purpose, c.state, ${ageColumn}, ${versionColumn}, c.confirm_event_seq
 			 FROM subjects s
 			 LEFT JOIN consents c ON c.subject_id = s.id AND c.purpose = ANY($2::text[])
 			 WHERE s.${column} = ANY(string_to_array($1, ','))${lock ? ' FOR SHARE OF s' : ''}`,
