@@ -5,7 +5,7 @@
  */
 import type { Ledger } from './consent/ledger';
 import type { ConfirmOutcome } from './consent/types';
-import { interpret, replyLanguage, type Meaning } from './inbound';
+import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
 import type { KeywordOptions } from './keywords';
 import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext } from './replies';
 import type { WebhookEvent } from './whatsapp/webhook';
@@ -62,18 +62,9 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 		if (event.kind === 'message') {
 			const meaning: Meaning = interpret(event, options.keywords);
 			const language = replyLanguage(meaning, event.from, options.replies.fallbackLanguage);
-			// Replies go to the number (E.164, as Send WhatsApp takes it), or to the user id of a username-only user.
-			const reply = (text: string, phone?: string) => ({ to: phone ?? (event.from ? `+${event.from}` : event.userId), text, language });
+			const reply = (text: string, phone?: string) => ({ to: replyTo(event, phone), text, language });
 			if (meaning.kind === 'withdraw') {
-				const result = await ledger.revoke({
-					waId: event.from,
-					userId: event.userId,
-					purposes: options.stopScope,
-					channel: meaning.via === 'keyword' ? 'whatsapp' : 'whatsapp_button',
-					messageId: event.messageId,
-					evidence: { text: event.text },
-					at: event.at,
-				});
+				const result = await withdrawByMessage(ledger, event, meaning.via, options.stopScope);
 				if (result.duplicate) continue;
 				out.push({
 					event: 'consent.withdrawn',
@@ -137,10 +128,7 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 				marketingStopped: result.marketingStopped,
 			});
 		} else if (event.kind === 'preference') {
-			const result = await ledger.setMarketingPreference(
-				{ waId: event.waId, userId: event.userId, value: event.value, at: event.at },
-				`preference:${event.waId ?? event.userId}:${event.value}:${event.at.getTime()}`,
-			);
+			const result = await applyPreference(ledger, event);
 			if (result.duplicate) continue;
 			out.push({ event: 'marketing.preference', at: event.at.toISOString(), waId: event.waId, userId: event.userId, value: event.value, known: result.known });
 		} else if (event.kind === 'system' && event.type === 'user_changed_number' && event.from) {

@@ -4,6 +4,7 @@
  * Trigger, which commits the withdrawal before it answers Meta, and Handle STOP, which confirms it.
  */
 import { classifyMessage, type KeywordLanguage, type KeywordOptions } from './keywords';
+import type { Ledger } from './consent/ledger';
 import { parseTriggerItem } from './whatsapp/webhook';
 
 export interface InboundContent {
@@ -82,4 +83,41 @@ export function inboundFromItem(json: Record<string, unknown>): InboundItem | un
 	}
 	if (event?.kind === 'preference') return { kind: 'preference', waId: event.waId, userId: event.userId, value: event.value, at: event.at };
 	return undefined;
+}
+
+interface SentMessage {
+	messageId: string;
+	from?: string;
+	userId?: string;
+	text: string;
+	at: Date;
+}
+
+/**
+ * A message that means STOP, made a durable withdrawal. The Opt-In Trigger and Handle STOP both call this: the
+ * same message withdraws once, and the second caller gets the first result.
+ */
+export function withdrawByMessage(ledger: Ledger, message: SentMessage, via: 'keyword' | 'stop_promotions_button', scope: 'all' | 'marketing') {
+	return ledger.revoke({
+		waId: message.from,
+		userId: message.userId,
+		purposes: scope,
+		channel: via === 'keyword' ? 'whatsapp' : 'whatsapp_button',
+		messageId: message.messageId,
+		evidence: { text: message.text },
+		at: message.at,
+	});
+}
+
+/** Meta's in-app switch, keyed so that a redelivered preference webhook changes nothing twice. */
+export function applyPreference(ledger: Ledger, preference: { waId?: string; userId?: string; value: 'stop' | 'resume'; at: Date }) {
+	return ledger.setMarketingPreference(
+		{ waId: preference.waId, userId: preference.userId, value: preference.value, at: preference.at },
+		`preference:${preference.waId ?? preference.userId}:${preference.value}:${preference.at.getTime()}`,
+	);
+}
+
+/** Where a reply goes: the number (E.164, as Send WhatsApp takes it), or the user id of a username-only user. */
+export function replyTo(message: { from?: string; userId?: string }, phone?: string): string | undefined {
+	return phone ?? (message.from ? `+${message.from}` : message.userId);
 }

@@ -5,7 +5,7 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import { inboundFromItem, interpret, replyLanguage } from '../../lib/inbound';
+import { applyPreference, inboundFromItem, interpret, replyLanguage, replyTo, withdrawByMessage } from '../../lib/inbound';
 import type { KeywordOptions } from '../../lib/keywords';
 import { rejoinReply, withdrawalConfirmation } from '../../lib/replies';
 
@@ -158,28 +158,16 @@ export class HandleStop implements INodeType {
 					continue;
 				}
 				if (inbound.kind === 'preference') {
-					const result = await ledger.setMarketingPreference(
-						{ waId: inbound.waId, userId: inbound.userId, value: inbound.value, at: inbound.at },
-						`preference:${inbound.waId ?? inbound.userId}:${inbound.value}:${inbound.at.getTime()}`,
-					);
+					const result = await applyPreference(ledger, inbound);
 					const target = inbound.value === 'stop' ? withdrawn : other;
 					target.push({ json: { ...json, withdrawal: { via: 'in_app_preference', value: inbound.value, known: result.known } }, pairedItem });
 					continue;
 				}
 				const meaning = interpret(inbound, keywords);
 				const language = replyLanguage(meaning, inbound.from, options.language ?? 'en');
-				const reply = (text: string, phone?: string) => ({ to: phone ?? (inbound.from ? `+${inbound.from}` : inbound.userId), text, language });
+				const reply = (text: string, phone?: string) => ({ to: replyTo(inbound, phone), text, language });
 				if (meaning.kind === 'withdraw') {
-					// Idempotent: after the Opt-In Trigger has committed it, this returns the same result.
-					const result = await ledger.revoke({
-						waId: inbound.from,
-						userId: inbound.userId,
-						purposes: scope,
-						channel: meaning.via === 'keyword' ? 'whatsapp' : 'whatsapp_button',
-						messageId: inbound.messageId,
-						evidence: { text: inbound.text },
-						at: inbound.at,
-					});
+					const result = await withdrawByMessage(ledger, inbound, meaning.via, scope);
 					withdrawn.push({
 						json: {
 							...json,
