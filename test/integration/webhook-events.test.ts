@@ -166,6 +166,27 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 		expect(exported!.sends[0]).toMatchObject({ key: 'k-status', status: 'read', wamid: sent.wamid });
 	});
 
+	test('#32 a changed number needs a new confirmation: the system event without contacts ends the old consent', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, text: code });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		const changed = {
+			object: 'whatsapp_business_account',
+			entry: [{ id: '200000000000001', changes: [{ field: 'messages', value: {
+				messaging_product: 'whatsapp',
+				metadata: { display_phone_number: '49301234567', phone_number_id: '100000000000001' },
+				messages: [{ from: WA_ID, id: 'wamid.system-1', timestamp: String(Math.floor(Date.now() / 1000)), type: 'system',
+					system: { body: 'User A changed from 4915112345678 to 4915199990000', wa_id: '4915199990000', type: 'user_changed_number' } }],
+			} }] }],
+		};
+		const options = { stopScope: 'all' as const, replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' as const } };
+		await processEvents(ledger, parseWebhook(changed), options);
+		await processEvents(ledger, parseWebhook(changed), options);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+		const history = (await ledger.getConsent(PHONE))!.history.map((event) => event.type);
+		expect(history.filter((type) => type === 'consent.withdrawn')).toHaveLength(1);
+	});
+
 	test('a missing or wrong signature is refused with 401 and changes nothing', async () => {
 		const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [] });
 		for (const signature of [undefined, 'sha256=00', `sha256=${'ab'.repeat(32)}`]) {

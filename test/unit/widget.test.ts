@@ -76,7 +76,7 @@ describe('consentTextFor', () => {
 	test.each([
 		['de', /von Beispiel GmbH Nachrichten per WhatsApp/, /Offers and news und Order updates/, /jederzeit widerrufen, indem ich STOP an Beispiel GmbH/, /berührt nicht die Rechtmäßigkeit/],
 		['en', /WhatsApp messages from Beispiel GmbH/, /Offers and news and Order updates/, /withdraw my consent at any time by writing STOP/, /does not affect the lawfulness/],
-	] as const)('names the business, WhatsApp, the topics, STOP and the effect of withdrawal (%s)', (lang, business, topics, stop, earlier) => {
+	] as const)('#2 names the business, WhatsApp, the topics, STOP and the effect of withdrawal (%s)', (lang, business, topics, stop, earlier) => {
 		const text = consentTextFor(config, lang);
 		expect(text.language).toBe(lang);
 		expect(text.version).toBe(BUILT_IN_TEXT_VERSION);
@@ -128,7 +128,7 @@ describe('renderHostedPage', () => {
 		expect(html).not.toContain('<script');
 	});
 
-	test('has one unticked box per purpose with its label and description, in a fieldset', () => {
+	test('#1 #3 has one unticked box per purpose with its label and description, in a fieldset', () => {
 		expect(html).not.toMatch(/\schecked/);
 		expect(html.match(/type="checkbox" id="wcw-purpose-[a-z]+" name="purposes"/g)).toHaveLength(2);
 		expect(html).toContain('<label class="wcw-choice" for="wcw-purpose-offers">');
@@ -136,7 +136,7 @@ describe('renderHostedPage', () => {
 		expect(html).toMatch(/<fieldset[^>]*>\s*<legend>Was möchten Sie erhalten\?<\/legend>/);
 	});
 
-	test('labels the phone field and shows the consent text exactly as it is hashed', () => {
+	test('#4 #7 labels the phone field and shows the consent text apart, exactly as it is hashed', () => {
 		expect(html).toContain('<label class="wcw-label" for="wcw-phone">Handynummer</label>');
 		expect(html).toMatch(/<input type="tel" id="wcw-phone" name="phone" autocomplete="tel"/);
 		const shown = html.match(/<p id="wcw-consent-text" data-version="([^"]+)">([^<]*)<\/p>/)!;
@@ -144,7 +144,7 @@ describe('renderHostedPage', () => {
 		expect(shown[2]).toBe(consentTextFor(config, 'de').text);
 	});
 
-	test('links the privacy notice and the imprint, asks for the age and hides a honeypot', () => {
+	test('#5 #6 links the privacy notice and the imprint, asks for the age and hides a honeypot', () => {
 		expect(html).toContain('<a href="https://beispiel.example/datenschutz">Datenschutzhinweise</a>');
 		expect(html).toContain('<a href="https://beispiel.example/impressum">Impressum</a>');
 		expect(html).toMatch(/<input type="checkbox" id="wcw-age" name="ageConfirmed" value="yes" required/);
