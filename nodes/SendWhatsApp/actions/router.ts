@@ -8,8 +8,9 @@ import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
 import { clientFor } from '../transport/client';
 import * as message from './message/Message.resource';
+import { parameterReader, type ParameterReader } from './parameters';
 
-type Build = (this: IExecuteFunctions, index: number) => OutgoingMessage;
+type Build = (read: ParameterReader, index: number) => OutgoingMessage;
 
 const builders: Record<string, Build> = {
 	sendButtons: message.sendButtons.build,
@@ -69,6 +70,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const workflowId = String(this.getWorkflow().id ?? 'workflow');
 	const node = this.getNode().name;
 	const signal = this.getExecutionCancelSignal();
+	const read = parameterReader(this);
 
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
@@ -78,17 +80,17 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		async (_item, index): Promise<{ json: JsonObject; ok: boolean } | Error> => {
 			let recipient = '';
 			try {
-				const category = this.getNodeParameter('category', index) as Category;
-				const purpose = category === 'service' ? '' : (this.getNodeParameter('purpose', index) as string);
-				const raw = this.getNodeParameter('recipient', index);
+				const category = read('category', index) as Category;
+				const purpose = category === 'service' ? '' : (read('purpose', index) as string);
+				const raw = read('recipient', index);
 				try {
 					recipient = normalizeRecipient(raw, ledger.defaultCountry);
 				} catch (error) {
 					if (!(error instanceof ValidationError)) throw error;
 					return { json: { status: 'not_sent', recipient: String(raw ?? ''), reason: 'invalid_recipient', message: `${error.message}. ${error.hint ?? ''}`.trim() }, ok: false };
 				}
-				const outgoing = build.call(this, index);
-				const campaign = (this.getNodeParameter('options.campaignKey', index, '') as string) || '';
+				const outgoing = build(read, index);
+				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
 				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing }, signal);
 				if (outcome.status === 'failed' && !this.continueOnFail()) {

@@ -1,4 +1,5 @@
-import { updateDisplayOptions, type IExecuteFunctions, type INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
+import type { ParameterReader } from '../parameters';
 import type { OutgoingMessage } from '../../../../lib/whatsapp';
 
 const properties: INodeProperties[] = [
@@ -28,13 +29,13 @@ const properties: INodeProperties[] = [
 
 export const description = updateDisplayOptions({ show: { resource: ['message'], operation: ['sendButtons'] } }, properties);
 
-export function build(this: IExecuteFunctions, index: number): OutgoingMessage {
-	const buttons = (this.getNodeParameter('buttons', index, {}) as { button?: { id: string; title: string }[] }).button ?? [];
+export function build(read: ParameterReader, index: number): OutgoingMessage {
+	const buttons = (read('buttons', index, {}) as { button?: { id: string; title: string }[] }).button ?? [];
 	return {
 		type: 'interactive',
-		body: this.getNodeParameter('body', index) as string,
+		body: read('body', index) as string,
 		buttons: buttons.map((button) => ({ id: button.id || button.title, title: button.title })),
-		header: (this.getNodeParameter('header', index) as string) || undefined,
-		footer: (this.getNodeParameter('footer', index) as string) || undefined,
+		header: (read('header', index) as string) || undefined,
+		footer: (read('footer', index) as string) || undefined,
 	};
 }

@@ -1,4 +1,5 @@
-import { updateDisplayOptions, type IExecuteFunctions, type INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
+import type { ParameterReader } from '../parameters';
 import type { OutgoingMessage } from '../../../../lib/whatsapp';
 
 const properties: INodeProperties[] = [
@@ -32,15 +33,15 @@ const properties: INodeProperties[] = [
 
 export const description = updateDisplayOptions({ show: { resource: ['message'], operation: ['sendMedia'] } }, properties);
 
-export function build(this: IExecuteFunctions, index: number): OutgoingMessage {
-	const source = this.getNodeParameter('source', index) as 'link' | 'id';
-	const mediaType = this.getNodeParameter('mediaType', index) as 'image' | 'document' | 'audio' | 'video';
+export function build(read: ParameterReader, index: number): OutgoingMessage {
+	const source = read('source', index) as 'link' | 'id';
+	const mediaType = read('mediaType', index) as 'image' | 'document' | 'audio' | 'video';
 	return {
 		type: 'media',
 		mediaType,
-		link: source === 'link' ? (this.getNodeParameter('link', index) as string) : undefined,
-		id: source === 'id' ? (this.getNodeParameter('mediaId', index) as string) : undefined,
-		caption: (this.getNodeParameter('caption', index) as string) || undefined,
-		filename: mediaType === 'document' ? (this.getNodeParameter('filename', index) as string) || undefined : undefined,
+		link: source === 'link' ? (read('link', index) as string) : undefined,
+		id: source === 'id' ? (read('mediaId', index) as string) : undefined,
+		caption: (read('caption', index) as string) || undefined,
+		filename: mediaType === 'document' ? (read('filename', index) as string) || undefined : undefined,
 	};
 }

@@ -1,4 +1,5 @@
-import { updateDisplayOptions, type IExecuteFunctions, type INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
+import type { ParameterReader } from '../parameters';
 import type { OutgoingMessage, TemplateButton } from '../../../../lib/whatsapp';
 
 /** The values for a template's {{1}}, {{2}} (positional) or {{first_name}} (named) placeholders. */
@@ -94,15 +95,15 @@ function parametersOf(list: Parameter[] | undefined, named: boolean): string[] |
 	return Object.fromEntries((list ?? []).map((parameter) => [parameter.name ?? '', parameter.value ?? '']));
 }
 
-export function build(this: IExecuteFunctions, index: number): OutgoingMessage {
-	const named = this.getNodeParameter('parameterFormat', index) === 'named';
-	const body = this.getNodeParameter('bodyParameters', index, {}) as { parameter?: Parameter[] };
-	const header = this.getNodeParameter('headerParameters', index, {}) as { parameter?: Parameter[] };
-	const buttons = this.getNodeParameter('buttons', index, {}) as { button?: TemplateButton[] };
+export function build(read: ParameterReader, index: number): OutgoingMessage {
+	const named = read('parameterFormat', index) === 'named';
+	const body = read('bodyParameters', index, {}) as { parameter?: Parameter[] };
+	const header = read('headerParameters', index, {}) as { parameter?: Parameter[] };
+	const buttons = read('buttons', index, {}) as { button?: TemplateButton[] };
 	return {
 		type: 'template',
-		name: this.getNodeParameter('templateName', index) as string,
-		language: this.getNodeParameter('language', index) as string,
+		name: read('templateName', index) as string,
+		language: read('language', index) as string,
 		body: parametersOf(body.parameter, named),
 		header: parametersOf(header.parameter, named),
 		buttons: buttons.button ?? [],

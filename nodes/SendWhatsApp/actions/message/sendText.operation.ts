@@ -1,4 +1,5 @@
-import { updateDisplayOptions, type IExecuteFunctions, type INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
+import type { ParameterReader } from '../parameters';
 import type { OutgoingMessage } from '../../../../lib/whatsapp';
 
 const properties: INodeProperties[] = [
@@ -22,6 +23,6 @@ const properties: INodeProperties[] = [
 
 export const description = updateDisplayOptions({ show: { resource: ['message'], operation: ['sendText'] } }, properties);
 
-export function build(this: IExecuteFunctions, index: number): OutgoingMessage {
-	return { type: 'text', text: this.getNodeParameter('text', index) as string, previewUrl: this.getNodeParameter('previewUrl', index) as boolean };
+export function build(read: ParameterReader, index: number): OutgoingMessage {
+	return { type: 'text', text: read('text', index) as string, previewUrl: read('previewUrl', index) as boolean };
 }
