@@ -74,6 +74,20 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await accepted()).toHaveLength(2);
 	});
 
+	test('parameters: fixed ones are the same for every item, expressions are read per item, a missing field is refused', async () => {
+		await consented('+4915100000451');
+		await consented('+4915100000452');
+		const workflow = single('sendWhatsApp', template({ recipient: '={{ $json["phone"] }}' }));
+		const result = await run(workflow, [{ phone: '+4915100000451', name: 'Anna' }, { phone: '0151 00000452', name: 'Ben' }, { name: 'Nobody' }]);
+		expect(result.outputOf('Node', 0).map((item) => (item.json.whatsapp as IDataObject).recipient)).toEqual(['+4915100000451', '+4915100000452']);
+		expect(result.outputOf('Node', 1).map((item) => (item.json.whatsapp as IDataObject).reason)).toEqual(['invalid_recipient']);
+		const sent = (await scenario.graphRequests()).map((request) => request.body as { to: string; template: { name: string; components: { type: string; parameters: { text: string }[] }[] } });
+		expect(sent.map((body) => [body.to, body.template.name, body.template.components.find((c) => c.type === 'body')!.parameters[0].text]).sort()).toEqual([
+			['4915100000451', 'welcome', 'Anna'],
+			['4915100000452', 'welcome', 'Ben'],
+		]);
+	});
+
 	test('#19 free text outside the 24 h window is refused before the call, with the hint to use a template', async () => {
 		await consented('+4915100000421');
 		await scenario.control('clock', { advanceSeconds: 25 * 3600 });
