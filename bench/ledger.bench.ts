@@ -1,8 +1,9 @@
 /**
  * Ledger benchmarks (issue 2), on the embedded store and on PostgreSQL:
  * - the batch gate answering 100,000 numbers against 1,000,000 stored consents (floor: under 2 s);
- * - sign-up plus confirmation pairs per second (floor: 1,000/s on the embedded store).
- * Run: npm run build && node dist/bench/ledger.bench.js [--consents 1000000] [--questions 100000] [--pairs 3000]
+ * - sign-up plus confirmation pairs per second (floor: 1,000/s on the embedded store), one visitor at a time and
+ *   50 at once.
+ * Run: npm run build && node dist/bench/ledger.bench.js [--consents 1000000] [--questions 100000] [--pairs 3000] [--visitors 50]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,16 +70,24 @@ async function benchGate(ledger: Ledger, stored: number, questions: number) {
 	return { bestMs: Math.round(Math.min(...runs)), runsMs: runs.map(Math.round), allowed };
 }
 
-async function benchPairs(ledger: Ledger, pairs: number) {
+/**
+ * `visitors` people sign up and confirm at the same time, each one after the other, as on a campaign launch; with one
+ * visitor this measures the latency of a pair, with many the throughput.
+ */
+async function benchPairs(ledger: Ledger, pairs: number, visitors: number, firstNumber: number) {
+	let next = 0;
+	const visitor = async () => {
+		for (let i = next++; i < pairs; i = next++) {
+			const phone = phoneOf(firstNumber + i);
+			const { code } = await ledger.requestOptIn({ phone, purposes: ['offers'], consentText: TEXT, source: { pageUrl: 'https://example.com/' } });
+			const result = await ledger.confirm({ messageId: `wamid.bench${firstNumber + i}`, from: phone.slice(1), text: `Anmeldung: ${code}`, at: new Date() });
+			if (result.outcome !== 'confirmed') throw new Error(`pair ${i}: ${result.outcome}`);
+		}
+	};
 	const started = performance.now();
-	for (let i = 0; i < pairs; i++) {
-		const phone = phoneOf(50_000_000 + i);
-		const { code } = await ledger.requestOptIn({ phone, purposes: ['offers'], consentText: TEXT, source: { pageUrl: 'https://example.com/' } });
-		const result = await ledger.confirm({ messageId: `wamid.bench${i}`, from: phone.slice(1), text: `Anmeldung: ${code}`, at: new Date() });
-		if (result.outcome !== 'confirmed') throw new Error(`pair ${i}: ${result.outcome}`);
-	}
+	await Promise.all(Array.from({ length: visitors }, visitor));
 	const seconds = (performance.now() - started) / 1000;
-	return { pairs, seconds: Number(seconds.toFixed(2)), pairsPerSecond: Math.round(pairs / seconds) };
+	return { pairs, visitors, seconds: Number(seconds.toFixed(2)), pairsPerSecond: Math.round(pairs / seconds) };
 }
 
 async function run(kind: 'embedded' | 'postgres') {
@@ -95,8 +104,11 @@ async function run(kind: 'embedded' | 'postgres') {
 		await seed(ledger, consents);
 		const seedSeconds = ((performance.now() - seeding) / 1000).toFixed(1);
 		const gate = await benchGate(ledger, consents, argument('questions', 100_000));
-		const pairs = await benchPairs(ledger, argument('pairs', 3000));
-		console.log(JSON.stringify({ store: kind, consents, seedSeconds, gate, pairs }));
+		const count = argument('pairs', 3000);
+		const oneByOne = await benchPairs(ledger, count, 1, 50_000_000);
+		const together = await benchPairs(ledger, count, argument('visitors', 50), 60_000_000);
+		const chain = await ledger.verifyChain();
+		console.log(JSON.stringify({ store: kind, consents, seedSeconds, gate, pairs: [oneByOne, together], chain }));
 	} finally {
 		if (kind === 'postgres') await ledger.store.query(`DROP SCHEMA ${ledger.store.schema} CASCADE`);
 		await ledger.close();

@@ -28,7 +28,12 @@ export async function once<T extends object>(
 		});
 	} catch (error) {
 		if (!(error instanceof AlreadyProcessed)) throw error;
-		const [row] = await ctx.store.query<{ result: string }>('SELECT result FROM processed_deliveries WHERE key = $1', [key]);
-		return { ...(JSON.parse(row.result) as T), duplicate: true };
+		return { ...(await processedResult<T>(ctx.store, key!)), duplicate: true };
 	}
+}
+
+/** The result a delivery produced when it was first processed. */
+export async function processedResult<T>(db: Queryable, key: string): Promise<T> {
+	const [row] = await db.query<{ result: string }>('SELECT result FROM processed_deliveries WHERE key = $1', [key]);
+	return JSON.parse(row.result) as T;
 }

@@ -5,10 +5,10 @@
 import { isIP } from 'node:net';
 import { ConsentError, ValidationError } from '../errors';
 import { digitsOf, waIdMatches } from '../phone';
-import { appendEvent } from './chain';
+import { appendEvent, sealPayload } from './chain';
 import type { IpMode, LedgerContext, Queryable } from './context';
 import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex } from './crypto';
-import { once } from './deliveries';
+import { once, processedResult } from './deliveries';
 import { loadPurposes } from './gate';
 import { findSender, phoneOf, resolveRecipient, senderLookups } from './identity';
 import type { ConfirmOutcome, ConfirmResult, InboundMessage, OptInRequest, OptInRequested } from './types';
@@ -23,6 +23,11 @@ export class TooManyRequestsError extends ConsentError {
 		});
 	}
 }
+
+/** SQLSTATEs the opt-in functions raise for refusals (see the migrations). */
+const UNKNOWN_PURPOSE = 'CL001';
+const TOO_MANY_REQUESTS = 'CL002';
+const UNIQUE_VIOLATION = '23505';
 
 function keptAddress(ip: string | undefined, mode: IpMode, hash: (ip: string) => string): string | undefined {
 	if (!ip || mode === 'off') return undefined;
@@ -43,67 +48,46 @@ export async function requestOptIn(ctx: LedgerContext, input: OptInRequest): Pro
 	const code = newCode();
 	const requestId = newId();
 
-	const subjectId = await ctx.store.transaction(async (tx) => {
-		await loadPurposes(tx, purposes, 'purposes');
-		const [subject] = await tx.query<{ id: string; recent: number }>(
-			`WITH shown AS (
-				INSERT INTO consent_texts (hash, version, language, body, first_shown_at) VALUES ($5, $6, $7, $8, $4)
-				ON CONFLICT (hash) DO NOTHING
-			), subject AS (
-				INSERT INTO subjects (id, phone_hmac, phone_enc, created_at, last_activity_at) VALUES ($1, $2, $3, $4, $4)
-				ON CONFLICT (phone_hmac) DO UPDATE SET last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at)
-				RETURNING id
-			)
-			SELECT subject.id,
-				(SELECT count(*) FROM optin_requests r WHERE r.subject_id = subject.id AND r.created_at > $9)::int AS recent
-			FROM subject`,
-			[
-				newId(),
-				identity.lookup,
-				ctx.keys.encrypt(identity.e164),
-				at,
-				textHash,
-				request.consentText.version,
-				request.consentText.language,
-				request.consentText.text,
-				new Date(at.getTime() - 3_600_000),
-			],
-		);
-		if (Number(subject.recent) >= ctx.options.maxRequestsPerNumberPerHour) {
-			throw new TooManyRequestsError(ctx.options.maxRequestsPerNumberPerHour);
-		}
-		await tx.query(
-			`WITH request AS (
-				INSERT INTO optin_requests (id, subject_id, code_hmac, purposes, text_hash, text_version, status, created_at, expires_at)
-				VALUES ($1, $2, $3, $4::text[], $5, $6, 'pending', $7, $8)
-			)
-			INSERT INTO consents (subject_id, purpose, state, text_hash, text_version, requested_at)
-			SELECT $2, purpose, 'pending', $5, $6, $7 FROM unnest($4::text[]) AS purpose
-			ON CONFLICT (subject_id, purpose) DO UPDATE SET
-				state = CASE WHEN consents.state = 'confirmed' THEN 'confirmed' ELSE 'pending' END,
-				requested_at = EXCLUDED.requested_at`,
-			[requestId, subject.id, ctx.keys.codeHmac(code), purposes, textHash, request.consentText.version, at, expiresAt],
-		);
-		await appendEvent(tx, ctx.keys, {
-			type: 'optin.requested',
-			subjectId: subject.id,
-			at,
-			payload: {
-				requestId,
-				purposes,
-				textHash,
-				textVersion: request.consentText.version,
-				language: request.consentText.language,
-				pageUrl: request.source.pageUrl,
-				widgetVersion: request.source.widgetVersion,
-				ip: keptAddress(request.source.ip, request.source.ipMode ?? ctx.options.ipMode, (ip) => ctx.keys.ipHmac(ip)),
-				ipMode: request.source.ipMode ?? ctx.options.ipMode,
-				userAgent: request.source.userAgent,
-				expiresAt: expiresAt.toISOString(),
-			},
-		});
-		return subject.id;
+	const payload = sealPayload(ctx.keys, {
+		requestId,
+		purposes,
+		textHash,
+		textVersion: request.consentText.version,
+		language: request.consentText.language,
+		pageUrl: request.source.pageUrl,
+		widgetVersion: request.source.widgetVersion,
+		ip: keptAddress(request.source.ip, request.source.ipMode ?? ctx.options.ipMode, (ip) => ctx.keys.ipHmac(ip)),
+		ipMode: request.source.ipMode ?? ctx.options.ipMode,
+		userAgent: request.source.userAgent,
+		expiresAt: expiresAt.toISOString(),
 	});
+	let subjectId: string;
+	try {
+		[{ request_opt_in: subjectId }] = await ctx.store.call<{ request_opt_in: string }>('request_opt_in', [
+			newId(),
+			identity.lookup,
+			ctx.keys.encrypt(identity.e164),
+			at,
+			at.getTime(),
+			textHash,
+			request.consentText.version,
+			request.consentText.language,
+			request.consentText.text,
+			requestId,
+			ctx.keys.codeHmac(code),
+			purposes,
+			expiresAt,
+			new Date(at.getTime() - 3_600_000),
+			ctx.options.maxRequestsPerNumberPerHour,
+			payload.sealed,
+			payload.hash,
+		]);
+	} catch (error) {
+		const code = (error as { code?: string }).code;
+		if (code === UNKNOWN_PURPOSE) await loadPurposes(ctx.store, purposes, 'purposes'); // throws, naming the known ones
+		if (code === TOO_MANY_REQUESTS) throw new TooManyRequestsError(ctx.options.maxRequestsPerNumberPerHour);
+		throw error;
+	}
 	return { requestId, subjectId, phone: identity.e164, purposes, code, expiresAt, textHash };
 }
 
@@ -139,7 +123,71 @@ interface RequestRow {
 
 export async function confirm(ctx: LedgerContext, input: InboundMessage): Promise<ConfirmResult & { duplicate: boolean }> {
 	const message = parseInbound(input);
-	return once(ctx, `message:${message.messageId}`, (tx) => confirmIn(ctx, tx, message));
+	const key = `message:${message.messageId}`;
+	return (await confirmAtOnce(ctx, message, key)) ?? once(ctx, key, (tx) => confirmIn(ctx, tx, message));
+}
+
+/**
+ * The common case, a live code from the right number, in two calls and no open transaction: find the request, then
+ * confirm it under the person's lock if nothing it depends on changed meanwhile. Anything else (no code, wrong
+ * number, expired, a race) returns undefined and takes the full path in `confirmIn`.
+ */
+async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: string): Promise<(ConfirmResult & { duplicate: boolean }) | undefined> {
+	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
+	if (codes.length === 0 || !message.from) return undefined;
+	const [request] = await ctx.store.call<RequestRow>('find_confirmation', [codes, message.at]);
+	if (!request || request.status !== 'pending' || request.attempts >= ctx.options.maxCodeAttempts) return undefined;
+	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
+	const phone = phoneOf(ctx, request);
+	if (!waIdMatches(phone, message.from)) return undefined;
+	const confirmation = confirmationOf(ctx, request, message);
+	if (confirmation.purposes.length === 0) return undefined;
+	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
+	let outcome: string;
+	try {
+		[{ confirm_opt_in: outcome }] = await ctx.store.call<{ confirm_opt_in: string }>('confirm_opt_in', [
+			key,
+			JSON.stringify(result),
+			...confirmation.args,
+			ctx.now(),
+		]);
+	} catch (error) {
+		if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+		outcome = 'duplicate'; // the full path recorded this message at the same moment
+	}
+	if (outcome === 'duplicate') return { ...(await processedResult<ConfirmResult>(ctx.store, key)), duplicate: true };
+	return outcome === 'confirmed' ? { ...result, phone } : undefined;
+}
+
+/** What confirming `request` by `message` writes: the purposes still open and the arguments of `confirm_opt_in`. */
+function confirmationOf(ctx: LedgerContext, request: RequestRow, message: InboundMessage) {
+	const superseded = new Set(request.superseded ?? []);
+	const purposes = request.purposes.filter((purpose) => !superseded.has(purpose));
+	const sender = senderLookups(ctx, { waId: message.from, userId: message.userId });
+	const payload = sealPayload(ctx.keys, {
+		requestId: request.id,
+		purposes,
+		textHash: request.text_hash,
+		textVersion: request.text_version,
+		evidence: { messageId: message.messageId, receivedAt: message.at.toISOString(), text: message.text, waId: message.from },
+	});
+	const args = [
+		request.id,
+		request.subject_id,
+		request.attempts,
+		request.superseded ?? [],
+		purposes,
+		message.at,
+		message.at.getTime(),
+		request.text_hash,
+		request.text_version,
+		sender.waId,
+		sender.userId ?? null,
+		ctx.keys.suppressionHmac(phoneOf(ctx, request)),
+		payload.sealed,
+		payload.hash,
+	];
+	return { purposes, args };
 }
 
 async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<ConfirmResult> {
@@ -155,17 +203,7 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 					) FOR UPDATE`,
 					[codes],
 				);
-	const [request] = !owner
-		? []
-		: await tx.query<RequestRow>(
-				`SELECT r.id, r.subject_id, r.purposes, r.status, r.attempts, r.expires_at, r.text_hash, r.text_version, s.phone_enc,
-					(SELECT array_agg(c.purpose) FROM consents c
-					 WHERE c.subject_id = r.subject_id AND c.purpose = ANY(r.purposes) AND c.withdrawn_at > $2) AS superseded
-				 FROM optin_requests r JOIN subjects s ON s.id = r.subject_id
-				 WHERE r.code_hmac = ANY($1::text[]) AND r.subject_id = $3
-				 ORDER BY r.created_at DESC LIMIT 1`,
-				[codes, message.at, owner.id],
-			);
+	const [request] = !owner ? [] : await tx.call<RequestRow>('find_confirmation', [codes, message.at]);
 	if (!request) return unmatched(ctx, tx, message, codes.length > 0);
 
 	const result = (outcome: ConfirmOutcome, hint?: string, purposes = request.purposes): ConfirmResult => ({
@@ -197,54 +235,11 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 		await recordWindow(tx, request.subject_id, message.at);
 		return { ...result(refused.outcome, refused.hint, refused.purposes), phone };
 	}
-	const superseded = new Set(request.superseded ?? []);
-	const purposes = request.purposes.filter((purpose) => !superseded.has(purpose));
-
-	const sender = senderLookups(ctx, { waId: message.from, userId: message.userId });
-	const seq = await appendEvent(tx, ctx.keys, {
-		type: 'optin.confirmed',
-		subjectId: request.subject_id,
-		at: message.at,
-		payload: {
-			requestId: request.id,
-			purposes,
-			textHash: request.text_hash,
-			textVersion: request.text_version,
-			evidence: { messageId: message.messageId, receivedAt: message.at.toISOString(), text: message.text, waId: message.from },
-		},
-	});
-	await tx.query(
-		`WITH request AS (
-			UPDATE optin_requests SET status = 'confirmed' WHERE id = $1
-		), consent AS (
-			UPDATE consents SET state = 'confirmed', confirmed_at = $2, withdrawn_at = NULL, text_hash = $3, text_version = $4,
-				confirm_event_seq = $5
-			WHERE subject_id = $6 AND purpose = ANY($7::text[])
-		), subject AS (
-			UPDATE subjects SET wa_id_hmac = $8, user_id_hmac = coalesce($9, user_id_hmac), marketing_withdrawn_at = NULL,
-				last_inbound_at = greatest(last_inbound_at, $2), last_activity_at = greatest(last_activity_at, $2)
-			WHERE id = $6
-		), narrowed AS (
-			INSERT INTO suppressions (hmac, scope, since)
-			SELECT s.hmac, p.id, s.since FROM suppressions s CROSS JOIN purposes p
-			WHERE s.hmac = $10 AND s.scope = 'all' AND NOT (p.id = ANY($7::text[]))
-			ON CONFLICT DO NOTHING
-		)
-		DELETE FROM suppressions WHERE hmac = $10 AND (scope IN ('all', 'marketing') OR scope = ANY($7::text[]))`,
-		[
-			request.id,
-			message.at,
-			request.text_hash,
-			request.text_version,
-			seq,
-			request.subject_id,
-			purposes,
-			sender.waId,
-			sender.userId ?? null,
-			ctx.keys.suppressionHmac(phone),
-		],
-	);
-	return { ...result('confirmed', undefined, purposes), phone };
+	const confirmation = confirmationOf(ctx, request, message);
+	// No delivery key: `once` around this records the message. Under the lock taken above nothing can have changed.
+	const [{ confirm_opt_in: outcome }] = await tx.call<{ confirm_opt_in: string }>('confirm_opt_in', [null, null, ...confirmation.args, null]);
+	if (outcome !== 'confirmed') throw new Error(`confirm_opt_in answered '${outcome}' under the person's lock`);
+	return { ...result('confirmed', undefined, confirmation.purposes), phone };
 }
 
 /** Why a request that matched the code cannot be confirmed by this message, if it cannot. */

@@ -8,8 +8,12 @@
 import { PGlite } from '@electric-sql/pglite';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { escapeLiteral } from 'pg';
+import { prepareValue } from 'pg/lib/utils';
 import { StoreError } from '../errors';
-import type { EmbeddedStoreConfig, Queryable, Store } from './store';
+import { GroupCommit } from './group-commit';
+import { callStatement, type EmbeddedStoreConfig, type Row, type Store } from './store';
+import { Upkeep } from './upkeep';
 
 const LOCK_FILE = 'consent-ledger.lock';
 
@@ -17,6 +21,8 @@ interface OpenDatabase {
 	db: PGlite;
 	users: number;
 	lockPath: string;
+	calls: GroupCommit;
+	upkeep: Upkeep;
 }
 
 /** One PGlite per folder and process, shared by every ledger that opens it. */
@@ -71,7 +77,7 @@ async function openDatabase(folder: string): Promise<OpenDatabase> {
 	const lockPath = takeLock(folder);
 	try {
 		const db = await PGlite.create({ dataDir: join(folder, 'pgdata') });
-		return { db, users: 0, lockPath };
+		return { db, users: 0, lockPath, calls: new GroupCommit(db), upkeep: new Upkeep(db) };
 	} catch (error) {
 		releaseLock(lockPath);
 		throw new StoreError(`Cannot open the embedded consent ledger in ${folder}: ${(error as Error).message}`, undefined, error);
@@ -88,29 +94,55 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 	}
 	const open = await opening;
 	open.users++;
-	const { db } = open;
+	const { db, calls, upkeep } = open;
 	let closed = false;
 
 	const run = async <T,>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<T[]> => {
 		const result = await target.query<T>(sql, params);
 		return result.rows;
 	};
+	// PGlite's simple protocol takes no parameters, so the arguments travel as literals, converted and quoted by pg's
+	// own functions.
+	const statementOf = (fn: string, args: unknown[]) => callStatement(fn, args.map(literal));
 
 	return {
 		kind: 'embedded',
 		location: folder,
 		schema: 'public',
 		query: (sql, params) => run(db, sql, params),
-		transaction: (work) => db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params) } as Queryable)),
+		async call<T = Row>(fn: string, args: unknown[]) {
+			const rows = await calls.run(statementOf(fn, args));
+			upkeep.noteWrite();
+			return rows as T[];
+		},
+		async transaction(work) {
+			const result = await db.transaction((tx) =>
+				work({
+					query: (sql, params) => run(tx, sql, params),
+					async call<T = Row>(fn: string, args: unknown[]) {
+						const results = await tx.exec(statementOf(fn, args));
+						return results[results.length - 1].rows as T[];
+					},
+				}),
+			);
+			upkeep.noteWrite();
+			return result;
+		},
 		async close() {
 			if (closed) return;
 			closed = true;
 			if (--open.users > 0) return;
 			openDatabases.delete(folder);
+			await upkeep.settle();
 			await db.close();
 			releaseLock(open.lockPath);
 		},
 	};
+}
+
+function literal(value: unknown): string {
+	const text = prepareValue(value);
+	return text === null ? 'NULL' : escapeLiteral(String(text));
 }
 
 function releaseLock(lockPath: string): void {

@@ -153,6 +153,155 @@ const MIGRATIONS: Migration[] = [
 			)`,
 		],
 	},
+	{
+		// Sign-up and confirmation as one call each: the hot path of a campaign launch. On the embedded store every
+		// statement is a trip into WebAssembly; one function call with cached plans replaces five statements and
+		// the transaction around them.
+		version: 2,
+		name: 'opt-in functions',
+		statements: [
+			// The whole sign-up, atomic as one statement: the text shown, the person (locked by the upsert, so
+			// parallel sign-ups for one number count each other), the request, the pending consents, the event.
+			// Refusals raise, which rolls back everything this call wrote: CL001 unknown purpose, CL002 too many
+			// requests for the number in the last hour.
+			`CREATE FUNCTION request_opt_in(
+				p_new_subject text, p_phone_hmac text, p_phone_enc text, p_at timestamptz, p_at_ms bigint,
+				p_text_hash text, p_text_version text, p_language text, p_text text,
+				p_request_id text, p_code_hmac text, p_purposes text[], p_expires_at timestamptz,
+				p_recent_since timestamptz, p_max_recent int, p_payload text, p_payload_hash text)
+			RETURNS text LANGUAGE plpgsql AS $$
+			DECLARE
+				v_subject text;
+			BEGIN
+				IF EXISTS (SELECT 1 FROM unnest(p_purposes) AS wanted (id) WHERE NOT EXISTS (SELECT 1 FROM purposes p WHERE p.id = wanted.id)) THEN
+					RAISE EXCEPTION 'unknown purpose' USING ERRCODE = 'CL001';
+				END IF;
+				INSERT INTO consent_texts (hash, version, language, body, first_shown_at)
+				VALUES (p_text_hash, p_text_version, p_language, p_text, p_at)
+				ON CONFLICT (hash) DO NOTHING;
+				INSERT INTO subjects AS s (id, phone_hmac, phone_enc, created_at, last_activity_at)
+				VALUES (p_new_subject, p_phone_hmac, p_phone_enc, p_at, p_at)
+				ON CONFLICT (phone_hmac) DO UPDATE SET last_activity_at = greatest(s.last_activity_at, EXCLUDED.last_activity_at)
+				RETURNING s.id INTO v_subject;
+				IF (SELECT count(*) FROM optin_requests r WHERE r.subject_id = v_subject AND r.created_at > p_recent_since) >= p_max_recent THEN
+					RAISE EXCEPTION 'too many requests' USING ERRCODE = 'CL002';
+				END IF;
+				INSERT INTO optin_requests (id, subject_id, code_hmac, purposes, text_hash, text_version, status, created_at, expires_at)
+				VALUES (p_request_id, v_subject, p_code_hmac, p_purposes, p_text_hash, p_text_version, 'pending', p_at, p_expires_at);
+				INSERT INTO consents AS c (subject_id, purpose, state, text_hash, text_version, requested_at)
+				SELECT v_subject, wanted.id, 'pending', p_text_hash, p_text_version, p_at FROM unnest(p_purposes) AS wanted (id)
+				ON CONFLICT (subject_id, purpose) DO UPDATE SET
+					state = CASE WHEN c.state = 'confirmed' THEN 'confirmed' ELSE 'pending' END,
+					requested_at = EXCLUDED.requested_at;
+				PERFORM append_event('optin.requested', v_subject, p_at_ms, p_payload, p_payload_hash);
+				RETURN v_subject;
+			END
+			$$`,
+			// The newest request whose code the message carries, with what confirming it needs to know: the
+			// number (encrypted) to compare with the sender, and the purposes withdrawn after the message was sent.
+			`CREATE FUNCTION find_confirmation(p_codes text[], p_at timestamptz)
+			RETURNS TABLE (id text, subject_id text, purposes text[], status text, attempts int, expires_at timestamptz,
+				text_hash text, text_version text, phone_enc text, superseded text[])
+			LANGUAGE plpgsql STABLE AS $$
+			#variable_conflict use_column
+			BEGIN
+				-- PL/pgSQL rather than SQL: it keeps the plan, a SQL function is planned again on every call.
+				RETURN QUERY
+				SELECT r.id, r.subject_id, r.purposes, r.status, r.attempts, r.expires_at, r.text_hash, r.text_version, s.phone_enc,
+					(SELECT array_agg(c.purpose ORDER BY c.purpose) FROM consents c
+					 WHERE c.subject_id = r.subject_id AND c.purpose = ANY (r.purposes) AND c.withdrawn_at > p_at)
+				FROM optin_requests r JOIN subjects s ON s.id = r.subject_id
+				WHERE r.code_hmac = ANY (p_codes)
+				ORDER BY r.created_at DESC LIMIT 1;
+			END
+			$$`,
+			// Confirms a request the caller found and checked. Under the person's lock it makes sure the facts the
+			// caller decided on still hold ('changed' otherwise: the caller takes the full path), and with a delivery
+			// key it records the message as handled, exactly once ('duplicate' when it was).
+			`CREATE FUNCTION confirm_opt_in(
+				p_delivery_key text, p_result text, p_request_id text, p_subject text, p_attempts int,
+				p_superseded text[], p_purposes text[], p_at timestamptz, p_at_ms bigint, p_text_hash text, p_text_version text,
+				p_wa_id_hmac text, p_user_id_hmac text, p_suppression_hmac text, p_payload text, p_payload_hash text,
+				p_processed_at timestamptz)
+			RETURNS text LANGUAGE plpgsql AS $$
+			DECLARE
+				v_seq bigint;
+			BEGIN
+				PERFORM 1 FROM subjects WHERE id = p_subject FOR UPDATE;
+				IF p_delivery_key IS NOT NULL AND EXISTS (SELECT 1 FROM processed_deliveries WHERE key = p_delivery_key) THEN
+					RETURN 'duplicate';
+				END IF;
+				IF NOT EXISTS (SELECT 1 FROM optin_requests WHERE id = p_request_id AND status = 'pending' AND attempts = p_attempts)
+					OR coalesce((SELECT array_agg(c.purpose ORDER BY c.purpose) FROM consents c JOIN optin_requests r ON r.id = p_request_id
+						WHERE c.subject_id = p_subject AND c.purpose = ANY (r.purposes) AND c.withdrawn_at > p_at), '{}')
+						<> coalesce(p_superseded, '{}')
+				THEN
+					RETURN 'changed';
+				END IF;
+				v_seq := append_event('optin.confirmed', p_subject, p_at_ms, p_payload, p_payload_hash);
+				UPDATE optin_requests SET status = 'confirmed' WHERE id = p_request_id;
+				UPDATE consents SET state = 'confirmed', confirmed_at = p_at, withdrawn_at = NULL, text_hash = p_text_hash,
+					text_version = p_text_version, confirm_event_seq = v_seq
+				WHERE subject_id = p_subject AND purpose = ANY (p_purposes);
+				UPDATE subjects SET wa_id_hmac = p_wa_id_hmac, user_id_hmac = coalesce(p_user_id_hmac, user_id_hmac),
+					marketing_withdrawn_at = NULL, last_inbound_at = greatest(last_inbound_at, p_at),
+					last_activity_at = greatest(last_activity_at, p_at)
+				WHERE id = p_subject;
+				-- A new opt-in lifts the suppression for what it confirms; an 'all' entry narrows to the other purposes.
+				INSERT INTO suppressions (hmac, scope, since)
+				SELECT s.hmac, p.id, s.since FROM suppressions s CROSS JOIN purposes p
+				WHERE s.hmac = p_suppression_hmac AND s.scope = 'all' AND NOT (p.id = ANY (p_purposes))
+				ON CONFLICT DO NOTHING;
+				DELETE FROM suppressions WHERE hmac = p_suppression_hmac AND (scope IN ('all', 'marketing') OR scope = ANY (p_purposes));
+				IF p_delivery_key IS NOT NULL THEN
+					INSERT INTO processed_deliveries (key, result, processed_at) VALUES (p_delivery_key, p_result, p_processed_at);
+				END IF;
+				RETURN 'confirmed';
+			END
+			$$`,
+		],
+	},
+	{
+		version: 3,
+		name: 'append many events at once',
+		statements: [
+			// A newsletter reserves its sends in slices: one call appends a slice's events under one lock of the chain
+			// head, instead of one call (and one wait for the lock) per message. Same hash as append_event.
+			`CREATE FUNCTION append_events(p_types text[], p_subjects text[], p_at_ms bigint[], p_payloads text[], p_payload_hashes text[])
+			RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+			DECLARE
+				n int := coalesce(array_length(p_types, 1), 0);
+				head record;
+				prev_hash text;
+				next_seq bigint;
+				next_hash text;
+			BEGIN
+				IF coalesce(array_length(p_subjects, 1), 0) <> n OR coalesce(array_length(p_at_ms, 1), 0) <> n
+					OR coalesce(array_length(p_payloads, 1), 0) <> n OR coalesce(array_length(p_payload_hashes, 1), 0) <> n
+				THEN
+					RAISE EXCEPTION 'append_events needs arrays of equal length';
+				END IF;
+				IF n = 0 THEN
+					RETURN;
+				END IF;
+				SELECT seq, hash INTO head FROM chain_head WHERE id = 1 FOR UPDATE;
+				next_seq := head.seq;
+				prev_hash := head.hash;
+				FOR i IN 1 .. n LOOP
+					next_seq := next_seq + 1;
+					next_hash := encode(sha256(convert_to(
+						prev_hash || '|' || next_seq || '|' || p_types[i] || '|' || coalesce(p_subjects[i], '') || '|' || p_at_ms[i] || '|' || p_payload_hashes[i],
+						'UTF8')), 'hex');
+					INSERT INTO events (seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash)
+					VALUES (next_seq, p_types[i], p_subjects[i], p_at_ms[i], p_payloads[i], p_payload_hashes[i], prev_hash, next_hash);
+					prev_hash := next_hash;
+					RETURN NEXT next_seq;
+				END LOOP;
+				UPDATE chain_head SET seq = next_seq, hash = prev_hash WHERE id = 1;
+			END
+			$$`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,7 +1,7 @@
 /** The server driver: a pg pool, for n8n in queue mode on several machines. */
 import { Pool, types, type PoolClient } from 'pg';
 import { StoreError } from '../errors';
-import { assertSchemaName, type PostgresStoreConfig, type Queryable, type Store } from './store';
+import { assertSchemaName, callStatement, type PostgresStoreConfig, type Queryable, type Store } from './store';
 
 // bigint counters (event sequence numbers, counts) stay far below 2^53: read them as numbers, as PGlite does.
 const typeParsers = {
@@ -46,15 +46,19 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<St
 		const result = await client.query(sql, params as unknown[]);
 		return result.rows as T[];
 	};
+	const queryable = (client: Pool | PoolClient): Queryable => ({
+		query: (sql, params) => run(client, sql, params),
+		call: (fn, args) => run(client, callStatement(fn, args.map((_, index) => `$${index + 1}`)), args),
+	});
 
 	return {
 		kind: 'postgres',
 		location,
 		schema,
-		query: (sql, params) => run(pool, sql, params),
+		...queryable(pool),
 		async transaction(work) {
 			const client = await pool.connect();
-			const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
+			const tx = queryable(client);
 			try {
 				await client.query('BEGIN');
 				const result = await work(tx);

@@ -7,6 +7,19 @@ export type Row = Record<string, unknown>;
 
 export interface Queryable {
 	query<T = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+	/**
+	 * Calls one of the ledger's SQL functions (`SELECT * FROM fn(args)`) in a single round trip to the database.
+	 * The hot paths use it: on PGlite a parameterised query costs six calls into WebAssembly, this costs two.
+	 */
+	call<T = Row>(fn: string, args: unknown[]): Promise<T[]>;
+}
+
+const FUNCTION_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** `SELECT * FROM fn($1, …)`; the function name is checked because it ends up in SQL text. */
+export function callStatement(fn: string, args: readonly string[]): string {
+	if (!FUNCTION_NAME.test(fn)) throw new Error(`Not a ledger function name: '${fn}'`);
+	return `SELECT * FROM ${fn}(${args.join(', ')})`;
 }
 
 export interface Store extends Queryable {

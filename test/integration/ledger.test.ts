@@ -11,6 +11,7 @@ import { ConsentError, ValidationError } from '../../lib/errors';
 import type { Ledger } from '../../lib/consent/ledger';
 import { TooManyRequestsError } from '../../lib/consent/optin';
 import { sha256Hex } from '../../lib/consent/crypto';
+import { LATEST_SCHEMA_VERSION } from '../../lib/store/migrations';
 import {
 	closeTestLedgers,
 	openTestLedger,
@@ -425,6 +426,50 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		expect(await ledger.verifyChain()).toMatchObject({ ok: true, events: 101 });
 	});
 
+	test('sign-ups and confirmations at the same moment each get their own answer; one refusal takes no other with it', async () => {
+		const phones = Array.from({ length: 30 }, (_, i) => `+49151000020${String(i).padStart(2, '0')}`);
+		const requests = await Promise.allSettled(phones.map((phone, i) => signUp(phone, i % 3 === 0 ? ['offers', 'no_such_purpose'] : ['offers'])));
+		requests.forEach((request, i) => {
+			if (i % 3 === 0) expect(request).toMatchObject({ status: 'rejected', reason: { field: 'purposes', message: expect.stringMatching(/no_such_purpose/) } });
+			else expect(request).toMatchObject({ status: 'fulfilled', value: { phone: phones[i], purposes: ['offers'] } });
+		});
+		const codes = requests.map((request) => (request.status === 'fulfilled' ? request.value.code : 'NOCODE00'));
+		// every other confirmation comes from a wrong number, and each message is delivered twice at once
+		const messages = phones.map((phone, i) => inbound(codes[i], i % 2 === 0 ? phone.slice(1) : '4915199999999'));
+		const results = await Promise.all([...messages, ...messages].map((message) => ledger.confirm(message)));
+		phones.forEach((_, i) => {
+			const [first, second] = [results[i], results[i + phones.length]];
+			const expected = i % 3 === 0 ? 'no_code' : i % 2 === 0 ? 'confirmed' : 'wrong_number';
+			expect([first.outcome, second.outcome]).toEqual([expected, expected]);
+			expect([first.duplicate, second.duplicate].sort()).toEqual([false, true]);
+		});
+		const decisions = await ledger.mayMessageBatch(phones.map((recipient) => ({ recipient, purpose: 'offers', category: 'marketing' as const })));
+		expect(decisions.map((d) => d.allowed)).toEqual(phones.map((_, i) => i % 3 !== 0 && i % 2 === 0));
+		// purposes defined, 20 sign-ups, 10 confirmations (i even, not a multiple of 3), 10 wrong-number refusals (i odd)
+		expect(await ledger.verifyChain()).toMatchObject({ ok: true, events: 1 + 20 + 10 + 10 });
+	});
+
+	test('a withdrawal between finding a code and confirming it wins: the confirmation sees it and takes the full path', async () => {
+		const { code } = await signUp();
+		clock.advance(1000);
+		const message = inbound(code, WA_ID, new Date(clock.now().getTime() - 500));
+		// The STOP (sent after the code) commits right between the two steps of the quick path.
+		const call = ledger.store.call.bind(ledger.store);
+		let interleaved = false;
+		ledger.store.call = async <T,>(fn: string, args: unknown[]) => {
+			if (fn === 'confirm_opt_in' && args[0] !== null && !interleaved) {
+				interleaved = true;
+				await ledger.revoke({ waId: WA_ID, purposes: 'all', channel: 'whatsapp', messageId: 'wamid.stop-race', at: clock.now() });
+			}
+			return call<T>(fn, args);
+		};
+		const confirmed = await ledger.confirm(message);
+		expect(interleaved).toBe(true);
+		expect(confirmed).toMatchObject({ outcome: 'superseded_by_withdrawal', duplicate: false });
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'withdrawn' });
+		expect(await ledger.verifyChain()).toMatchObject({ ok: true });
+	});
+
 	test('the per-number sign-up limit refuses the sixth request in an hour', async () => {
 		for (let i = 0; i < 5; i++) await signUp();
 		await expect(signUp()).rejects.toBeInstanceOf(TooManyRequestsError);
@@ -462,9 +507,10 @@ describe('the stores', () => {
 		expect(await b.ledger.listPurposes()).toHaveLength(2);
 		const client = new Client(pgConnection());
 		await client.connect();
-		const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${config.schema}.schema_migrations`);
+		const { rows } = await client.query(`SELECT array_agg(version ORDER BY version) AS versions FROM ${config.schema}.schema_migrations`);
 		await client.end();
-		expect(rows[0].n).toBe(1);
+		// Each migration ran once, whichever process got there first.
+		expect(rows[0].versions).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
 	});
 
 	test('the embedded store refuses a folder another live process holds, and says to use PostgreSQL', async () => {
@@ -487,6 +533,21 @@ describe('the stores', () => {
 		// once that process is gone, its stale lock is taken over
 		const { ledger } = await openTestLedger('embedded', {}, { kind: 'embedded', folder });
 		expect(await ledger.listPurposes()).toEqual([]);
+	});
+
+	test('the embedded store keeps statistics up to date, so a code is found by its index, not by reading every sign-up', async () => {
+		const { ledger } = await openTestLedger('embedded', { defaultCountry: 'DE' });
+		await ledger.definePurposes(PURPOSES);
+		for (let i = 0; i < 300; i++) {
+			await ledger.requestOptIn({ phone: `+4915100003${String(i).padStart(3, '0')}`, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		}
+		await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' }); // waits for a running upkeep
+		const [stats] = await ledger.store.query<{ tuples: number }>(`SELECT reltuples::float8 AS tuples FROM pg_class WHERE relname = 'optin_requests'`);
+		expect(Number(stats.tuples)).toBeGreaterThan(50);
+		const plan = await ledger.store.query<{ 'QUERY PLAN': string }>(
+			`EXPLAIN SELECT id FROM optin_requests WHERE code_hmac = ANY ('{a,b}'::text[]) ORDER BY created_at DESC LIMIT 1`,
+		);
+		expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toMatch(/optin_requests_code/);
 	});
 
 	test('a short secret is refused before anything is opened', async () => {
