@@ -10,7 +10,7 @@ import { LedgerKeys } from './crypto';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
-import { completeSend, failSend, recordInbound, recordStatus, reserveSend, type DeliveryStatus, type SendReservation } from './sends';
+import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
 import type { ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, WithdrawalResult } from './types';
 import { parse, purposeSchema } from './validation';
 import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
@@ -117,8 +117,18 @@ export class Ledger {
 		return reserveSend(this.ctx, reservation);
 	}
 
+	/** `reserveSend` for a slice of sends in one transaction: one result per reservation, in their order. */
+	reserveSends(reservations: SendReservation[]) {
+		return reserveSends(this.ctx, reservations);
+	}
+
 	completeSend(key: string, accepted: { wamid: string }) {
 		return completeSend(this.ctx, key, accepted);
+	}
+
+	/** `completeSend` for many sends in one statement. */
+	completeSends(accepted: { key: string; wamid: string }[]) {
+		return completeSends(this.ctx, accepted);
 	}
 
 	failSend(key: string, failure: { outcome: 'failed' | 'unknown'; code?: number; message?: string }) {

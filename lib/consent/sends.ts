@@ -4,7 +4,7 @@
  * send forward only (sent → delivered → read), whatever order Meta delivers them in.
  */
 import { ValidationError } from '../errors';
-import { appendEvent } from './chain';
+import { appendEvents } from './chain';
 import type { LedgerContext } from './context';
 import { once } from './deliveries';
 import { answer } from './gate';
@@ -24,58 +24,152 @@ export type ReservationResult =
 
 const KEY = /^[\x21-\x7e]{1,512}$/;
 
-/**
- * Asks the gate and reserves the key in one transaction. The subject row is share-locked, so a withdrawal running
- * at the same moment either commits first (and the gate refuses) or waits until the reservation is made.
- */
-export async function reserveSend(ctx: LedgerContext, reservation: SendReservation): Promise<ReservationResult> {
-	if (typeof reservation.key !== 'string' || !KEY.test(reservation.key)) {
-		throw new ValidationError('idempotencyKey', 'The idempotency key must be 1 to 512 visible characters without spaces');
+function assertKey(key: unknown, field: string): void {
+	if (typeof key !== 'string' || !KEY.test(key)) {
+		throw new ValidationError(field, 'The idempotency key must be 1 to 512 visible characters without spaces');
 	}
+}
+
+/** Asks the gate and reserves the key in one transaction: `reserveSends` for one send. */
+export async function reserveSend(ctx: LedgerContext, reservation: SendReservation): Promise<ReservationResult> {
+	assertKey(reservation?.key, 'idempotencyKey');
+	const [result] = await reserveSends(ctx, [reservation]);
+	return result;
+}
+
+interface PreviousSend {
+	idempotency_key: string;
+	status: string;
+	wamid: string | null;
+	updated_at: Date;
+}
+
+const duplicateOf = (row: PreviousSend): ReservationResult => ({
+	status: 'duplicate',
+	previous: { status: row.status, wamid: row.wamid, at: new Date(row.updated_at) },
+});
+
+/**
+ * Asks the gate and reserves the keys of a slice of sends in one transaction, one result per reservation in their
+ * order. The subject rows are share-locked, so a withdrawal running at the same moment either commits first (and
+ * the gate refuses) or waits until the reservations are made. Each reserved send gets its own `send.recorded`
+ * event with the consent it relied on (the export per person reads it); the slice's events are appended under one
+ * lock of the chain head. A key already sent, or reserved twice in the slice, is a duplicate: it goes out once.
+ */
+export async function reserveSends(ctx: LedgerContext, reservations: SendReservation[]): Promise<ReservationResult[]> {
+	reservations.forEach((reservation, index) => assertKey(reservation?.key, `reservations[${index}].key`));
+	if (reservations.length === 0) return [];
 	return ctx.store.transaction(async (tx) => {
-		const [previous] = await tx.query<{ status: string; wamid: string | null; updated_at: Date }>(
-			'SELECT status, wamid, updated_at FROM sends WHERE idempotency_key = $1 FOR UPDATE',
-			[reservation.key],
+		const keys = [...new Set(reservations.map((reservation) => reservation.key))];
+		const previous = new Map(
+			(
+				await tx.query<PreviousSend>('SELECT idempotency_key, status, wamid, updated_at FROM sends WHERE idempotency_key = ANY($1::text[])', [keys])
+			).map((row) => [row.idempotency_key, row]),
 		);
-		// Only a send Meta refused outright may be tried again under its key: anything else may have gone out.
-		if (previous && previous.status !== 'failed') {
-			return { status: 'duplicate', previous: { status: previous.status, wamid: previous.wamid, at: new Date(previous.updated_at) } };
-		}
-		const [decision] = await answer(ctx, tx, [reservation], true);
-		if (!decision.allowed) return { status: 'refused', decision };
-		const now = ctx.now();
-		await tx.query(
-			`INSERT INTO sends (idempotency_key, subject_id, purpose, category, consent_event_seq, status, created_at, updated_at)
-			 VALUES ($1, $2, $3, $4, $5, 'reserved', $6, $6)
-			 ON CONFLICT (idempotency_key) DO UPDATE SET status = 'reserved', error_code = NULL, error_message = NULL,
-				consent_event_seq = EXCLUDED.consent_event_seq, updated_at = EXCLUDED.updated_at`,
-			[reservation.key, decision.subjectId, reservation.purpose, reservation.category, decision.consentEventSeq ?? null, now],
-		);
-		await appendEvent(tx, ctx.keys, {
-			type: 'send.recorded',
-			subjectId: decision.subjectId,
-			at: now,
-			payload: {
-				key: reservation.key,
-				purpose: reservation.purpose,
-				category: reservation.category,
-				basis: decision.reason,
-				consentEventSeq: decision.consentEventSeq,
-			},
+		const results = new Array<ReservationResult | undefined>(reservations.length);
+		/** The first reservation of each key in the slice; later ones share its fate. */
+		const first = new Map<string, number>();
+		const asking: number[] = [];
+		reservations.forEach((reservation, index) => {
+			if (first.has(reservation.key)) return;
+			first.set(reservation.key, index);
+			const before = previous.get(reservation.key);
+			// Only a send Meta refused outright may be tried again under its key: anything else may have gone out.
+			if (before && before.status !== 'failed') results[index] = duplicateOf(before);
+			else asking.push(index);
 		});
-		return { status: 'reserved', decision };
+
+		const decisions = asking.length === 0 ? [] : await answer(ctx, tx, asking.map((index) => reservations[index]), true);
+		const allowed: { index: number; decision: GateDecision & { allowed: true } }[] = [];
+		asking.forEach((index, position) => {
+			const decision = decisions[position];
+			if (decision.allowed) allowed.push({ index, decision });
+			else results[index] = { status: 'refused', decision };
+		});
+
+		const now = ctx.now();
+		// Sorted by key, so two processes reserving overlapping slices lock the rows in the same order. A key another
+		// process reserved in the meantime is neither inserted nor updated, and is reported as a duplicate below.
+		allowed.sort((a, b) => (reservations[a.index].key < reservations[b.index].key ? -1 : 1));
+		const inserted = new Set(
+			allowed.length === 0
+				? []
+				: (
+						await tx.query<{ idempotency_key: string }>(
+							`INSERT INTO sends (idempotency_key, subject_id, purpose, category, consent_event_seq, status, created_at, updated_at)
+							 SELECT r.key, r.subject_id, r.purpose, r.category, r.consent_event_seq, 'reserved', $6, $6
+							 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY
+								AS r (key, subject_id, purpose, category, consent_event_seq, position)
+							 ORDER BY r.position
+							 ON CONFLICT (idempotency_key) DO UPDATE SET status = 'reserved', error_code = NULL, error_message = NULL,
+								consent_event_seq = EXCLUDED.consent_event_seq, updated_at = EXCLUDED.updated_at
+							 WHERE sends.status = 'failed'
+							 RETURNING idempotency_key`,
+							[
+								allowed.map(({ index }) => reservations[index].key),
+								allowed.map(({ decision }) => decision.subjectId ?? null),
+								allowed.map(({ index }) => reservations[index].purpose),
+								allowed.map(({ index }) => reservations[index].category),
+								allowed.map(({ decision }) => decision.consentEventSeq ?? null),
+								now,
+							],
+						)
+					).map((row) => row.idempotency_key),
+		);
+		const reserved = allowed.filter(({ index }) => inserted.has(reservations[index].key));
+		await appendEvents(
+			tx,
+			ctx.keys,
+			reserved.map(({ index, decision }) => ({
+				type: 'send.recorded',
+				subjectId: decision.subjectId ?? null,
+				at: now,
+				payload: {
+					key: reservations[index].key,
+					purpose: reservations[index].purpose,
+					category: reservations[index].category,
+					basis: decision.reason,
+					consentEventSeq: decision.consentEventSeq,
+				},
+			})),
+		);
+		for (const { index, decision } of reserved) results[index] = { status: 'reserved', decision };
+
+		const lost = allowed.filter(({ index }) => !inserted.has(reservations[index].key)).map(({ index }) => reservations[index].key);
+		if (lost.length > 0) {
+			const rows = await tx.query<PreviousSend>('SELECT idempotency_key, status, wamid, updated_at FROM sends WHERE idempotency_key = ANY($1::text[])', [lost]);
+			for (const row of rows) results[first.get(row.idempotency_key)!] = duplicateOf(row);
+		}
+
+		return reservations.map((reservation, index): ReservationResult => {
+			if (index !== first.get(reservation.key)) {
+				const earlier = results[first.get(reservation.key)!]!;
+				// The same key twice in one slice: the first one goes out, this one is its duplicate.
+				return earlier.status === 'reserved' ? { status: 'duplicate', previous: { status: 'reserved', wamid: null, at: now } } : earlier;
+			}
+			return results[index]!;
+		});
 	});
 }
 
 /** Meta accepted the message. The last send drives the retention clock (checklist 28). */
 export async function completeSend(ctx: LedgerContext, key: string, accepted: { wamid: string }): Promise<void> {
+	await completeSends(ctx, [{ key, wamid: accepted.wamid }]);
+}
+
+/** Meta accepted these messages: one statement for a slice of completions. */
+export async function completeSends(ctx: LedgerContext, accepted: { key: string; wamid: string }[]): Promise<void> {
+	if (accepted.length === 0) return;
 	const now = ctx.now();
 	await ctx.store.query(
 		`WITH send AS (
-			UPDATE sends SET status = 'accepted', wamid = $2, updated_at = $3 WHERE idempotency_key = $1 RETURNING subject_id
+			UPDATE sends SET status = 'accepted', wamid = done.wamid, updated_at = $3
+			FROM unnest($1::text[], $2::text[]) AS done (key, wamid)
+			WHERE idempotency_key = done.key
+			RETURNING subject_id
 		)
-		UPDATE subjects SET last_activity_at = greatest(last_activity_at, $3) WHERE id = (SELECT subject_id FROM send)`,
-		[key, accepted.wamid, now],
+		UPDATE subjects SET last_activity_at = greatest(last_activity_at, $3) WHERE id IN (SELECT subject_id FROM send)`,
+		[accepted.map((send) => send.key), accepted.map((send) => send.wamid), now],
 	);
 }
 
