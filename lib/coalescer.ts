@@ -14,30 +14,51 @@ interface Waiting<I, O> {
 	reject: (error: unknown) => void;
 }
 
+export interface CoalescerOptions {
+	/** The most calls one batch answers: a transaction or a query parameter should not grow without bound (500). */
+	maxBatch?: number;
+	/**
+	 * Batches that may run at once (1). More than one shortens the wait of a call that arrives while a batch runs,
+	 * at the price of smaller batches; worth it where most of a batch's time is waiting for the database.
+	 */
+	lanes?: number;
+}
+
 export class Coalescer<I, O> {
 	private queue: Waiting<I, O>[] = [];
-	private running = false;
+	/** Lanes running a batch, or about to start one. */
+	private busy = 0;
+	/** A lane is about to start: calls made meanwhile join its batch instead of starting another. */
+	private starting = false;
+	private readonly maxBatch: number;
+	private readonly lanes: number;
 
-	/**
-	 * `work` answers a batch in input order, one output per input. `maxBatch` caps a batch: a transaction or a
-	 * query parameter should not grow without bound.
-	 */
+	/** `work` answers a batch in input order, one output per input. */
 	constructor(
 		private readonly work: (inputs: I[]) => Promise<O[]>,
-		private readonly maxBatch = 500,
+		options: CoalescerOptions = {},
 	) {
-		if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
-			throw new ValidationError('maxBatch', `The batch size must be a whole number of at least 1, got ${maxBatch}`);
+		this.maxBatch = options.maxBatch ?? 500;
+		this.lanes = options.lanes ?? 1;
+		for (const [field, value] of [['maxBatch', this.maxBatch], ['lanes', this.lanes]] as const) {
+			if (!(Number.isInteger(value) && value >= 1)) {
+				throw new ValidationError(field, `The ${field === 'maxBatch' ? 'batch size' : 'number of lanes'} must be a whole number of at least 1, got ${value}`);
+			}
 		}
 	}
 
 	run(input: I): Promise<O> {
 		return new Promise<O>((resolve, reject) => {
 			this.queue.push({ input, resolve, reject });
-			if (!this.running) {
-				this.running = true;
-				// One turn of the event loop: calls made by the same burst of I/O callbacks join the first batch.
-				setImmediate(() => void this.drain());
+			// A lane that starts takes everything queued by then; calls arriving later wait for the next free lane.
+			if (!this.starting && this.busy < this.lanes) {
+				this.starting = true;
+				this.busy++;
+				// One turn of the event loop: calls made by the same burst of I/O callbacks join the same batch.
+				setImmediate(() => {
+					this.starting = false;
+					void this.drain();
+				});
 			}
 		});
 	}
@@ -46,7 +67,7 @@ export class Coalescer<I, O> {
 		try {
 			while (this.queue.length > 0) await this.settle(this.queue.splice(0, this.maxBatch));
 		} finally {
-			this.running = false;
+			this.busy--;
 		}
 	}
 

@@ -7,8 +7,9 @@ import type { Ledger } from './consent/ledger';
 import type { Category, GateDecision, RefusalReason } from './consent/types';
 import { MARKETING_STOPPED_CODE } from './consent/sends';
 import { ConsentError } from './errors';
+import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
-import { OutcomeUnknownError, WhatsAppApiError, type OutgoingMessage, type WhatsAppClient } from './whatsapp';
+import { OutcomeUnknownError, WhatsAppApiError, type OutgoingMessage, type Semaphore, type SentMessage, type WhatsAppClient } from './whatsapp';
 
 export interface ConsentedSend {
 	/** Unique per message: see `idempotencyKey`. */
@@ -51,13 +52,25 @@ function questionsFor(send: ConsentedSend) {
 	return questions;
 }
 
-async function refusal(ledger: Ledger, send: ConsentedSend): Promise<(GateDecision & { allowed: false }) | undefined> {
-	const decisions = await ledger.mayMessageBatch(questionsFor(send));
+async function refusal(ledger: SendLedger, send: ConsentedSend): Promise<(GateDecision & { allowed: false }) | undefined> {
+	const decisions = await Promise.all(questionsFor(send).map((question) => ledger.mayMessage(question)));
 	return decisions.find((decision): decision is GateDecision & { allowed: false } => !decision.allowed);
 }
 
-export async function sendWithConsent(ledger: Ledger, client: WhatsAppClient, send: ConsentedSend, signal?: AbortSignal): Promise<SendOutcome> {
+/**
+ * Sends many of these may run side by side (the Send node runs up to its Parallel Requests): their ledger calls
+ * are coalesced into slices (`sendLedgerFor`), each send still reserved, checked and completed on its own terms.
+ */
+export async function sendWithConsent(
+	consentLedger: Ledger,
+	client: WhatsAppClient,
+	send: ConsentedSend,
+	signal?: AbortSignal,
+	/** Bounds the requests waiting for Meta's answer across the sends that share it (the node's Parallel Requests). */
+	requests?: Semaphore,
+): Promise<SendOutcome> {
 	const { key } = send;
+	const ledger = sendLedgerFor(consentLedger);
 	const windowClosed = questionsFor(send).length > 1 ? await refusal(ledger, { ...send, category: 'service' }) : undefined;
 	if (windowClosed) {
 		return {
@@ -67,13 +80,16 @@ export async function sendWithConsent(ledger: Ledger, client: WhatsAppClient, se
 			message: 'The person has not written in the last 24 hours: free text is not allowed, use Send Template with an approved template',
 		};
 	}
-	const reservation = await ledger.reserveSend({ key, recipient: send.recipient, purpose: send.purpose, category: send.category });
+	const reservation = await ledger.reserve({ key, recipient: send.recipient, purpose: send.purpose, category: send.category });
 	if (reservation.status === 'duplicate') return { status: 'already_sent', key, previous: reservation.previous };
 	if (reservation.status === 'refused') return { status: 'refused', key, reason: reservation.decision.reason, message: reservation.decision.message };
 
 	let attempted = false;
+	let sent: SentMessage;
+	let release: (() => void) | undefined;
 	try {
-		const sent = await client.send(send.recipient, send.message, {
+		release = await requests?.acquire(signal);
+		sent = await client.send(send.recipient, send.message, {
 			signal,
 			beforeAttempt: async () => {
 				const refused = await refusal(ledger, send);
@@ -81,23 +97,27 @@ export async function sendWithConsent(ledger: Ledger, client: WhatsAppClient, se
 				attempted = true;
 			},
 		});
-		await ledger.completeSend(key, { wamid: sent.wamid });
-		return { status: 'sent', key, wamid: sent.wamid, waId: sent.waId, attempts: sent.attempts };
 	} catch (error) {
+		release?.();
 		if (error instanceof RefusedBeforeAttempt) {
-			await ledger.failSend(key, { outcome: 'failed', message: `refused before sending: ${error.decision.reason}` });
+			await consentLedger.failSend(key, { outcome: 'failed', message: `refused before sending: ${error.decision.reason}` });
 			return { status: 'refused', key, reason: error.decision.reason, message: error.decision.message };
 		}
 		if (error instanceof WhatsAppApiError) {
-			await ledger.failSend(key, { outcome: 'failed', code: error.metaCode, message: error.message });
+			await consentLedger.failSend(key, { outcome: 'failed', code: error.metaCode, message: error.message });
 			if (error.metaCode === MARKETING_STOPPED_CODE && !isBusinessScopedUserId(send.recipient)) {
-				await ledger.setMarketingPreference({ waId: digitsOf(send.recipient), value: 'stop', at: new Date() }, `send:${key}:131050`);
+				await consentLedger.setMarketingPreference({ waId: digitsOf(send.recipient), value: 'stop', at: new Date() }, `send:${key}:131050`);
 			}
 			return { status: 'failed', key, error };
 		}
 		const unknown = error instanceof OutcomeUnknownError || (attempted && signal?.aborted);
-		await ledger.failSend(key, { outcome: unknown ? 'unknown' : 'failed', message: (error as Error).message });
+		await consentLedger.failSend(key, { outcome: unknown ? 'unknown' : 'failed', message: (error as Error).message });
 		if (error instanceof ConsentError) return { status: 'failed', key, error };
 		throw error;
 	}
+	release?.();
+	// Meta accepted it. Should recording that fail, the send must not be marked failed (that would free its key for
+	// a second message): the error reaches the caller and the reservation keeps the key from being sent again.
+	await ledger.complete(key, { wamid: sent.wamid });
+	return { status: 'sent', key, wamid: sent.wamid, waId: sent.waId, attempts: sent.attempts };
 }

@@ -56,3 +56,45 @@ export async function mapWithConcurrency<T, R>(
 		workers.catch(() => undefined);
 	}
 }
+
+/**
+ * At most `size` holders at once; the others wait in arrival order. The Send node holds one per request waiting
+ * for Meta's answer, so its Parallel Requests setting bounds those alone, not the sends being recorded in the ledger.
+ */
+export class Semaphore {
+	private free: number;
+	private readonly waiting: (() => void)[] = [];
+
+	constructor(size: number) {
+		if (!(Number.isInteger(size) && size >= 1)) throw new ValidationError('size', `The number of holders must be a whole number of at least 1, got ${size}`);
+		this.free = size;
+	}
+
+	/** Resolves with the function that gives the place back; rejects with the signal's reason on abort. */
+	async acquire(signal?: AbortSignal): Promise<() => void> {
+		signal?.throwIfAborted();
+		if (this.free > 0) this.free--;
+		else {
+			await new Promise<void>((resolve, reject) => {
+				const onAbort = () => {
+					this.waiting.splice(this.waiting.indexOf(granted), 1);
+					reject(signal!.reason);
+				};
+				const granted = () => {
+					signal?.removeEventListener('abort', onAbort);
+					resolve();
+				};
+				this.waiting.push(granted);
+				signal?.addEventListener('abort', onAbort, { once: true });
+			});
+		}
+		let released = false;
+		return () => {
+			if (released) return;
+			released = true;
+			const next = this.waiting.shift();
+			if (next) next();
+			else this.free++;
+		};
+	}
+}

@@ -32,5 +32,5 @@ export {
 } from './messages';
 export { ThroughputLimiter, PairRateLimiter, limitersFor, sleep, MESSAGES_PER_SECOND } from './limiter';
 export { withRetries, retryDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
-export { mapWithConcurrency } from './concurrency';
+export { mapWithConcurrency, Semaphore } from './concurrency';
 export { verifySignature, parseWebhook, parseTriggerItem, type WebhookEvent } from './webhook';

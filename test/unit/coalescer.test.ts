@@ -9,7 +9,7 @@ function controlled() {
 		batches.push(inputs);
 		await new Promise<void>((resolve) => release.push(resolve));
 		return inputs.map((input) => input * 10);
-	}, 3);
+	}, { maxBatch: 3 });
 	return { coalescer, batches, release };
 }
 
@@ -44,6 +44,30 @@ describe('Coalescer', () => {
 		expect(await Promise.all(later)).toEqual([20, 30]);
 	});
 
+	test('with two lanes, a call made while a batch runs starts the second batch at once', async () => {
+		const batches: number[][] = [];
+		const release: (() => void)[] = [];
+		const coalescer = new Coalescer<number, number>(async (inputs) => {
+			batches.push(inputs);
+			await new Promise<void>((resolve) => release.push(resolve));
+			return inputs;
+		}, { lanes: 2 });
+		const first = [coalescer.run(1), coalescer.run(2)];
+		await turn();
+		const second = coalescer.run(3);
+		await turn();
+		const third = [coalescer.run(4), coalescer.run(5)];
+		await turn();
+		expect(batches).toEqual([[1, 2], [3]]);
+		release.shift()!();
+		expect(await Promise.all(first)).toEqual([1, 2]);
+		await turn();
+		expect(batches).toEqual([[1, 2], [3], [4, 5]]);
+		release.splice(0).forEach((resolve) => resolve());
+		expect(await second).toBe(3);
+		expect(await Promise.all(third)).toEqual([4, 5]);
+	});
+
 	test('a batch that fails is retried one by one, so only the bad input fails', async () => {
 		const seen: number[][] = [];
 		const coalescer = new Coalescer<number, number>(async (inputs) => {
@@ -66,6 +90,6 @@ describe('Coalescer', () => {
 	});
 
 	test('refuses a batch size that is not a whole number of at least 1', () => {
-		expect(() => new Coalescer(async (inputs: number[]) => inputs, 0)).toThrow(/at least 1/);
+		expect(() => new Coalescer(async (inputs: number[]) => inputs, { maxBatch: 0 })).toThrow(/at least 1/);
 	});
 });

@@ -3,7 +3,7 @@ import type { Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
-import { mapWithConcurrency, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { mapWithConcurrency, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
 import { clientFor } from '../transport/client';
@@ -74,9 +74,13 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
+	const parallelRequests = options.parallelRequests ?? 100;
+	// Parallel Requests bounds the requests waiting for Meta. As many items again may be in the ledger meanwhile
+	// (reserved, checked, recorded in slices), so its round trips do not leave the request slots idle.
+	const requests = new Semaphore(parallelRequests);
 	const results = await mapWithConcurrency(
 		items,
-		options.parallelRequests ?? 100,
+		parallelRequests * 2,
 		async (_item, index): Promise<{ json: JsonObject; ok: boolean } | Error> => {
 			let recipient = '';
 			try {
@@ -92,7 +96,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				const outgoing = build(read, index);
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
-				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing }, signal);
+				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing }, signal, requests);
 				if (outcome.status === 'failed' && !this.continueOnFail()) {
 					const error = outcome.error;
 					return error instanceof WhatsAppApiError
