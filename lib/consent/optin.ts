@@ -135,7 +135,7 @@ export async function confirm(ctx: LedgerContext, input: InboundMessage): Promis
 async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: string): Promise<(ConfirmResult & { duplicate: boolean }) | undefined> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
 	if (codes.length === 0 || !message.from) return undefined;
-	const [request] = await ctx.store.call<RequestRow>('find_confirmation', [codes, message.at]);
+	const request = chooseRequest(ctx, await ctx.store.call<RequestRow>('find_confirmation', [codes, message.at]), message);
 	if (!request || request.status !== 'pending' || request.attempts >= ctx.options.maxCodeAttempts) return undefined;
 	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
 	const phone = phoneOf(ctx, request);
@@ -157,6 +157,16 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 	}
 	if (outcome === 'duplicate') return { ...(await processedResult<ConfirmResult>(ctx.store, key)), duplicate: true };
 	return outcome === 'confirmed' ? { ...result, phone } : undefined;
+}
+
+/**
+ * The request a message's code confirms. A message holds several code-length runs of letters, and any of them may
+ * happen to be someone else's live code: the sender's own request comes first, else the newest match (which then
+ * refuses: wrong number).
+ */
+function chooseRequest(ctx: LedgerContext, requests: RequestRow[], message: InboundMessage): RequestRow | undefined {
+	const from = message.from;
+	return (from && requests.find((request) => waIdMatches(phoneOf(ctx, request), from))) || requests[0];
 }
 
 /** What confirming `request` by `message` writes: the purposes still open and the arguments of `confirm_opt_in`. */
@@ -192,18 +202,17 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 
 async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<ConfirmResult> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
-	// Lock the person before reading their request: every writer takes the person's row first, so a withdrawal
+	const find = async () =>
+		codes.length === 0 ? undefined : chooseRequest(ctx, await tx.call<RequestRow>('find_confirmation', [codes, message.at]), message);
+	// Lock the person before relying on their request: every writer takes the person's row first, so a withdrawal
 	// running at the same moment is ordered before or after this, never interleaved (and never deadlocked).
-	const [owner] =
-		codes.length === 0
-			? []
-			: await tx.query<{ id: string }>(
-					`SELECT id FROM subjects WHERE id = (
-						SELECT subject_id FROM optin_requests WHERE code_hmac = ANY($1::text[]) ORDER BY created_at DESC LIMIT 1
-					) FOR UPDATE`,
-					[codes],
-				);
-	const [request] = !owner ? [] : await tx.call<RequestRow>('find_confirmation', [codes, message.at]);
+	let request = await find();
+	let locked: string | undefined;
+	while (request && request.subject_id !== locked) {
+		locked = request.subject_id;
+		await tx.query('SELECT id FROM subjects WHERE id = $1 FOR UPDATE', [locked]);
+		request = await find(); // again, under the lock
+	}
 	if (!request) return unmatched(ctx, tx, message, codes.length > 0);
 
 	const result = (outcome: ConfirmOutcome, hint?: string, purposes = request.purposes): ConfirmResult => ({

@@ -197,8 +197,8 @@ const MIGRATIONS: Migration[] = [
 				RETURN v_subject;
 			END
 			$$`,
-			// The newest request whose code the message carries, with what confirming it needs to know: the
-			// number (encrypted) to compare with the sender, and the purposes withdrawn after the message was sent.
+			// The requests whose code the message carries, newest first, with what confirming one needs to know:
+			// the number (encrypted) to compare with the sender, and the purposes withdrawn after the message was sent.
 			`CREATE FUNCTION find_confirmation(p_codes text[], p_at timestamptz)
 			RETURNS TABLE (id text, subject_id text, purposes text[], status text, attempts int, expires_at timestamptz,
 				text_hash text, text_version text, phone_enc text, superseded text[])
@@ -212,7 +212,7 @@ const MIGRATIONS: Migration[] = [
 					 WHERE c.subject_id = r.subject_id AND c.purpose = ANY (r.purposes) AND c.withdrawn_at > p_at)
 				FROM optin_requests r JOIN subjects s ON s.id = r.subject_id
 				WHERE r.code_hmac = ANY (p_codes)
-				ORDER BY r.created_at DESC LIMIT 1;
+				ORDER BY r.created_at DESC LIMIT 10;
 			END
 			$$`,
 			// Confirms a request the caller found and checked. Under the person's lock it makes sure the facts the

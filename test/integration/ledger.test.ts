@@ -111,6 +111,15 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'pending' });
 	});
 
+	test("someone else's live code in the same message does not hide the sender's own", async () => {
+		const own = await signUp();
+		clock.advance(1000);
+		const other = await signUp('+4915100000999');
+		const result = await ledger.confirm(inbound(`${other.code} ${own.code}`));
+		expect(result).toMatchObject({ outcome: 'confirmed', subjectId: own.subjectId });
+		expect(await ledger.mayMessage({ recipient: '+4915100000999', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'pending' });
+	});
+
 	test('#10 an expired code confirms nothing and yields a hint', async () => {
 		const { code } = await signUp();
 		clock.advance(25 * 3_600_000);
