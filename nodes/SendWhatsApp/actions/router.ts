@@ -19,6 +19,12 @@ const builders: Record<string, Build> = {
 	sendText: message.sendText.build,
 };
 
+/**
+ * Items in the ledger stages besides those waiting for Meta: enough to cover the ledger's latency at Meta's top rate
+ * (1,000/s × about 0.1 s); more only adds work in progress on a busy event loop (measured in BENCHMARKS.md).
+ */
+const LEDGER_WINDOW = 100;
+
 interface Options {
 	campaignKey?: string;
 	messagesPerSecond?: number;
@@ -75,12 +81,12 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
 	const parallelRequests = options.parallelRequests ?? 100;
-	// Parallel Requests bounds the requests waiting for Meta. As many items again may be in the ledger meanwhile
-	// (reserved, checked, recorded in slices), so its round trips do not leave the request slots idle.
+	// Parallel Requests bounds the requests waiting for Meta. Up to LEDGER_WINDOW more items may be in the ledger
+	// meanwhile (reserved, checked, recorded in slices), so its round trips do not leave the request slots idle.
 	const requests = new Semaphore(parallelRequests);
 	const results = await mapWithConcurrency(
 		items,
-		parallelRequests * 2,
+		parallelRequests + LEDGER_WINDOW,
 		async (_item, index): Promise<{ json: JsonObject; ok: boolean } | Error> => {
 			let recipient = '';
 			try {
