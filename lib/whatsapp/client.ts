@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors';
 import { ConnectionError, errorFromResponse, OutcomeUnknownError, type ErrorContext } from './errors';
 import { nodeHttpFetch, type HttpAnswer, type HttpFetch } from './http';
-import { limitersFor, MESSAGES_PER_SECOND, type PairRateLimiter, type ThroughputLimiter } from './limiter';
+import { limitersFor, MESSAGES_PER_SECOND, sleep, type PairRateLimiter, type SendWindow, type ThroughputLimiter } from './limiter';
 import { buildMessage, markAsReadRequest, recipientKey, type OutgoingMessage } from './messages';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
 
@@ -80,6 +80,7 @@ export class WhatsAppClient {
 	private readonly retryPolicy: RetryPolicy;
 	private readonly throughput: ThroughputLimiter;
 	private readonly pairRate: PairRateLimiter;
+	private readonly window: SendWindow;
 	private readonly fetch: HttpFetch;
 
 	constructor(options: ClientOptions) {
@@ -109,6 +110,7 @@ export class WhatsAppClient {
 		const limiters = limitersFor(`${baseUrl}/${this.phoneNumberId}`, options.messagesPerSecond ?? MESSAGES_PER_SECOND.default, options.pairRateSeconds ?? 6);
 		this.throughput = limiters.throughput;
 		this.pairRate = limiters.pairRate;
+		this.window = limiters.window;
 		this.fetch = options.fetch ?? nodeHttpFetch;
 	}
 
@@ -127,8 +129,14 @@ export class WhatsAppClient {
 				// Pair rate first: its wait can be seconds, and a throughput slot taken before it would be wasted.
 				await this.pairRate.take(pairKey, signal);
 				await this.throughput.take(signal);
-				await beforeAttempt?.();
-				signal?.throwIfAborted();
+				// The check comes last, after any wait: should the send window hold the request back, it is asked again.
+				for (;;) {
+					await beforeAttempt?.();
+					signal?.throwIfAborted();
+					const wait = this.window.tryStart();
+					if (wait === 0) break;
+					await sleep(wait, signal);
+				}
 				return (await this.request('POST', 'messages', message, signal, context)) as SendAnswer;
 			},
 			this.retryPolicy,

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../lib/errors';
 import { mapWithConcurrency } from '../../lib/whatsapp/concurrency';
-import { PairRateLimiter, sleep, ThroughputLimiter } from '../../lib/whatsapp/limiter';
+import { PairRateLimiter, SendWindow, sleep, ThroughputLimiter } from '../../lib/whatsapp/limiter';
 
 describe('limiter settings', () => {
 	test.each([0, 0.5, 1001, Number.NaN])('%p messages per second is refused', (rate) => {
@@ -100,5 +100,17 @@ describe('mapWithConcurrency', () => {
 		await expect(run).rejects.toThrow('stop');
 		expect(started).toEqual([0, 1]);
 		await expect(mapWithConcurrency([1], 0, async () => 1)).rejects.toThrow(ValidationError);
+	});
+});
+
+describe('send window', () => {
+	test('at most perSecond starts in any second plus the margin, however the slots before it bunched them', () => {
+		const window = new SendWindow(3, 25);
+		expect([window.tryStart(0), window.tryStart(1), window.tryStart(2)]).toEqual([0, 0, 0]);
+		expect(window.tryStart(500)).toBe(525); // the start at 0 leaves the window at 1,025
+		expect(window.tryStart(1024)).toBe(1);
+		expect(window.tryStart(1025)).toBe(0);
+		expect(window.tryStart(1025)).toBe(1);
+		expect(window.tryStart(1026)).toBe(0);
 	});
 });
