@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { escapeLiteral } from 'pg';
 import { prepareValue } from 'pg/lib/utils';
 import { StoreError } from '../errors';
-import { GroupCommit } from './group-commit';
+import type { Coalescer } from '../coalescer';
+import { groupCommit } from './group-commit';
 import { callStatement, type EmbeddedStoreConfig, type Row, type Store } from './store';
 import { Upkeep } from './upkeep';
 
@@ -21,7 +22,7 @@ interface OpenDatabase {
 	db: PGlite;
 	users: number;
 	lockPath: string;
-	calls: GroupCommit;
+	calls: Coalescer<string, Row[]>;
 	upkeep: Upkeep;
 }
 
@@ -77,7 +78,7 @@ async function openDatabase(folder: string): Promise<OpenDatabase> {
 	const lockPath = takeLock(folder);
 	try {
 		const db = await PGlite.create({ dataDir: join(folder, 'pgdata') });
-		return { db, users: 0, lockPath, calls: new GroupCommit(db), upkeep: new Upkeep(db) };
+		return { db, users: 0, lockPath, calls: groupCommit(db), upkeep: new Upkeep(db) };
 	} catch (error) {
 		releaseLock(lockPath);
 		throw new StoreError(`Cannot open the embedded consent ledger in ${folder}: ${(error as Error).message}`, undefined, error);

@@ -26,8 +26,14 @@ export interface HttpAnswer {
 
 export type HttpFetch = (url: string, init: HttpInit) => Promise<HttpAnswer>;
 
-/** One pool per scheme and process: every client sending to Meta reuses the same warm connections. */
-const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+/**
+ * One pool per scheme and process: every client sending to Meta reuses the same warm connections. An idle
+ * connection is closed after 4 s, before the server closes it (Node's servers, the sandbox among them, after 5 s):
+ * a message written to a connection the server is closing fails with "socket hang up", and the client cannot know
+ * whether it was sent. (Node's agent, unlike fetch, does not read the server's Keep-Alive timeout.)
+ */
+const pool = { keepAlive: true, timeout: 4000 };
+const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
 
 function answerOf(response: IncomingMessage, body: string): HttpAnswer {
 	const status = response.statusCode ?? 0;
