@@ -265,27 +265,18 @@ const MIGRATIONS: Migration[] = [
 		version: 3,
 		name: 'append many events at once',
 		statements: [
-			// One definition of a chain link's hash for both appenders (verifyChain recomputes it in TypeScript).
+			// The hash of one link of the chain (verifyChain recomputes it in TypeScript).
 			`CREATE FUNCTION chain_link(p_prev_hash text, p_seq bigint, p_type text, p_subject text, p_at_ms bigint, p_payload_hash text)
 			RETURNS text LANGUAGE sql IMMUTABLE AS $$
 				SELECT encode(sha256(convert_to(
 					p_prev_hash || '|' || p_seq || '|' || p_type || '|' || coalesce(p_subject, '') || '|' || p_at_ms || '|' || p_payload_hash,
 					'UTF8')), 'hex')
 			$$`,
+			// One appender: a single event is a slice of one.
 			`CREATE OR REPLACE FUNCTION append_event(p_type text, p_subject text, p_at_ms bigint, p_payload text, p_payload_hash text)
 			RETURNS bigint LANGUAGE plpgsql AS $$
-			DECLARE
-				head record;
-				next_seq bigint;
-				next_hash text;
 			BEGIN
-				SELECT seq, hash INTO head FROM chain_head WHERE id = 1 FOR UPDATE;
-				next_seq := head.seq + 1;
-				next_hash := chain_link(head.hash, next_seq, p_type, p_subject, p_at_ms, p_payload_hash);
-				INSERT INTO events (seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash)
-				VALUES (next_seq, p_type, p_subject, p_at_ms, p_payload, p_payload_hash, head.hash, next_hash);
-				UPDATE chain_head SET seq = next_seq, hash = next_hash WHERE id = 1;
-				RETURN next_seq;
+				RETURN (SELECT seq FROM append_events(ARRAY[p_type], ARRAY[p_subject], ARRAY[p_at_ms], ARRAY[p_payload], ARRAY[p_payload_hash]) AS seq);
 			END
 			$$`,
 			// A newsletter reserves its sends in slices: one call appends a slice's events under one lock of the chain
