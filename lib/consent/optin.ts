@@ -140,7 +140,7 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
 	const phone = phoneOf(ctx, request);
 	if (!waIdMatches(phone, message.from)) return undefined;
-	const confirmation = confirmationOf(ctx, request, message);
+	const confirmation = confirmationOf(ctx, request, message, phone);
 	if (confirmation.purposes.length === 0) return undefined;
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
 	let outcome: string;
@@ -169,8 +169,11 @@ function chooseRequest(ctx: LedgerContext, requests: RequestRow[], message: Inbo
 	return (from && requests.find((request) => waIdMatches(phoneOf(ctx, request), from))) || requests[0];
 }
 
-/** What confirming `request` by `message` writes: the purposes still open and the arguments of `confirm_opt_in`. */
-function confirmationOf(ctx: LedgerContext, request: RequestRow, message: InboundMessage) {
+/**
+ * What confirming `request` by `message` writes: the purposes still open and the arguments of `confirm_opt_in`.
+ * `phone` is the request's number, which the caller has already decrypted to compare it with the sender.
+ */
+function confirmationOf(ctx: LedgerContext, request: RequestRow, message: InboundMessage, phone: string) {
 	const superseded = new Set(request.superseded ?? []);
 	const purposes = request.purposes.filter((purpose) => !superseded.has(purpose));
 	const sender = senderLookups(ctx, { waId: message.from, userId: message.userId });
@@ -193,7 +196,7 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 		request.text_version,
 		sender.waId,
 		sender.userId ?? null,
-		ctx.keys.suppressionHmac(phoneOf(ctx, request)),
+		ctx.keys.suppressionHmac(phone),
 		payload.sealed,
 		payload.hash,
 	];
@@ -244,7 +247,7 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 		await recordWindow(tx, request.subject_id, message.at);
 		return { ...result(refused.outcome, refused.hint, refused.purposes), phone };
 	}
-	const confirmation = confirmationOf(ctx, request, message);
+	const confirmation = confirmationOf(ctx, request, message, phone);
 	// No delivery key: `once` around this records the message. Under the lock taken above nothing can have changed.
 	const [{ confirm_opt_in: outcome }] = await tx.call<{ confirm_opt_in: string }>('confirm_opt_in', [null, null, ...confirmation.args, null]);
 	if (outcome !== 'confirmed') throw new Error(`confirm_opt_in answered '${outcome}' under the person's lock`);
