@@ -2,6 +2,7 @@
 import type { CountryCode } from '../phone';
 import type { Queryable, Store } from '../store';
 import type { LedgerKeys } from './crypto';
+import type { OptInGroups } from './optin-groups';
 
 export type IpMode = 'off' | 'truncated' | 'hashed';
 
@@ -49,6 +50,8 @@ export interface LedgerContext {
 	keys: LedgerKeys;
 	options: ResolvedOptions;
 	now(): Date;
+	/** Sign-ups and confirmations of concurrent callers, grouped into set-based calls. */
+	optIns: OptInGroups;
 }
 
 export type { Queryable };

@@ -9,6 +9,7 @@ import { resolveOptions, type LedgerContext, type LedgerOptions } from './contex
 import { LedgerKeys } from './crypto';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
+import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
 import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
 import type { ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, WithdrawalResult } from './types';
@@ -23,7 +24,14 @@ export class Ledger {
 
 	constructor(store: Store, secret: string, options: LedgerOptions = {}) {
 		const clock = options.clock ?? (() => new Date());
-		this.ctx = { store, keys: new LedgerKeys(secret), options: resolveOptions(options), now: clock };
+		const resolved = resolveOptions(options);
+		this.ctx = {
+			store,
+			keys: new LedgerKeys(secret),
+			options: resolved,
+			now: clock,
+			optIns: new OptInGroups(store, resolved.maxRequestsPerNumberPerHour),
+		};
 	}
 
 	get store(): Store {

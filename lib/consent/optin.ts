@@ -9,6 +9,7 @@ import { appendEvent, sealPayload } from './chain';
 import type { IpMode, LedgerContext, Queryable } from './context';
 import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex } from './crypto';
 import { once, processedResult } from './deliveries';
+import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
 import { findSender, phoneOf, resolveRecipient, senderLookups } from './identity';
 import type { ConfirmOutcome, ConfirmResult, InboundMessage, OptInRequest, OptInRequested } from './types';
@@ -63,25 +64,24 @@ export async function requestOptIn(ctx: LedgerContext, input: OptInRequest): Pro
 	});
 	let subjectId: string;
 	try {
-		[{ request_opt_in: subjectId }] = await ctx.store.call<{ request_opt_in: string }>('request_opt_in', [
-			newId(),
-			identity.lookup,
-			ctx.keys.encrypt(identity.e164),
+		subjectId = await ctx.optIns.signUps.run({
+			new_subject: newId(),
+			phone_hmac: identity.lookup,
+			phone_enc: ctx.keys.encrypt(identity.e164),
 			at,
-			at.getTime(),
-			textHash,
-			request.consentText.version,
-			request.consentText.language,
-			request.consentText.text,
-			requestId,
-			ctx.keys.codeHmac(code),
+			at_ms: at.getTime(),
+			text_hash: textHash,
+			text_version: request.consentText.version,
+			language: request.consentText.language,
+			text: request.consentText.text,
+			request_id: requestId,
+			code_hmac: ctx.keys.codeHmac(code),
 			purposes,
-			expiresAt,
-			new Date(at.getTime() - 3_600_000),
-			ctx.options.maxRequestsPerNumberPerHour,
-			payload.sealed,
-			payload.hash,
-		]);
+			expires_at: expiresAt,
+			recent_since: new Date(at.getTime() - 3_600_000),
+			payload: payload.sealed,
+			payload_hash: payload.hash,
+		});
 	} catch (error) {
 		const code = (error as { code?: string }).code;
 		if (code === UNKNOWN_PURPOSE) await loadPurposes(ctx.store, purposes, 'purposes'); // throws, naming the known ones
@@ -108,19 +108,6 @@ export function parseInbound(message: InboundMessage): InboundMessage {
 /** A word that looks like a code: a person trying one, not chatting. Only these count as failed attempts. */
 const CODE_WORD = new RegExp(`(^|[^A-Z0-9])[${CODE_ALPHABET}]{${CODE_LENGTH}}($|[^A-Z0-9])`);
 
-interface RequestRow {
-	id: string;
-	subject_id: string;
-	purposes: string[];
-	status: string;
-	attempts: number;
-	expires_at: Date;
-	text_hash: string;
-	text_version: string;
-	phone_enc: string;
-	superseded: string[] | null;
-}
-
 export async function confirm(ctx: LedgerContext, input: InboundMessage): Promise<ConfirmResult & { duplicate: boolean }> {
 	const message = parseInbound(input);
 	const key = `message:${message.messageId}`;
@@ -135,7 +122,7 @@ export async function confirm(ctx: LedgerContext, input: InboundMessage): Promis
 async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: string): Promise<(ConfirmResult & { duplicate: boolean }) | undefined> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
 	if (codes.length === 0 || !message.from) return undefined;
-	const request = chooseRequest(ctx, await ctx.store.call<RequestRow>('find_confirmation', [codes, message.at]), message);
+	const request = chooseRequest(ctx, await ctx.optIns.searches.run({ codes, at: message.at }), message);
 	if (!request || request.status !== 'pending' || request.attempts >= ctx.options.maxCodeAttempts) return undefined;
 	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
 	const phone = phoneOf(ctx, request);
@@ -145,12 +132,12 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
 	let outcome: string;
 	try {
-		[{ confirm_opt_in: outcome }] = await ctx.store.call<{ confirm_opt_in: string }>('confirm_opt_in', [
-			key,
-			JSON.stringify(result),
-			...confirmation.args,
-			ctx.now(),
-		]);
+		outcome = await ctx.optIns.confirmations.run({
+			...confirmation.row,
+			delivery_key: key,
+			result: JSON.stringify(result),
+			processed_at: ctx.now(),
+		});
 	} catch (error) {
 		if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
 		outcome = 'duplicate'; // the full path recorded this message at the same moment
@@ -170,7 +157,7 @@ function chooseRequest(ctx: LedgerContext, requests: RequestRow[], message: Inbo
 }
 
 /**
- * What confirming `request` by `message` writes: the purposes still open and the arguments of `confirm_opt_in`.
+ * What confirming `request` by `message` writes: the purposes still open and the row `confirm_opt_ins` takes.
  * `phone` is the request's number, which the caller has already decrypted to compare it with the sender.
  */
 function confirmationOf(ctx: LedgerContext, request: RequestRow, message: InboundMessage, phone: string) {
@@ -184,29 +171,32 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 		textVersion: request.text_version,
 		evidence: { messageId: message.messageId, receivedAt: message.at.toISOString(), text: message.text, waId: message.from },
 	});
-	const args = [
-		request.id,
-		request.subject_id,
-		request.attempts,
-		request.superseded ?? [],
+	const row: ConfirmationRow = {
+		delivery_key: null,
+		result: null,
+		processed_at: null,
+		request_id: request.id,
+		subject: request.subject_id,
+		attempts: request.attempts,
+		superseded: request.superseded ?? [],
 		purposes,
-		message.at,
-		message.at.getTime(),
-		request.text_hash,
-		request.text_version,
-		sender.waId,
-		sender.userId ?? null,
-		ctx.keys.suppressionHmac(phone),
-		payload.sealed,
-		payload.hash,
-	];
-	return { purposes, args };
+		at: message.at,
+		at_ms: message.at.getTime(),
+		text_hash: request.text_hash,
+		text_version: request.text_version,
+		wa_id_hmac: sender.waId,
+		user_id_hmac: sender.userId ?? null,
+		suppression_hmac: ctx.keys.suppressionHmac(phone),
+		payload: payload.sealed,
+		payload_hash: payload.hash,
+	};
+	return { purposes, row };
 }
 
 async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<ConfirmResult> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
 	const find = async () =>
-		codes.length === 0 ? undefined : chooseRequest(ctx, await tx.call<RequestRow>('find_confirmation', [codes, message.at]), message);
+		codes.length === 0 ? undefined : chooseRequest(ctx, (await findConfirmations(tx, [{ codes, at: message.at }]))[0], message);
 	// Lock the person before relying on their request: every writer takes the person's row first, so a withdrawal
 	// running at the same moment is ordered before or after this, never interleaved (and never deadlocked).
 	let request = await find();
@@ -249,8 +239,8 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 	}
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	// No delivery key: `once` around this records the message. Under the lock taken above nothing can have changed.
-	const [{ confirm_opt_in: outcome }] = await tx.call<{ confirm_opt_in: string }>('confirm_opt_in', [null, null, ...confirmation.args, null]);
-	if (outcome !== 'confirmed') throw new Error(`confirm_opt_in answered '${outcome}' under the person's lock`);
+	const [outcome] = await confirmOptIns(tx, [confirmation.row]);
+	if (outcome !== 'confirmed') throw new Error(`confirm_opt_ins answered '${outcome}' under the person's lock`);
 	return { ...result('confirmed', undefined, confirmation.purposes), phone };
 }
 

@@ -466,7 +466,7 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		const call = ledger.store.call.bind(ledger.store);
 		let interleaved = false;
 		ledger.store.call = async <T,>(fn: string, args: unknown[]) => {
-			if (fn === 'confirm_opt_in' && args[0] !== null && !interleaved) {
+			if (fn === 'confirm_opt_ins' && !interleaved) {
 				interleaved = true;
 				await ledger.revoke({ waId: WA_ID, purposes: 'all', channel: 'whatsapp', messageId: 'wamid.stop-race', at: clock.now() });
 			}
