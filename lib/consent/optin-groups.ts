@@ -11,7 +11,7 @@ import { Coalescer } from '../coalescer';
 import type { Queryable, Store } from '../store';
 
 /** Enough to amortise a call on a busy launch; small enough that a failed group costs little to redo one by one. */
-const MAX_GROUP = 100;
+const MAX_GROUP = 50;
 
 /** One sign-up as `request_opt_ins` takes it. */
 export interface SignUpRow {
@@ -112,7 +112,8 @@ export class OptInGroups {
 	readonly confirmations: Coalescer<ConfirmationRow, ConfirmationOutcome>;
 
 	constructor(store: Store, maxRecent: number) {
-		const options = { maxBatch: MAX_GROUP };
+		// Two groups of a kind may be on their way at once: one is written while the next one gathers.
+		const options = { maxBatch: MAX_GROUP, lanes: 2 };
 		this.signUps = new Coalescer((items) => requestOptIns(store, items, maxRecent), options);
 		this.searches = new Coalescer((items) => findConfirmations(store, items), options);
 		this.confirmations = new Coalescer((items) => confirmOptIns(store, items), options);

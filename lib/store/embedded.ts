@@ -5,7 +5,6 @@
  * PGlite is single-process: two processes writing one folder would corrupt it. A lock file with the owner's pid
  * turns that into a clear error that points to the PostgreSQL store, which queue mode needs anyway.
  */
-import { PGlite } from '@electric-sql/pglite';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { escapeLiteral } from 'pg';
@@ -13,13 +12,14 @@ import { prepareValue } from 'pg/lib/utils';
 import { StoreError } from '../errors';
 import type { Coalescer } from '../coalescer';
 import { groupCommit } from './group-commit';
+import { PGliteThread, type EmbeddedDatabase } from './pglite-thread';
 import { callStatement, type EmbeddedStoreConfig, type Row, type Store } from './store';
 import { Upkeep } from './upkeep';
 
 const LOCK_FILE = 'consent-ledger.lock';
 
 interface OpenDatabase {
-	db: PGlite;
+	db: PGliteThread;
 	users: number;
 	lockPath: string;
 	calls: Coalescer<string, Row[]>;
@@ -77,7 +77,7 @@ async function openDatabase(folder: string): Promise<OpenDatabase> {
 	}
 	const lockPath = takeLock(folder);
 	try {
-		const db = await PGlite.create({ dataDir: join(folder, 'pgdata') });
+		const db = await PGliteThread.open(join(folder, 'pgdata'));
 		return { db, users: 0, lockPath, calls: groupCommit(db), upkeep: new Upkeep(db) };
 	} catch (error) {
 		releaseLock(lockPath);
@@ -98,7 +98,7 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 	const { db, calls, upkeep } = open;
 	let closed = false;
 
-	const run = async <T,>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<T[]> => {
+	const run = async <T,>(target: Pick<EmbeddedDatabase, 'query'>, sql: string, params?: unknown[]): Promise<T[]> => {
 		const result = await target.query<T>(sql, params);
 		return result.rows;
 	};

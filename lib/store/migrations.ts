@@ -332,14 +332,30 @@ const MIGRATIONS: Migration[] = [
 			RETURNS TABLE (n int, subject_id text) LANGUAGE plpgsql AS $$
 			#variable_conflict use_column
 			DECLARE
-				v_subjects text[];
+				-- The group's columns, read out of the JSON once: each statement reading the JSON again would cost more
+				-- than its own work. Item k is at index k of each; a purpose list is (item, purpose) pairs.
+				v_new_subject text[]; v_phone_hmac text[]; v_phone_enc text[]; v_at timestamptz[]; v_at_ms bigint[];
+				v_text_hash text[]; v_text_version text[]; v_request_id text[]; v_code_hmac text[]; v_expires_at timestamptz[];
+				v_recent_since timestamptz[]; v_payload text[]; v_payload_hash text[];
+				v_purpose_item int[]; v_purpose text[];
+				v_subject text[];
 			BEGIN
-				IF EXISTS (SELECT 1 FROM jsonb_to_recordset(p_items) AS i(phone_hmac text) GROUP BY i.phone_hmac HAVING count(*) > 1) THEN
+				SELECT array_agg(i.new_subject ORDER BY i.n), array_agg(i.phone_hmac ORDER BY i.n), array_agg(i.phone_enc ORDER BY i.n),
+					array_agg(i.at ORDER BY i.n), array_agg(i.at_ms ORDER BY i.n), array_agg(i.text_hash ORDER BY i.n),
+					array_agg(i.text_version ORDER BY i.n), array_agg(i.request_id ORDER BY i.n), array_agg(i.code_hmac ORDER BY i.n),
+					array_agg(i.expires_at ORDER BY i.n), array_agg(i.recent_since ORDER BY i.n), array_agg(i.payload ORDER BY i.n),
+					array_agg(i.payload_hash ORDER BY i.n)
+				INTO v_new_subject, v_phone_hmac, v_phone_enc, v_at, v_at_ms, v_text_hash, v_text_version, v_request_id, v_code_hmac,
+					v_expires_at, v_recent_since, v_payload, v_payload_hash
+				FROM jsonb_to_recordset(p_items) AS i(n int, new_subject text, phone_hmac text, phone_enc text, at timestamptz,
+					at_ms bigint, text_hash text, text_version text, request_id text, code_hmac text, expires_at timestamptz,
+					recent_since timestamptz, payload text, payload_hash text);
+				SELECT array_agg(i.n ORDER BY i.n, wanted.nth), array_agg(wanted.id ORDER BY i.n, wanted.nth) INTO v_purpose_item, v_purpose
+				FROM jsonb_to_recordset(p_items) AS i(n int, purposes text[]) CROSS JOIN unnest(i.purposes) WITH ORDINALITY AS wanted (id, nth);
+				IF cardinality(v_phone_hmac) > (SELECT count(DISTINCT phone_hmac) FROM unnest(v_phone_hmac) AS phone_hmac) THEN
 					RAISE EXCEPTION 'one number twice in a group' USING ERRCODE = 'CL003';
 				END IF;
-				IF EXISTS (SELECT 1 FROM jsonb_to_recordset(p_items) AS i(purposes text[]) CROSS JOIN unnest(i.purposes) AS wanted (id)
-					WHERE NOT EXISTS (SELECT 1 FROM purposes p WHERE p.id = wanted.id))
-				THEN
+				IF EXISTS (SELECT 1 FROM unnest(v_purpose) AS wanted (id) WHERE NOT EXISTS (SELECT 1 FROM purposes p WHERE p.id = wanted.id)) THEN
 					RAISE EXCEPTION 'unknown purpose' USING ERRCODE = 'CL001';
 				END IF;
 				INSERT INTO consent_texts (hash, version, language, body, first_shown_at)
@@ -350,34 +366,32 @@ const MIGRATIONS: Migration[] = [
 				-- number count each other's requests below.
 				WITH people AS (
 					INSERT INTO subjects AS s (id, phone_hmac, phone_enc, created_at, last_activity_at)
-					SELECT i.new_subject, i.phone_hmac, i.phone_enc, i.at, i.at
-					FROM jsonb_to_recordset(p_items) AS i(new_subject text, phone_hmac text, phone_enc text, at timestamptz)
+					SELECT i.id, i.phone_hmac, i.phone_enc, i.at, i.at FROM unnest(v_new_subject, v_phone_hmac, v_phone_enc, v_at) AS i(id, phone_hmac, phone_enc, at)
 					ORDER BY i.phone_hmac
 					ON CONFLICT (phone_hmac) DO UPDATE SET last_activity_at = greatest(s.last_activity_at, EXCLUDED.last_activity_at)
 					RETURNING s.id, s.phone_hmac
 				)
-				SELECT array_agg(people.id ORDER BY i.n) INTO v_subjects
-				FROM jsonb_to_recordset(p_items) AS i(n int, phone_hmac text) JOIN people ON people.phone_hmac = i.phone_hmac;
-				IF EXISTS (SELECT 1 FROM jsonb_to_recordset(p_items) AS i(n int, recent_since timestamptz)
-					WHERE (SELECT count(*) FROM optin_requests r WHERE r.subject_id = v_subjects[i.n] AND r.created_at > i.recent_since) >= p_max_recent)
+				SELECT array_agg(people.id ORDER BY i.n) INTO v_subject
+				FROM unnest(v_phone_hmac) WITH ORDINALITY AS i(phone_hmac, n) JOIN people ON people.phone_hmac = i.phone_hmac;
+				IF EXISTS (SELECT 1 FROM unnest(v_subject, v_recent_since) AS i(subject, recent_since)
+					WHERE (SELECT count(*) FROM optin_requests r WHERE r.subject_id = i.subject AND r.created_at > i.recent_since) >= p_max_recent)
 				THEN
 					RAISE EXCEPTION 'too many requests' USING ERRCODE = 'CL002';
 				END IF;
 				INSERT INTO optin_requests (id, subject_id, code_hmac, purposes, text_hash, text_version, status, created_at, expires_at)
-				SELECT i.request_id, v_subjects[i.n], i.code_hmac, i.purposes, i.text_hash, i.text_version, 'pending', i.at, i.expires_at
-				FROM jsonb_to_recordset(p_items) AS i(n int, request_id text, code_hmac text, purposes text[], text_hash text,
-					text_version text, at timestamptz, expires_at timestamptz);
+				SELECT i.id, i.subject, i.code_hmac,
+					ARRAY(SELECT p.purpose FROM unnest(v_purpose_item, v_purpose) WITH ORDINALITY AS p(item, purpose, nth) WHERE p.item = i.n ORDER BY p.nth),
+					i.text_hash, i.text_version, 'pending', i.at, i.expires_at
+				FROM unnest(v_request_id, v_subject, v_code_hmac, v_text_hash, v_text_version, v_at, v_expires_at)
+					WITH ORDINALITY AS i(id, subject, code_hmac, text_hash, text_version, at, expires_at, n);
 				INSERT INTO consents AS c (subject_id, purpose, state, text_hash, text_version, requested_at)
-				SELECT v_subjects[i.n], wanted.id, 'pending', i.text_hash, i.text_version, i.at
-				FROM jsonb_to_recordset(p_items) AS i(n int, purposes text[], text_hash text, text_version text, at timestamptz)
-					CROSS JOIN unnest(i.purposes) AS wanted (id)
+				SELECT v_subject[p.item], p.purpose, 'pending', v_text_hash[p.item], v_text_version[p.item], v_at[p.item]
+				FROM unnest(v_purpose_item, v_purpose) AS p(item, purpose)
 				ON CONFLICT (subject_id, purpose) DO UPDATE SET
 					state = CASE WHEN c.state = 'confirmed' THEN 'confirmed' ELSE 'pending' END,
 					requested_at = EXCLUDED.requested_at;
-				PERFORM append_events(array_agg('optin.requested'::text ORDER BY i.n), array_agg(v_subjects[i.n] ORDER BY i.n),
-					array_agg(i.at_ms ORDER BY i.n), array_agg(i.payload ORDER BY i.n), array_agg(i.payload_hash ORDER BY i.n))
-				FROM jsonb_to_recordset(p_items) AS i(n int, at_ms bigint, payload text, payload_hash text);
-				RETURN QUERY SELECT i.n, v_subjects[i.n] FROM jsonb_to_recordset(p_items) AS i(n int) ORDER BY i.n;
+				PERFORM append_events(array_fill('optin.requested'::text, ARRAY[cardinality(v_subject)]), v_subject, v_at_ms, v_payload, v_payload_hash);
+				RETURN QUERY SELECT k, v_subject[k] FROM generate_subscripts(v_subject, 1) AS k ORDER BY k;
 			END
 			$$`,
 			// For each message, the requests whose code it carries (up to 10, newest first), with what confirming one
@@ -413,10 +427,14 @@ const MIGRATIONS: Migration[] = [
 			DECLARE
 				v_ok int[];
 				v_seqs bigint[];
+				v_people text[];
+				v_suppressed text[];
 			BEGIN
-				PERFORM 1 FROM subjects
-				WHERE id IN (SELECT i.subject FROM jsonb_to_recordset(p_items) AS i(subject text))
-				ORDER BY phone_hmac FOR UPDATE;
+				-- Rows are looked up through arrays and scalar subqueries: given a group (the planner expects 100 items)
+				-- and a join or EXISTS, the planner prefers hashing a whole table to 100 index lookups, and the tables
+				-- here grow with every sign-up.
+				v_people := ARRAY(SELECT i.subject FROM jsonb_to_recordset(p_items) AS i(subject text));
+				PERFORM 1 FROM subjects WHERE id = ANY (v_people) ORDER BY phone_hmac FOR UPDATE;
 				SELECT coalesce(array_agg(i.n ORDER BY i.n), '{}') INTO v_ok
 				FROM (
 					SELECT i.*,
@@ -426,11 +444,13 @@ const MIGRATIONS: Migration[] = [
 						superseded text[], at timestamptz)
 				) i
 				WHERE i.nth_for_person = 1 AND (i.delivery_key IS NULL OR i.nth_for_delivery = 1)
-					AND NOT EXISTS (SELECT 1 FROM processed_deliveries d WHERE d.key = i.delivery_key)
-					AND EXISTS (SELECT 1 FROM optin_requests r WHERE r.id = i.request_id AND r.status = 'pending' AND r.attempts = i.attempts)
+					AND (SELECT d.key FROM processed_deliveries d WHERE d.key = i.delivery_key) IS NULL
+					AND (SELECT r.status = 'pending' AND r.attempts = i.attempts FROM optin_requests r WHERE r.id = i.request_id)
 					AND coalesce((SELECT array_agg(c.purpose ORDER BY c.purpose) FROM consents c JOIN optin_requests r ON r.id = i.request_id
 						WHERE c.subject_id = i.subject AND c.purpose = ANY (r.purposes) AND c.withdrawn_at > i.at), '{}')
 						= coalesce(i.superseded, '{}');
+				v_people := ARRAY(SELECT i.subject FROM jsonb_to_recordset(p_items) AS i(n int, subject text) WHERE i.n = ANY (v_ok));
+				v_suppressed := ARRAY(SELECT i.suppression_hmac FROM jsonb_to_recordset(p_items) AS i(n int, suppression_hmac text) WHERE i.n = ANY (v_ok));
 				IF cardinality(v_ok) > 0 THEN
 					SELECT array_agg(seq) INTO v_seqs
 					FROM append_events(
@@ -444,31 +464,30 @@ const MIGRATIONS: Migration[] = [
 						(SELECT array_agg(i.payload_hash ORDER BY ok.nth) FROM unnest(v_ok) WITH ORDINALITY AS ok(n, nth)
 							JOIN jsonb_to_recordset(p_items) AS i(n int, payload_hash text) ON i.n = ok.n)
 					) AS seq;
-					UPDATE optin_requests r SET status = 'confirmed'
-					FROM jsonb_to_recordset(p_items) AS i(n int, request_id text)
-					WHERE i.n = ANY (v_ok) AND r.id = i.request_id;
+					UPDATE optin_requests SET status = 'confirmed'
+					WHERE id = ANY (ARRAY(SELECT i.request_id FROM jsonb_to_recordset(p_items) AS i(n int, request_id text) WHERE i.n = ANY (v_ok)));
 					UPDATE consents c SET state = 'confirmed', confirmed_at = i.at, withdrawn_at = NULL, text_hash = i.text_hash,
 						text_version = i.text_version, confirm_event_seq = ok.seq
 					FROM unnest(v_ok, v_seqs) AS ok(n, seq)
 						JOIN jsonb_to_recordset(p_items) AS i(n int, subject text, purposes text[], at timestamptz, text_hash text, text_version text)
 						ON i.n = ok.n
-					WHERE c.subject_id = i.subject AND c.purpose = ANY (i.purposes);
+					WHERE c.subject_id = ANY (v_people) AND c.subject_id = i.subject AND c.purpose = ANY (i.purposes);
 					UPDATE subjects s SET wa_id_hmac = i.wa_id_hmac, user_id_hmac = coalesce(i.user_id_hmac, s.user_id_hmac),
 						marketing_withdrawn_at = NULL, last_inbound_at = greatest(s.last_inbound_at, i.at),
 						last_activity_at = greatest(s.last_activity_at, i.at)
 					FROM jsonb_to_recordset(p_items) AS i(n int, subject text, wa_id_hmac text, user_id_hmac text, at timestamptz)
-					WHERE i.n = ANY (v_ok) AND s.id = i.subject;
+					WHERE s.id = ANY (v_people) AND i.n = ANY (v_ok) AND s.id = i.subject;
 					-- A new opt-in lifts the suppression for what it confirms; an 'all' entry narrows to the other purposes.
 					INSERT INTO suppressions (hmac, scope, since)
 					SELECT s.hmac, p.id, s.since
 					FROM jsonb_to_recordset(p_items) AS i(n int, suppression_hmac text, purposes text[])
-						JOIN suppressions s ON s.hmac = i.suppression_hmac AND s.scope = 'all'
+						JOIN suppressions s ON s.hmac = ANY (v_suppressed) AND s.hmac = i.suppression_hmac AND s.scope = 'all'
 						CROSS JOIN purposes p
 					WHERE i.n = ANY (v_ok) AND NOT (p.id = ANY (i.purposes))
 					ON CONFLICT DO NOTHING;
 					DELETE FROM suppressions s
 					USING jsonb_to_recordset(p_items) AS i(n int, suppression_hmac text, purposes text[])
-					WHERE i.n = ANY (v_ok) AND s.hmac = i.suppression_hmac AND (s.scope IN ('all', 'marketing') OR s.scope = ANY (i.purposes));
+					WHERE s.hmac = ANY (v_suppressed) AND i.n = ANY (v_ok) AND s.hmac = i.suppression_hmac AND (s.scope IN ('all', 'marketing') OR s.scope = ANY (i.purposes));
 					INSERT INTO processed_deliveries (key, result, processed_at)
 					SELECT i.delivery_key, i.result, i.processed_at
 					FROM jsonb_to_recordset(p_items) AS i(n int, delivery_key text, result text, processed_at timestamptz)
@@ -477,7 +496,7 @@ const MIGRATIONS: Migration[] = [
 				RETURN QUERY
 				SELECT i.n, CASE
 					WHEN i.n = ANY (v_ok) THEN 'confirmed'
-					WHEN EXISTS (SELECT 1 FROM processed_deliveries d WHERE d.key = i.delivery_key) THEN 'duplicate'
+					WHEN (SELECT d.key FROM processed_deliveries d WHERE d.key = i.delivery_key) IS NOT NULL THEN 'duplicate'
 					ELSE 'changed' END
 				FROM jsonb_to_recordset(p_items) AS i(n int, delivery_key text)
 				ORDER BY i.n;
