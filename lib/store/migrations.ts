@@ -425,23 +425,34 @@ const MIGRATIONS: Migration[] = [
 			RETURNS TABLE (n int, outcome text) LANGUAGE plpgsql AS $$
 			#variable_conflict use_column
 			DECLARE
+				-- The items to confirm (their numbers in the group) and their columns, read out of the JSON once; item
+				-- v_ok[k] is at index k of each. A purpose list is (index, purpose) pairs.
 				v_ok int[];
-				v_seqs bigint[];
-				v_people text[];
-				v_suppressed text[];
+				v_key text[]; v_result text[]; v_processed_at timestamptz[]; v_request_id text[]; v_subject text[];
+				v_at timestamptz[]; v_at_ms bigint[]; v_text_hash text[]; v_text_version text[]; v_wa_id_hmac text[];
+				v_user_id_hmac text[]; v_suppression_hmac text[]; v_payload text[]; v_payload_hash text[];
+				v_purpose_index int[]; v_purpose text[];
+				v_seq bigint[];
 			BEGIN
-				-- Rows are looked up through arrays and scalar subqueries: given a group (the planner expects 100 items)
-				-- and a join or EXISTS, the planner prefers hashing a whole table to 100 index lookups, and the tables
-				-- here grow with every sign-up.
-				v_people := ARRAY(SELECT i.subject FROM jsonb_to_recordset(p_items) AS i(subject text));
-				PERFORM 1 FROM subjects WHERE id = ANY (v_people) ORDER BY phone_hmac FOR UPDATE;
-				SELECT coalesce(array_agg(i.n ORDER BY i.n), '{}') INTO v_ok
+				-- Rows are looked up through arrays and scalar subqueries: given a join or EXISTS with a group (which
+				-- it expects to hold 100 items), the planner prefers hashing a whole table to 100 index lookups, and
+				-- these tables grow with every sign-up.
+				PERFORM 1 FROM subjects WHERE id = ANY (ARRAY(SELECT i.subject FROM jsonb_to_recordset(p_items) AS i(subject text)))
+				ORDER BY phone_hmac FOR UPDATE;
+				SELECT coalesce(array_agg(i.n ORDER BY i.n), '{}'), array_agg(i.delivery_key ORDER BY i.n), array_agg(i.result ORDER BY i.n),
+					array_agg(i.processed_at ORDER BY i.n), array_agg(i.request_id ORDER BY i.n), array_agg(i.subject ORDER BY i.n),
+					array_agg(i.at ORDER BY i.n), array_agg(i.at_ms ORDER BY i.n), array_agg(i.text_hash ORDER BY i.n),
+					array_agg(i.text_version ORDER BY i.n), array_agg(i.wa_id_hmac ORDER BY i.n), array_agg(i.user_id_hmac ORDER BY i.n),
+					array_agg(i.suppression_hmac ORDER BY i.n), array_agg(i.payload ORDER BY i.n), array_agg(i.payload_hash ORDER BY i.n)
+				INTO v_ok, v_key, v_result, v_processed_at, v_request_id, v_subject, v_at, v_at_ms, v_text_hash, v_text_version,
+					v_wa_id_hmac, v_user_id_hmac, v_suppression_hmac, v_payload, v_payload_hash
 				FROM (
 					SELECT i.*,
 						row_number() OVER (PARTITION BY i.subject ORDER BY i.n) AS nth_for_person,
 						row_number() OVER (PARTITION BY i.delivery_key ORDER BY i.n) AS nth_for_delivery
-					FROM jsonb_to_recordset(p_items) AS i(n int, delivery_key text, request_id text, subject text, attempts int,
-						superseded text[], at timestamptz)
+					FROM jsonb_to_recordset(p_items) AS i(n int, delivery_key text, result text, processed_at timestamptz,
+						request_id text, subject text, attempts int, superseded text[], at timestamptz, at_ms bigint, text_hash text,
+						text_version text, wa_id_hmac text, user_id_hmac text, suppression_hmac text, payload text, payload_hash text)
 				) i
 				WHERE i.nth_for_person = 1 AND (i.delivery_key IS NULL OR i.nth_for_delivery = 1)
 					AND (SELECT d.key FROM processed_deliveries d WHERE d.key = i.delivery_key) IS NULL
@@ -449,49 +460,40 @@ const MIGRATIONS: Migration[] = [
 					AND coalesce((SELECT array_agg(c.purpose ORDER BY c.purpose) FROM consents c JOIN optin_requests r ON r.id = i.request_id
 						WHERE c.subject_id = i.subject AND c.purpose = ANY (r.purposes) AND c.withdrawn_at > i.at), '{}')
 						= coalesce(i.superseded, '{}');
-				v_people := ARRAY(SELECT i.subject FROM jsonb_to_recordset(p_items) AS i(n int, subject text) WHERE i.n = ANY (v_ok));
-				v_suppressed := ARRAY(SELECT i.suppression_hmac FROM jsonb_to_recordset(p_items) AS i(n int, suppression_hmac text) WHERE i.n = ANY (v_ok));
 				IF cardinality(v_ok) > 0 THEN
-					SELECT array_agg(seq) INTO v_seqs
-					FROM append_events(
-						(SELECT array_agg('optin.confirmed'::text ORDER BY ok.nth) FROM unnest(v_ok) WITH ORDINALITY AS ok(n, nth)),
-						(SELECT array_agg(i.subject ORDER BY ok.nth) FROM unnest(v_ok) WITH ORDINALITY AS ok(n, nth)
-							JOIN jsonb_to_recordset(p_items) AS i(n int, subject text) ON i.n = ok.n),
-						(SELECT array_agg(i.at_ms ORDER BY ok.nth) FROM unnest(v_ok) WITH ORDINALITY AS ok(n, nth)
-							JOIN jsonb_to_recordset(p_items) AS i(n int, at_ms bigint) ON i.n = ok.n),
-						(SELECT array_agg(i.payload ORDER BY ok.nth) FROM unnest(v_ok) WITH ORDINALITY AS ok(n, nth)
-							JOIN jsonb_to_recordset(p_items) AS i(n int, payload text) ON i.n = ok.n),
-						(SELECT array_agg(i.payload_hash ORDER BY ok.nth) FROM unnest(v_ok) WITH ORDINALITY AS ok(n, nth)
-							JOIN jsonb_to_recordset(p_items) AS i(n int, payload_hash text) ON i.n = ok.n)
-					) AS seq;
-					UPDATE optin_requests SET status = 'confirmed'
-					WHERE id = ANY (ARRAY(SELECT i.request_id FROM jsonb_to_recordset(p_items) AS i(n int, request_id text) WHERE i.n = ANY (v_ok)));
+					SELECT array_agg(array_position(v_ok, i.n) ORDER BY i.n), array_agg(wanted.id ORDER BY i.n) INTO v_purpose_index, v_purpose
+					FROM jsonb_to_recordset(p_items) AS i(n int, purposes text[]) CROSS JOIN unnest(i.purposes) AS wanted (id)
+					WHERE i.n = ANY (v_ok);
+					v_seq := ARRAY(SELECT append_events(array_fill('optin.confirmed'::text, ARRAY[cardinality(v_ok)]), v_subject, v_at_ms,
+						v_payload, v_payload_hash));
+					UPDATE optin_requests SET status = 'confirmed' WHERE id = ANY (v_request_id);
 					UPDATE consents c SET state = 'confirmed', confirmed_at = i.at, withdrawn_at = NULL, text_hash = i.text_hash,
-						text_version = i.text_version, confirm_event_seq = ok.seq
-					FROM unnest(v_ok, v_seqs) AS ok(n, seq)
-						JOIN jsonb_to_recordset(p_items) AS i(n int, subject text, purposes text[], at timestamptz, text_hash text, text_version text)
-						ON i.n = ok.n
-					WHERE c.subject_id = ANY (v_people) AND c.subject_id = i.subject AND c.purpose = ANY (i.purposes);
+						text_version = i.text_version, confirm_event_seq = i.seq
+					FROM unnest(v_subject, v_at, v_text_hash, v_text_version, v_seq) WITH ORDINALITY AS i(subject, at, text_hash, text_version, seq, k)
+						JOIN unnest(v_purpose_index, v_purpose) AS p(k, purpose) ON p.k = i.k
+					WHERE c.subject_id = ANY (v_subject) AND c.subject_id = i.subject AND c.purpose = p.purpose;
 					UPDATE subjects s SET wa_id_hmac = i.wa_id_hmac, user_id_hmac = coalesce(i.user_id_hmac, s.user_id_hmac),
 						marketing_withdrawn_at = NULL, last_inbound_at = greatest(s.last_inbound_at, i.at),
 						last_activity_at = greatest(s.last_activity_at, i.at)
-					FROM jsonb_to_recordset(p_items) AS i(n int, subject text, wa_id_hmac text, user_id_hmac text, at timestamptz)
-					WHERE s.id = ANY (v_people) AND i.n = ANY (v_ok) AND s.id = i.subject;
+					FROM unnest(v_subject, v_wa_id_hmac, v_user_id_hmac, v_at) AS i(subject, wa_id_hmac, user_id_hmac, at)
+					WHERE s.id = ANY (v_subject) AND s.id = i.subject;
 					-- A new opt-in lifts the suppression for what it confirms; an 'all' entry narrows to the other purposes.
-					INSERT INTO suppressions (hmac, scope, since)
-					SELECT s.hmac, p.id, s.since
-					FROM jsonb_to_recordset(p_items) AS i(n int, suppression_hmac text, purposes text[])
-						JOIN suppressions s ON s.hmac = ANY (v_suppressed) AND s.hmac = i.suppression_hmac AND s.scope = 'all'
-						CROSS JOIN purposes p
-					WHERE i.n = ANY (v_ok) AND NOT (p.id = ANY (i.purposes))
-					ON CONFLICT DO NOTHING;
-					DELETE FROM suppressions s
-					USING jsonb_to_recordset(p_items) AS i(n int, suppression_hmac text, purposes text[])
-					WHERE s.hmac = ANY (v_suppressed) AND i.n = ANY (v_ok) AND s.hmac = i.suppression_hmac AND (s.scope IN ('all', 'marketing') OR s.scope = ANY (i.purposes));
+					IF EXISTS (SELECT 1 FROM suppressions WHERE hmac = ANY (v_suppression_hmac)) THEN
+						INSERT INTO suppressions (hmac, scope, since)
+						SELECT s.hmac, other.id, s.since
+						FROM unnest(v_suppression_hmac) WITH ORDINALITY AS i(hmac, k)
+							JOIN suppressions s ON s.hmac = i.hmac AND s.scope = 'all'
+							CROSS JOIN purposes other
+						WHERE NOT EXISTS (SELECT 1 FROM unnest(v_purpose_index, v_purpose) AS p(k, purpose) WHERE p.k = i.k AND p.purpose = other.id)
+						ON CONFLICT DO NOTHING;
+						DELETE FROM suppressions s
+						USING unnest(v_suppression_hmac) WITH ORDINALITY AS i(hmac, k)
+						WHERE s.hmac = ANY (v_suppression_hmac) AND s.hmac = i.hmac AND (s.scope IN ('all', 'marketing')
+							OR EXISTS (SELECT 1 FROM unnest(v_purpose_index, v_purpose) AS p(k, purpose) WHERE p.k = i.k AND p.purpose = s.scope));
+					END IF;
 					INSERT INTO processed_deliveries (key, result, processed_at)
-					SELECT i.delivery_key, i.result, i.processed_at
-					FROM jsonb_to_recordset(p_items) AS i(n int, delivery_key text, result text, processed_at timestamptz)
-					WHERE i.n = ANY (v_ok) AND i.delivery_key IS NOT NULL;
+					SELECT d.key, d.result, d.processed_at FROM unnest(v_key, v_result, v_processed_at) AS d(key, result, processed_at)
+					WHERE d.key IS NOT NULL;
 				END IF;
 				RETURN QUERY
 				SELECT i.n, CASE

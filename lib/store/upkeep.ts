@@ -1,9 +1,11 @@
 /**
  * What PostgreSQL's autovacuum does on a server, for the embedded store, where it does not run: without it the
  * planner has no statistics (it then reads every sign-up to find one code) and old row versions are never cleaned
- * up. Autovacuum counts changed rows; PGlite does not report them, and one ledger call may change one row or a
- * group's hundreds. So the upkeep watches what changed rows leave behind, the size of the ledger's tables: every 100
- * writes it looks, and when they grew by 256 KiB plus 10 % since the last run, VACUUM ANALYZE runs on them.
+ * up. Autovacuum counts each table's changed rows; PGlite does not report them, and one ledger call may change one
+ * row or a group's hundreds. So the upkeep watches what changed rows leave behind, the size of each table: every 100
+ * writes it looks, and VACUUM ANALYZE runs on the tables that grew by 256 KiB plus 10 % since their last upkeep.
+ * Per table, as autovacuum does it: the sign-ups of a campaign would hardly move the sum of a ledger that holds a
+ * million consents, yet a planner that still takes them for a handful of rows reads all of them for every code.
  */
 import type { EmbeddedDatabase } from './pglite-thread';
 
@@ -16,8 +18,8 @@ const TABLES = `FROM pg_class WHERE relkind = 'r' AND relnamespace = current_sch
 
 export class Upkeep {
 	private writes = 0;
-	/** Bytes of the tables after the last run. */
-	private sizeAfterRun = 0;
+	/** Each table's bytes after its last upkeep. */
+	private readonly sizeAfterUpkeep = new Map<string, number>();
 	private running: Promise<void> | undefined;
 
 	constructor(private readonly db: Pick<EmbeddedDatabase, 'exec' | 'query'>) {}
@@ -38,17 +40,18 @@ export class Upkeep {
 
 	private async run(): Promise<void> {
 		try {
-			if ((await this.size()) - this.sizeAfterRun < BASE_GROWTH + SCALE_FACTOR * this.sizeAfterRun) return;
-			const { rows } = await this.db.query<{ names: string | null }>(`SELECT string_agg(quote_ident(relname), ', ') AS names ${TABLES}`);
-			if (rows[0].names) await this.db.exec(`VACUUM (ANALYZE) ${rows[0].names}`);
-			this.sizeAfterRun = await this.size();
+			const { rows } = await this.db.query<{ name: string; bytes: number }>(
+				`SELECT quote_ident(relname) AS name, pg_relation_size(oid)::float8 AS bytes ${TABLES}`,
+			);
+			const grown = rows.filter(({ name, bytes }) => {
+				const before = this.sizeAfterUpkeep.get(name) ?? 0;
+				return bytes - before >= BASE_GROWTH + SCALE_FACTOR * before;
+			});
+			if (grown.length === 0) return;
+			await this.db.exec(`VACUUM (ANALYZE) ${grown.map((table) => table.name).join(', ')}`);
+			for (const { name, bytes } of grown) this.sizeAfterUpkeep.set(name, Number(bytes));
 		} catch {
 			// Upkeep only makes queries faster; the writes go on, and the next look tries again.
 		}
-	}
-
-	private async size(): Promise<number> {
-		const { rows } = await this.db.query<{ bytes: number }>(`SELECT coalesce(sum(pg_relation_size(oid)), 0)::float8 AS bytes ${TABLES}`);
-		return Number(rows[0].bytes);
 	}
 }
