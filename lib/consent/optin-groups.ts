@@ -22,8 +22,8 @@ export interface SignUpRow {
 	at_ms: number;
 	text_hash: string;
 	text_version: string;
-	language: string;
-	text: string;
+	/** The text shown, sent once per group however many sign-ups saw it. */
+	text: { language: string; body: string };
 	request_id: string;
 	code_hmac: string;
 	purposes: string[];
@@ -91,7 +91,12 @@ function byItem<T extends { n: number }>(rows: T[], count: number): T[][] {
 
 /** The subject each sign-up was recorded for; raises (CL001, CL002, CL003) if any sign-up of the group is refused. */
 export async function requestOptIns(db: Queryable, signUps: SignUpRow[], maxRecent: number): Promise<string[]> {
-	const rows = await db.call<{ n: number; subject_id: string }>('request_opt_ins', [numbered(signUps), maxRecent]);
+	const texts = new Map<string, { hash: string; version: string; language: string; body: string; at: Date }>();
+	for (const { text_hash: hash, text_version: version, text, at } of signUps) {
+		if (!texts.has(hash)) texts.set(hash, { hash, version, ...text, at });
+	}
+	const items = signUps.map(({ text: _text, ...item }) => item);
+	const rows = await db.call<{ n: number; subject_id: string }>('request_opt_ins', [numbered(items), JSON.stringify([...texts.values()]), maxRecent]);
 	return byItem(rows, signUps.length).map(([row]) => row.subject_id);
 }
 

@@ -325,10 +325,15 @@ const MIGRATIONS: Migration[] = [
 			`DROP FUNCTION request_opt_in`,
 			`DROP FUNCTION find_confirmation`,
 			`DROP FUNCTION confirm_opt_in`,
+			// Only a confirmed person has a wa_id (or a user id): a sign-up no longer writes an index entry for nothing.
+			`DROP INDEX subjects_wa_id`,
+			`CREATE INDEX subjects_wa_id ON subjects (wa_id_hmac) WHERE wa_id_hmac IS NOT NULL`,
+			`DROP INDEX subjects_user_id`,
+			`CREATE INDEX subjects_user_id ON subjects (user_id_hmac) WHERE user_id_hmac IS NOT NULL`,
 			// Sign-ups, all or none: any refusal raises and the caller runs the group's sign-ups one by one, so each
 			// gets its own answer. CL001 unknown purpose, CL002 too many requests for a number in the last hour,
 			// CL003 one number twice in the group (the second must count the first's request).
-			`CREATE FUNCTION request_opt_ins(p_items jsonb, p_max_recent int)
+			`CREATE FUNCTION request_opt_ins(p_items jsonb, p_texts jsonb, p_max_recent int)
 			RETURNS TABLE (n int, subject_id text) LANGUAGE plpgsql AS $$
 			#variable_conflict use_column
 			DECLARE
@@ -359,8 +364,8 @@ const MIGRATIONS: Migration[] = [
 					RAISE EXCEPTION 'unknown purpose' USING ERRCODE = 'CL001';
 				END IF;
 				INSERT INTO consent_texts (hash, version, language, body, first_shown_at)
-				SELECT DISTINCT ON (i.text_hash) i.text_hash, i.text_version, i.language, i.text, i.at
-				FROM jsonb_to_recordset(p_items) AS i(text_hash text, text_version text, language text, text text, at timestamptz)
+				SELECT t.hash, t.version, t.language, t.body, t.at
+				FROM jsonb_to_recordset(p_texts) AS t(hash text, version text, language text, body text, at timestamptz)
 				ON CONFLICT (hash) DO NOTHING;
 				-- The upsert locks each person (in one order, so two groups cannot deadlock), and parallel sign-ups for one
 				-- number count each other's requests below.
