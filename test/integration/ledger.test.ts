@@ -544,7 +544,7 @@ describe('the stores', () => {
 		expect(await ledger.listPurposes()).toEqual([]);
 	});
 
-	test('the embedded store keeps each table's statistics up to date, so a code is found by its index, not by reading every sign-up', async () => {
+	test('the embedded store keeps the statistics of each table up to date, so a code is found by its index, not by reading every sign-up', async () => {
 		const { ledger } = await openTestLedger('embedded', { defaultCountry: 'DE' });
 		await ledger.definePurposes(PURPOSES);
 		const tuples = async () =>
