@@ -1,6 +1,7 @@
 /**
  * The embedded driver: PostgreSQL compiled to WebAssembly (PGlite), in a folder under the n8n user folder.
- * No server to run, no native build (n8n installs community packages without install scripts).
+ * No server to run, no native build (n8n installs community packages without install scripts). The database runs on
+ * a worker thread of its own (`pglite-thread.ts`).
  *
  * PGlite is single-process: two processes writing one folder would corrupt it. A lock file with the owner's pid
  * turns that into a clear error that points to the PostgreSQL store, which queue mode needs anyway.
