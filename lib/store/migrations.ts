@@ -322,7 +322,8 @@ const MIGRATIONS: Migration[] = [
 		// These functions only look rows up by key. They say so to the planner (enable_seqscan off), because the plan a
 		// function keeps is made from the statistics of the moment, and a table without them (new, on PGlite, or on
 		// a server that runs no autovacuum) looks so small that reading it all seems cheaper than its index, on every
-		// call, while it grows to millions of rows.
+		// call, while it grows to millions of rows. And they ask for no JIT compilation: a group's estimated cost
+		// passes PostgreSQL's JIT threshold, and compiling took longer than the lookups themselves.
 		version: 4,
 		name: 'opt-ins in groups',
 		statements: [
@@ -338,7 +339,7 @@ const MIGRATIONS: Migration[] = [
 			// gets its own answer. CL001 unknown purpose, CL002 too many requests for a number in the last hour,
 			// CL003 one number twice in the group (the second must count the first's request).
 			`CREATE FUNCTION request_opt_ins(p_items jsonb, p_texts jsonb, p_max_recent int)
-			RETURNS TABLE (n int, subject_id text) LANGUAGE plpgsql SET enable_seqscan = off AS $$
+			RETURNS TABLE (n int, subject_id text) LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 			#variable_conflict use_column
 			DECLARE
 				-- The group's columns, read out of the JSON once: each statement reading the JSON again would cost more
@@ -409,7 +410,7 @@ const MIGRATIONS: Migration[] = [
 			`CREATE FUNCTION find_confirmations(p_items jsonb)
 			RETURNS TABLE (n int, id text, subject_id text, purposes text[], status text, attempts int, expires_at timestamptz,
 				text_hash text, text_version text, phone_enc text, superseded text[])
-			LANGUAGE plpgsql STABLE SET enable_seqscan = off AS $$
+			LANGUAGE plpgsql STABLE SET enable_seqscan = off SET jit = off AS $$
 			#variable_conflict use_column
 			BEGIN
 				RETURN QUERY
@@ -431,7 +432,7 @@ const MIGRATIONS: Migration[] = [
 			// handled already; 'changed' otherwise (the caller takes the full path), which includes a second item for
 			// a person or a delivery already in the group.
 			`CREATE FUNCTION confirm_opt_ins(p_items jsonb)
-			RETURNS TABLE (n int, outcome text) LANGUAGE plpgsql SET enable_seqscan = off AS $$
+			RETURNS TABLE (n int, outcome text) LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 			#variable_conflict use_column
 			DECLARE
 				-- The items to confirm (their numbers in the group) and their columns, read out of the JSON once; item
