@@ -18,7 +18,7 @@ const TABLES = `FROM pg_class WHERE relkind = 'r' AND relnamespace = current_sch
 
 export class Upkeep {
 	private writes = 0;
-	/** Each table's bytes after its last upkeep. */
+	/** Each table's bytes when it was last vacuumed (measured just before: VACUUM hardly shrinks a table). */
 	private readonly sizeAfterUpkeep = new Map<string, number>();
 	private running: Promise<void> | undefined;
 
