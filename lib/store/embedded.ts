@@ -79,6 +79,9 @@ async function openDatabase(folder: string): Promise<OpenDatabase> {
 	const lockPath = takeLock(folder);
 	try {
 		const db = await PGliteThread.open(join(folder, 'pgdata'));
+		// PostgreSQL's default of 4 MB per sort or hash suits a server shared by many sessions; this database has one.
+		// With it, the batch gate's join of 50,000 people spilled to temporary files (about 15 % of its time).
+		await db.exec(`SET work_mem = '32MB'`);
 		return { db, users: 0, lockPath, calls: groupCommit(db), upkeep: new Upkeep(db) };
 	} catch (error) {
 		releaseLock(lockPath);
