@@ -425,6 +425,55 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		});
 	});
 
+	test('in one batch each question gets the answer the single gate gives it, whatever the mix of people', async () => {
+		await closeTestLedgers();
+		await setup({ maxConsentAgeDays: 365 });
+		const [both, pending, stoppedInApp, withdrawnOffers, suppressed, wroteOnly, oldConsent] = Array.from(
+			{ length: 7 },
+			(_, i) => `+49151000003${i}`,
+		);
+		const confirmed = async (phone: string, purposes: string[]) => {
+			const { code } = await signUp(phone, purposes);
+			await ledger.confirm(inbound(code, phone.slice(1)));
+		};
+		await confirmed(oldConsent, ['offers']);
+		clock.advance(300 * 86_400_000);
+		await confirmed(both, ['offers', 'service']);
+		await signUp(pending, ['offers']);
+		await confirmed(stoppedInApp, ['offers', 'service']);
+		await ledger.setMarketingPreference({ waId: stoppedInApp.slice(1), value: 'stop', at: clock.now() });
+		await confirmed(withdrawnOffers, ['offers', 'service']);
+		await ledger.revoke({ recipient: withdrawnOffers, purposes: ['offers'], channel: 'web_form' });
+		await ledger.revoke({ recipient: suppressed, purposes: 'all', channel: 'support' });
+		clock.advance(100 * 86_400_000); // the first consent is now 400 days old; the others' windows have closed
+		await ledger.recordInbound({ ...inbound('Hallo', wroteOnly.slice(1)), userId: 'DE.1502576394655843' });
+
+		const questions = [both, pending, stoppedInApp, withdrawnOffers, suppressed, wroteOnly, oldConsent, 'DE.1502576394655843'].flatMap(
+			(recipient) =>
+				(
+					[
+						['offers', 'marketing'],
+						['service', 'utility'],
+						['support', 'service'],
+					] as const
+				).map(([purpose, category]) => ({ recipient, purpose, category })),
+		);
+		const batch = await ledger.mayMessageBatch(questions);
+		const single = [];
+		for (const question of questions) single.push(await ledger.mayMessage(question));
+		expect(batch).toEqual(single);
+		expect(batch.map((decision) => decision.reason)).toEqual([
+			...['consented', 'consented', 'outside_service_window'],
+			...['pending', 'never_asked', 'outside_service_window'],
+			...['marketing_stopped_in_app', 'consented', 'outside_service_window'],
+			...['withdrawn', 'consented', 'outside_service_window'],
+			...['suppressed', 'suppressed', 'outside_service_window'],
+			...['never_asked', 'never_asked', 'service_window_open'],
+			...['consent_too_old', 'never_asked', 'outside_service_window'],
+			...['never_asked', 'never_asked', 'service_window_open'],
+		]);
+	});
+
 	test('100 parallel sign-ups for one number make one person and a consistent chain', async () => {
 		await closeTestLedgers();
 		await setup({ maxRequestsPerNumberPerHour: 1000 });
