@@ -75,6 +75,16 @@ export function senderLookups(ctx: Pick<LedgerContext, 'keys'>, sender: { waId?:
 	};
 }
 
+/**
+ * The wa_id key a person keeps: only for a wa_id whose digits differ from their number (Brazil, Mexico, Argentina),
+ * which the number's own key cannot find; any other is found by the number. Keeping none then also lets a
+ * confirmation update the person's row in place, with no indexed column changed (no new index entries).
+ */
+export function keptWaIdKey(ctx: Pick<LedgerContext, 'keys'>, e164: string, waId: string | undefined): string | null {
+	if (!waId || digitsOf(waId) === digitsOf(e164)) return null;
+	return senderLookups(ctx, { waId }).waId ?? null;
+}
+
 export function assertSender(sender: { waId?: string; userId?: string }): void {
 	if (!sender.waId && !sender.userId) {
 		throw new ValidationError('from', 'The message has no sender', "Pass the sender's wa_id or business-scoped user id");

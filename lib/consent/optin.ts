@@ -11,7 +11,7 @@ import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex }
 import { once, processedResult } from './deliveries';
 import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
-import { findSender, phoneOf, resolveRecipient, senderLookups } from './identity';
+import { findSender, keptWaIdKey, phoneOf, resolveRecipient, senderLookups } from './identity';
 import type { ConfirmOutcome, ConfirmResult, InboundMessage, OptInRequest, OptInRequested } from './types';
 import { optInRequestSchema, parse } from './validation';
 import { z } from 'zod';
@@ -183,7 +183,7 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 		at_ms: message.at.getTime(),
 		text_hash: request.text_hash,
 		text_version: request.text_version,
-		wa_id_hmac: sender.waId,
+		wa_id_hmac: keptWaIdKey(ctx, phone, message.from),
 		user_id_hmac: sender.userId ?? null,
 		suppression_hmac: ctx.keys.suppressionHmac(phone),
 		payload: payload.sealed,
@@ -315,7 +315,7 @@ export async function openWindow(ctx: LedgerContext, tx: Queryable, message: Inb
 		 VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
 		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at)
 		 RETURNING id`,
-		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), lookups.waId, lookups.userId ?? null, message.at],
+		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), keptWaIdKey(ctx, phone, message.from), lookups.userId ?? null, message.at],
 	);
 	return created.id;
 }
