@@ -308,14 +308,15 @@ export async function openWindow(ctx: LedgerContext, tx: Queryable, message: Inb
 	}
 	// A username user we never met: no number to key a window on, and nothing to send to later either.
 	if (!message.from) return undefined;
+	// The number is the wa_id's own digits: the number's key finds this person, no wa_id key is kept.
 	const phone = `+${digitsOf(message.from)}`;
-	const lookups = senderLookups(ctx, { waId: message.from, userId: message.userId });
+	const userIdKey = senderLookups(ctx, { userId: message.userId }).userId ?? null;
 	const [created] = await tx.query<{ id: string }>(
 		`INSERT INTO subjects (id, phone_hmac, phone_enc, wa_id_hmac, user_id_hmac, created_at, last_inbound_at, last_activity_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
 		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at)
 		 RETURNING id`,
-		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), keptWaIdKey(ctx, phone, message.from), lookups.userId ?? null, message.at],
+		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), null, userIdKey, message.at],
 	);
 	return created.id;
 }
