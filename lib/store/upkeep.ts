@@ -18,8 +18,8 @@ const TABLES = `FROM pg_class WHERE relkind = 'r' AND relnamespace = current_sch
 
 export class Upkeep {
 	private writes = 0;
-	/** Each table's bytes when it was last vacuumed (measured just before: VACUUM hardly shrinks a table). */
-	private readonly sizeAfterUpkeep = new Map<string, number>();
+	/** Each table's bytes at its last upkeep, measured just before the VACUUM (which hardly shrinks a table). */
+	private readonly sizeAtLastUpkeep = new Map<string, number>();
 	private running: Promise<void> | undefined;
 
 	constructor(private readonly db: Pick<EmbeddedDatabase, 'exec' | 'query'>) {}
@@ -44,12 +44,12 @@ export class Upkeep {
 				`SELECT quote_ident(relname) AS name, pg_relation_size(oid)::float8 AS bytes ${TABLES}`,
 			);
 			const grown = rows.filter(({ name, bytes }) => {
-				const before = this.sizeAfterUpkeep.get(name) ?? 0;
+				const before = this.sizeAtLastUpkeep.get(name) ?? 0;
 				return bytes - before >= BASE_GROWTH + SCALE_FACTOR * before;
 			});
 			if (grown.length === 0) return;
 			await this.db.exec(`VACUUM (ANALYZE) ${grown.map((table) => table.name).join(', ')}`);
-			for (const { name, bytes } of grown) this.sizeAfterUpkeep.set(name, Number(bytes));
+			for (const { name, bytes } of grown) this.sizeAtLastUpkeep.set(name, Number(bytes));
 		} catch {
 			// Upkeep only makes queries faster; the writes go on, and the next look tries again.
 		}
