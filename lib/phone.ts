@@ -37,6 +37,9 @@ export function toE164(input: unknown, defaultCountry?: CountryCode, field = 'ph
 	let parsed;
 	try {
 		parsed = parsePhoneNumberWithError(prepared, defaultCountry);
+		// A number written the way a wa_id writes it (Brazil without the 9, Mexico with the 1) is the same person's.
+		const kept = `+${keptDigits(digitsOf(parsed.number))}`;
+		if (kept !== parsed.number) parsed = parsePhoneNumberWithError(kept);
 	} catch {
 		throw new ValidationError(
 			field,
@@ -64,7 +67,7 @@ const CANONICAL_E164 = /^\+[1-9]\d{6,14}$/;
  */
 export function normalizeRecipient(input: unknown, defaultCountry?: CountryCode, field = 'recipient'): string {
 	if (typeof input === 'string' && isBusinessScopedUserId(input)) return input.trim();
-	if (typeof input === 'string' && CANONICAL_E164.test(input)) return input;
+	if (typeof input === 'string' && CANONICAL_E164.test(input)) return `+${keptDigits(input.slice(1))}`;
 	return toE164(input, defaultCountry, field);
 }
 
@@ -74,23 +77,42 @@ export function digitsOf(e164: string): string {
 }
 
 /**
- * Does the `wa_id` WhatsApp reports belong to this E.164 number? Mostly both are the same digits, but some
- * countries differ: Brazil (wa_id may lack the mobile 9 after the area code), Mexico (wa_id may carry the old
- * 1 after 52), Argentina (the mobile 9 after 54 may be missing).
+ * The digits of a number in the form this ledger keeps, whichever form WhatsApp or a person wrote. Most numbers have
+ * one form, but three countries have two: Brazil (a wa_id may lack the mobile 9 after the area code), Mexico (a
+ * wa_id may carry the old 1 after 52) and Argentina (a wa_id may lack the mobile 9 after 54). The kept form is the
+ * one people dial today and libphonenumber validates: with the 9 in Brazil and Argentina, without the 1 in Mexico.
  */
+function keptDigits(digits: string): string {
+	if (/^55\d{2}[6-9]\d{7}$/.test(digits)) return `${digits.slice(0, 4)}9${digits.slice(4)}`; // Brazil
+	if (/^521\d{10}$/.test(digits)) return `52${digits.slice(3)}`; // Mexico
+	if (/^54(?!9)\d{10}$/.test(digits)) return `549${digits.slice(2)}`; // Argentina
+	return digits;
+}
+
+/** The other form of a number of those three countries (the one a wa_id may have), if it has one. */
+function otherDigits(kept: string): string | undefined {
+	if (/^55\d{2}9[6-9]\d{7}$/.test(kept)) return kept.slice(0, 4) + kept.slice(5);
+	if (/^52\d{10}$/.test(kept)) return `521${kept.slice(2)}`;
+	if (/^549\d{10}$/.test(kept)) return `54${kept.slice(3)}`;
+	return undefined;
+}
+
+/** The E.164 number a wa_id belongs to, in the form the ledger keeps: one person, one key, however Meta writes it. */
+export function numberOfWaId(waId: string): string {
+	return `+${keptDigits(digitsOf(waId))}`;
+}
+
+/** Every form of a kept number, kept form first: what finds a person that an older version may have keyed by the other. */
+export function numberForms(e164: string): string[] {
+	const kept = keptDigits(digitsOf(e164));
+	const other = otherDigits(kept);
+	return other ? [`+${kept}`, `+${other}`] : [`+${kept}`];
+}
+
+/** Does the `wa_id` WhatsApp reports belong to this E.164 number? */
 export function waIdMatches(e164: string, waId: string): boolean {
 	const number = digitsOf(e164);
 	const id = digitsOf(waId);
 	if (id === '' || number === '') return false;
-	if (number === id) return true;
-	return canonicalWaDigits(number) === canonicalWaDigits(id);
-}
-
-function canonicalWaDigits(digits: string): string {
-	if (digits.startsWith('55') && digits.length === 13 && digits[4] === '9') {
-		return digits.slice(0, 4) + digits.slice(5); // Brazil: 55 AA 9XXXXXXXX → 55 AA XXXXXXXX
-	}
-	if (digits.startsWith('521') && digits.length === 13) return '52' + digits.slice(3); // Mexico
-	if (digits.startsWith('549') && digits.length === 13) return '54' + digits.slice(3); // Argentina
-	return digits;
+	return keptDigits(number) === keptDigits(id);
 }

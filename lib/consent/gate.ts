@@ -10,15 +10,21 @@ import { CATEGORIES, type Category, type GateDecision, type GateQuestion, type R
 
 export interface GateFacts {
 	subjectId?: string;
+	/** The person's last message that was not a withdrawal (Meta's time). */
 	lastInboundAt?: Date | null;
+	lastWithdrawalAt?: Date | null;
+	/** The latest STOP written on WhatsApp, and the one whose confirmation was sent. */
+	stopOwedAt?: Date | null;
+	stopConfirmedFor?: Date | null;
 	marketingStoppedAt?: Date | null;
-	/** STOP with the scope 'marketing only': utility messages for confirmed purposes still go out. */
-	marketingWithdrawnAt?: Date | null;
+	marketingResumedAt?: Date | null;
 	consent?: {
 		state: 'pending' | 'confirmed' | 'withdrawn';
 		confirmedAt: Date | null;
 		textVersion: string | null;
 		confirmEventSeq: number | null;
+		/** STOP with the scope 'marketing only': this purpose's utility messages still go out. */
+		marketingWithdrawnAt: Date | null;
 	};
 	suppressed: boolean;
 	minTextVersion?: string | null;
@@ -33,6 +39,10 @@ const MESSAGES: Record<RefusalReason, string> = {
 	marketing_stopped_in_app: 'The person switched off marketing messages from this business in WhatsApp',
 	outside_service_window:
 		'The person has not written in the last 24 hours: a service reply is not allowed, send an approved template to a consented number instead',
+	withdrawn_since_last_message:
+		'The person withdrew consent after their last message: only the confirmation of the withdrawal may go out (category Withdrawal Confirmation), or a reply once they write again',
+	no_withdrawal_to_confirm:
+		'There is no STOP from this person in the last 24 hours that is still unconfirmed: a withdrawal is confirmed once',
 	consent_too_old: 'The consent is older than the configured maximum age: ask for it again',
 	outdated_text: 'The consent was given to an older consent text that changed materially: ask for it again',
 };
@@ -43,6 +53,19 @@ export function refusal(reason: RefusalReason, subjectId?: string): GateDecision
 
 const versionOrder = new Intl.Collator('en', { numeric: true });
 
+const time = (date: Date | null | undefined) => (date ? date.getTime() : null);
+
+/** A withdrawal wins over what was given before it or in its second (Meta's timestamps are whole seconds). */
+const withdrawalWins = (withdrawnAt: number, givenAt: number) => givenAt < withdrawnAt + 1000;
+
+/** The in-app switch: the later of stop and resume; a stop in the same second as a resume wins. */
+function stoppedInApp(facts: GateFacts): boolean {
+	const stopped = time(facts.marketingStoppedAt);
+	const resumed = time(facts.marketingResumedAt);
+	return stopped !== null && (resumed === null || withdrawalWins(stopped, resumed));
+}
+
+/** The whole rule, as a pure function of what the ledger holds (test/model/consent-model.ts states it as a spec). */
 export function decide(
 	facts: GateFacts,
 	category: Category,
@@ -51,10 +74,19 @@ export function decide(
 ): GateDecision {
 	const { subjectId } = facts;
 	if (category === 'service') {
-		const windowOpen = facts.lastInboundAt && now.getTime() - facts.lastInboundAt.getTime() < SERVICE_WINDOW_MS;
-		return windowOpen && subjectId
-			? { allowed: true, reason: 'service_window_open', subjectId }
-			: refusal('outside_service_window', subjectId);
+		const lastInbound = time(facts.lastInboundAt);
+		if (!subjectId || lastInbound === null || now.getTime() - lastInbound >= SERVICE_WINDOW_MS) return refusal('outside_service_window', subjectId);
+		const lastWithdrawal = time(facts.lastWithdrawalAt);
+		if (lastWithdrawal !== null && withdrawalWins(lastWithdrawal, lastInbound)) return refusal('withdrawn_since_last_message', subjectId);
+		return { allowed: true, reason: 'service_window_open', subjectId };
+	}
+	if (category === 'withdrawal_confirmation') {
+		const owed = time(facts.stopOwedAt);
+		const confirmed = time(facts.stopConfirmedFor);
+		if (!subjectId || owed === null || now.getTime() - owed >= SERVICE_WINDOW_MS || (confirmed !== null && confirmed >= owed)) {
+			return refusal('no_withdrawal_to_confirm', subjectId);
+		}
+		return { allowed: true, reason: 'withdrawal_to_confirm', subjectId };
 	}
 	const consent = facts.consent;
 	if (!subjectId || !consent || consent.state !== 'confirmed') {
@@ -62,8 +94,8 @@ export function decide(
 		if (!consent) return refusal('never_asked', subjectId);
 		return refusal(consent.state === 'pending' ? 'pending' : 'withdrawn', subjectId);
 	}
-	if (category === 'marketing' && facts.marketingWithdrawnAt) return refusal('withdrawn', subjectId);
-	if (category === 'marketing' && facts.marketingStoppedAt) return refusal('marketing_stopped_in_app', subjectId);
+	if (category === 'marketing' && consent.marketingWithdrawnAt) return refusal('withdrawn', subjectId);
+	if (category === 'marketing' && stoppedInApp(facts)) return refusal('marketing_stopped_in_app', subjectId);
 	if (
 		maxConsentAgeDays !== undefined &&
 		consent.confirmedAt &&
@@ -102,17 +134,22 @@ export async function loadPurposes(db: Queryable, purposes: string[], field = 'p
 }
 
 /** What the gate reads about one person and one of the asked purposes (purpose and state are null without consent). */
-interface FactRow {
-	id: string;
-	lastInboundAt: string | null;
-	marketingStoppedAt: string | null;
-	marketingWithdrawnAt: string | null;
-	purpose: string | null;
-	state: 'pending' | 'confirmed' | 'withdrawn' | null;
-	confirmedAt: string | null;
-	textVersion: string | null;
-	confirmEventSeq: number | null;
-}
+const FACT_COLUMNS = [
+	'id',
+	'lastInboundAt',
+	'lastWithdrawalAt',
+	'stopOwedAt',
+	'stopConfirmedFor',
+	'marketingStoppedAt',
+	'marketingResumedAt',
+	'purpose',
+	'state',
+	'confirmedAt',
+	'textVersion',
+	'confirmEventSeq',
+	'marketingWithdrawnAt',
+] as const;
+type FactRow = Record<(typeof FACT_COLUMNS)[number], string | null> & { state: 'pending' | 'confirmed' | 'withdrawn' | null; confirmEventSeq: number | null };
 
 /**
  * The facts for many people in one query. They come back as one JSON text, not as rows: for 100,000 questions
@@ -125,27 +162,26 @@ async function fetchFacts(
 	lookups: string[],
 	purposes: string[],
 	columns: { confirmedAt: boolean; textVersion: boolean },
-	lock: boolean,
+	lock: GateLock,
 ): Promise<Map<string, FactRow[]>> {
 	const column = kind === 'phone' ? 'phone_hmac' : 'user_id_hmac';
 	// Only what the rule will read: every column costs time at 100,000 questions.
 	const [{ facts }] = await db.query<{ facts: string | null }>(
-		`SELECT json_agg(json_build_array(lookup, id, last_inbound_at, marketing_stopped_at, marketing_withdrawn_at,
-				purpose, state, confirmed_at, text_version, confirm_event_seq))::text AS facts
-		 FROM (SELECT s.${column} AS lookup, s.id, s.last_inbound_at, s.marketing_stopped_at, s.marketing_withdrawn_at,
+		`SELECT json_agg(json_build_array(lookup, id, last_inbound_at, last_withdrawal_at, stop_owed_at, stop_confirmed_for,
+				marketing_stopped_at, marketing_resumed_at, purpose, state, confirmed_at, text_version, confirm_event_seq, marketing_withdrawn_at))::text AS facts
+		 FROM (SELECT s.${column} AS lookup, s.id, s.last_inbound_at, s.last_withdrawal_at, s.stop_owed_at, s.stop_confirmed_for,
+				s.marketing_stopped_at, s.marketing_resumed_at,
 				c.purpose, c.state, ${columns.confirmedAt ? 'c.confirmed_at' : 'NULL::timestamptz AS confirmed_at'},
-				${columns.textVersion ? 'c.text_version' : 'NULL::text AS text_version'}, c.confirm_event_seq
+				${columns.textVersion ? 'c.text_version' : 'NULL::text AS text_version'}, c.confirm_event_seq, c.marketing_withdrawn_at
 			 FROM subjects s
 			 LEFT JOIN consents c ON c.subject_id = s.id AND c.purpose = ANY($2::text[])
-			 WHERE s.${column} = ANY(string_to_array($1, ','))${lock ? ' FOR SHARE OF s' : ''}) AS fact`,
+			 WHERE s.${column} = ANY(string_to_array($1, ','))${lock === 'none' ? '' : lock === 'share' ? ' FOR SHARE OF s' : ' FOR UPDATE OF s'}) AS fact`,
 		// One text instead of a text[]: for 100,000 keys it is the cheaper parameter to send (hex has no commas).
 		[lookups.join(','), purposes],
 	);
 	const byLookup = new Map<string, FactRow[]>();
-	for (const values of JSON.parse(facts ?? '[]') as unknown[][]) {
-		const [lookup, id, lastInboundAt, marketingStoppedAt, marketingWithdrawnAt, purpose, state, confirmedAt, textVersion, confirmEventSeq] =
-			values as [string, ...unknown[]];
-		const row = { id, lastInboundAt, marketingStoppedAt, marketingWithdrawnAt, purpose, state, confirmedAt, textVersion, confirmEventSeq } as FactRow;
+	for (const [lookup, ...values] of JSON.parse(facts ?? '[]') as [string, ...unknown[]][]) {
+		const row = Object.fromEntries(FACT_COLUMNS.map((name, index) => [name, values[index]])) as FactRow;
 		const known = byLookup.get(lookup);
 		if (known) known.push(row);
 		else byLookup.set(lookup, [row]);
@@ -153,24 +189,28 @@ async function fetchFacts(
 	return byLookup;
 }
 
+export type GateLock = 'none' | 'share' | 'update';
+
 const dateOf = (value: string | null | undefined) => (value ? new Date(value) : null);
 
 /**
  * Answers many questions with a few queries: one per identity kind for subjects and consents, one for the
- * suppression list of those not confirmed. `lock` is for single sends that must order against a withdrawal.
+ * suppression list of those not confirmed. `lock` is for reservations, which must order against a withdrawal ('share'),
+ * or use up what only one may use ('update': the one confirmation of a STOP).
  */
 export async function answer(
 	ctx: LedgerContext,
 	db: Queryable,
 	questions: GateQuestion[],
-	lock = false,
+	lock: GateLock = 'none',
 ): Promise<GateDecision[]> {
 	const now = ctx.now();
 	const identities: Identity[] = questions.map((question, index) => {
 		assertCategory(question.category, questions.length > 1 ? `items[${index}].category` : 'category');
 		return resolveRecipient(ctx, question.recipient, ctx.options.defaultCountry, questions.length > 1 ? `items[${index}].recipient` : 'recipient');
 	});
-	const purposes = [...new Set(questions.filter((q) => q.category !== 'service').map((q) => q.purpose))];
+	// Only consent-based categories name a purpose the gate must know; a reply or a STOP's confirmation needs none.
+	const purposes = [...new Set(questions.filter((q) => q.category === 'marketing' || q.category === 'utility').map((q) => q.purpose))];
 	const minVersions = await loadPurposes(db, purposes);
 
 	const columns = { confirmedAt: ctx.options.maxConsentAgeDays !== undefined, textVersion: [...minVersions.values()].some(Boolean) };
@@ -192,16 +232,21 @@ export async function answer(
 		const rows = (identity.kind === 'phone' ? phoneFacts : userFacts).get(identity.lookup) ?? [];
 		const purpose = questions[index].purpose;
 		const consent = rows.find((row) => row.purpose === purpose && row.state !== null);
+		const person = rows[0];
 		return {
-			subjectId: rows[0]?.id,
-			lastInboundAt: dateOf(rows[0]?.lastInboundAt),
-			marketingStoppedAt: dateOf(rows[0]?.marketingStoppedAt),
-			marketingWithdrawnAt: dateOf(rows[0]?.marketingWithdrawnAt),
+			subjectId: person?.id ?? undefined,
+			lastInboundAt: dateOf(person?.lastInboundAt),
+			lastWithdrawalAt: dateOf(person?.lastWithdrawalAt),
+			stopOwedAt: dateOf(person?.stopOwedAt),
+			stopConfirmedFor: dateOf(person?.stopConfirmedFor),
+			marketingStoppedAt: dateOf(person?.marketingStoppedAt),
+			marketingResumedAt: dateOf(person?.marketingResumedAt),
 			consent: consent && {
 				state: consent.state!,
 				confirmedAt: dateOf(consent.confirmedAt),
 				textVersion: consent.textVersion,
 				confirmEventSeq: consent.confirmEventSeq,
+				marketingWithdrawnAt: dateOf(consent.marketingWithdrawnAt),
 			},
 			suppressed: false,
 			minTextVersion: minVersions.get(purpose),

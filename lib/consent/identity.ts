@@ -1,9 +1,10 @@
 /**
- * Who a ledger operation is about. People are found by keyed HMACs of their number, of the wa_id WhatsApp reports
- * and of Meta's business-scoped user id; the number itself is only stored encrypted.
+ * Who a ledger operation is about. People are found by keyed HMACs of their number (in the one form the ledger keeps,
+ * whatever form a wa_id has: lib/phone.ts) and of Meta's business-scoped user id; the number itself is only stored
+ * encrypted.
  */
 import { ValidationError } from '../errors';
-import { digitsOf, isBusinessScopedUserId, normalizeRecipient, type CountryCode } from '../phone';
+import { digitsOf, isBusinessScopedUserId, normalizeRecipient, numberForms, numberOfWaId, type CountryCode } from '../phone';
 import type { LedgerContext, Queryable } from './context';
 
 export type Identity =
@@ -29,10 +30,10 @@ export interface SubjectRow {
 	phone_enc: string;
 	last_inbound_at: Date | null;
 	marketing_stopped_at: Date | null;
-	marketing_withdrawn_at: Date | null;
+	marketing_resumed_at: Date | null;
 }
 
-const SUBJECT_COLUMNS = 'id, phone_enc, last_inbound_at, marketing_stopped_at, marketing_withdrawn_at';
+const SUBJECT_COLUMNS = 'id, phone_enc, last_inbound_at, marketing_stopped_at, marketing_resumed_at';
 
 /** Finds the person a recipient names; `lock` takes the row lock that orders a send against a withdrawal. */
 export async function findSubject(
@@ -49,40 +50,42 @@ export async function findSubject(
 	return row;
 }
 
-/** The sender of an inbound message, by the number its wa_id spells, the wa_id bound at confirmation, or the user id. */
-export async function findSender(
+/**
+ * Everyone an inbound message's sender may be known as: by the number its wa_id belongs to (in either form), or the
+ * user id; the one known by the number first. Locked, in one order, for the change to come.
+ * Usually one person; two where an older version kept a Brazilian, Mexican or Argentinian sender under the wa_id's
+ * form of the number and the sign-up under the other: a withdrawal must reach both.
+ */
+export async function findSenders(
 	ctx: Pick<LedgerContext, 'keys'>,
 	tx: Queryable,
 	sender: { waId?: string; userId?: string },
-): Promise<SubjectRow | undefined> {
+): Promise<SubjectRow[]> {
 	const keys = senderLookups(ctx, sender);
-	if (keys.phone === undefined && keys.userId === undefined) return undefined;
-	const [row] = await tx.query<SubjectRow>(
+	if (keys.phones.length === 0 && keys.userId === undefined) return [];
+	return tx.query<SubjectRow>(
 		`SELECT ${SUBJECT_COLUMNS} FROM subjects
-		 WHERE phone_hmac = $1 OR wa_id_hmac = $2 OR user_id_hmac = $3
-		 ORDER BY (phone_hmac = $1) DESC LIMIT 1 FOR UPDATE`,
-		[keys.phone ?? '', keys.waId ?? '', keys.userId ?? ''],
+		 WHERE phone_hmac = ANY($1::text[]) OR user_id_hmac = $2
+		 ORDER BY (phone_hmac = $3) DESC, id FOR UPDATE`,
+		[keys.phones, keys.userId ?? '', keys.phones[0] ?? ''],
 	);
-	return row;
 }
 
+/** Everyone a number may be known as (both forms of a number that has two): what erasure must reach. */
+export async function findPeople(ctx: Pick<LedgerContext, 'keys'>, tx: Queryable, identity: Identity): Promise<SubjectRow[]> {
+	if (identity.kind === 'user') return tx.query<SubjectRow>(`SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE user_id_hmac = $1 FOR UPDATE`, [identity.lookup]);
+	const forms = numberForms(identity.e164).map((form) => ctx.keys.lookupHmac(form));
+	return tx.query<SubjectRow>(`SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE phone_hmac = ANY($1::text[]) ORDER BY id FOR UPDATE`, [forms]);
+}
+
+/** The keys a sender is found by: the kept form of the number first, then the wa_id's own form if it differs. */
 export function senderLookups(ctx: Pick<LedgerContext, 'keys'>, sender: { waId?: string; userId?: string }) {
 	const digits = sender.waId ? digitsOf(sender.waId) : '';
+	const phones = digits ? [...new Set([numberOfWaId(digits), `+${digits}`])].map((form) => ctx.keys.lookupHmac(form)) : [];
 	return {
-		phone: digits ? ctx.keys.lookupHmac(`+${digits}`) : undefined,
-		waId: digits ? ctx.keys.lookupHmac(`wa:${digits}`) : undefined,
+		phones,
 		userId: sender.userId ? ctx.keys.lookupHmac(`user:${sender.userId}`) : undefined,
 	};
-}
-
-/**
- * The wa_id key a person keeps: only for a wa_id whose digits differ from their number (Brazil, Mexico, Argentina),
- * which the number's own key cannot find; any other is found by the number. Keeping none then also lets a
- * confirmation update the person's row in place, with no indexed column changed (no new index entries).
- */
-export function keptWaIdKey(ctx: Pick<LedgerContext, 'keys'>, e164: string, waId: string | undefined): string | null {
-	if (!waId || digitsOf(waId) === digitsOf(e164)) return null;
-	return senderLookups(ctx, { waId }).waId ?? null;
 }
 
 export function assertSender(sender: { waId?: string; userId?: string }): void {

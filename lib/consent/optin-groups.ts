@@ -68,7 +68,6 @@ export interface ConfirmationRow {
 	at_ms: number;
 	text_hash: string;
 	text_version: string;
-	wa_id_hmac: string | null;
 	user_id_hmac: string | null;
 	suppression_hmac: string;
 	payload: string;

@@ -4,14 +4,14 @@
  */
 import { isIP } from 'node:net';
 import { ConsentError, ValidationError } from '../errors';
-import { digitsOf, waIdMatches } from '../phone';
+import { numberOfWaId, waIdMatches } from '../phone';
 import { appendEvent, sealPayload } from './chain';
 import type { IpMode, LedgerContext, Queryable } from './context';
 import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex } from './crypto';
 import { once, processedResult } from './deliveries';
 import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
-import { findSender, keptWaIdKey, phoneOf, resolveRecipient, senderLookups } from './identity';
+import { findSenders, phoneOf, resolveRecipient, senderLookups } from './identity';
 import type { ConfirmOutcome, ConfirmResult, InboundMessage, OptInRequest, OptInRequested } from './types';
 import { optInRequestSchema, parse } from './validation';
 import { z } from 'zod';
@@ -183,7 +183,6 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 		at_ms: message.at.getTime(),
 		text_hash: request.text_hash,
 		text_version: request.text_version,
-		wa_id_hmac: keptWaIdKey(ctx, phone, message.from),
 		user_id_hmac: sender.userId ?? null,
 		suppression_hmac: ctx.keys.suppressionHmac(phone),
 		payload: payload.sealed,
@@ -298,33 +297,33 @@ async function countAttempt(ctx: LedgerContext, tx: Queryable, request: { id: st
 
 /**
  * Opens or renews the sender's 24 h window. A first message from an unknown number makes the sender known for
- * that alone: no consent is implied, and retention deletes them like anyone without consent.
+ * that alone: no consent implied, and retention deletes them like anyone without consent.
  */
 export async function openWindow(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<string | undefined> {
-	const known = await findSender(ctx, tx, { waId: message.from, userId: message.userId });
+	const [known] = await findSenders(ctx, tx, { waId: message.from, userId: message.userId });
 	if (known) {
 		await recordWindow(tx, known.id, message.at);
 		return known.id;
 	}
 	// A username user we never met: no number to key a window on, and nothing to send to later either.
 	if (!message.from) return undefined;
-	// The number is the wa_id's own digits: the number's key finds this person, no wa_id key is kept.
-	const phone = `+${digitsOf(message.from)}`;
+	const phone = numberOfWaId(message.from);
 	const userIdKey = senderLookups(ctx, { userId: message.userId }).userId ?? null;
 	const [created] = await tx.query<{ id: string }>(
-		`INSERT INTO subjects (id, phone_hmac, phone_enc, wa_id_hmac, user_id_hmac, created_at, last_inbound_at, last_activity_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
-		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at)
+		`INSERT INTO subjects (id, phone_hmac, phone_enc, user_id_hmac, created_at, last_inbound_at, last_activity_at)
+		 VALUES ($1, $2, $3, $4, $5, $5, $5)
+		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at),
+			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at)
 		 RETURNING id`,
-		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), null, userIdKey, message.at],
+		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), userIdKey, message.at],
 	);
 	return created.id;
 }
 
-/** Every inbound message opens or renews the 24 h window for service replies. */
+/** Every inbound message but a withdrawal opens or renews the 24 h window for service replies (checklist 19). */
 export async function recordWindow(tx: Queryable, subjectId: string, at: Date): Promise<void> {
 	await tx.query(
-		`UPDATE subjects SET last_inbound_at = greatest(last_inbound_at, $2) WHERE id = $1`,
+		`UPDATE subjects SET last_inbound_at = greatest(last_inbound_at, $2), last_activity_at = greatest(last_activity_at, $2) WHERE id = $1`,
 		[subjectId, at],
 	);
 }

@@ -2,9 +2,9 @@
  * Data-subject rights and retention (checklist 14, 27–31, 36): what the ledger knows of a person, with the texts
  * they were shown; erasure that leaves a verifiable chain and a suppression entry; deletion when time is up.
  */
-import { appendEvent, readPayload } from './chain';
+import { appendEvent, appendEvents, readPayload } from './chain';
 import type { LedgerContext, Queryable } from './context';
-import { findSubject, phoneOf, resolveRecipient, type SubjectRow } from './identity';
+import { findPeople, findSubject, phoneOf, resolveRecipient, type SubjectRow } from './identity';
 import { decide } from './gate';
 import type { Category } from './types';
 
@@ -15,6 +15,8 @@ export interface ConsentRecord {
 	requestedAt: string | null;
 	confirmedAt: string | null;
 	withdrawnAt: string | null;
+	/** A STOP for marketing only: this purpose's marketing ended then, its utility messages go on. */
+	marketingWithdrawnAt: string | null;
 	text: { version: string; language: string; hash: string; body: string } | null;
 }
 
@@ -32,7 +34,7 @@ export interface PersonRecord {
 	createdAt: string;
 	lastMessageFromPersonAt: string | null;
 	marketingStoppedInAppAt: string | null;
-	marketingWithdrawnAt: string | null;
+	marketingResumedInAppAt: string | null;
 	consents: ConsentRecord[];
 	history: HistoryEvent[];
 }
@@ -54,12 +56,13 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 		requested_at: Date | null;
 		confirmed_at: Date | null;
 		withdrawn_at: Date | null;
+		marketing_withdrawn_at: Date | null;
 		version: string | null;
 		language: string | null;
 		hash: string | null;
 		body: string | null;
 	}>(
-		`SELECT c.purpose, p.label, c.state, c.requested_at, c.confirmed_at, c.withdrawn_at, t.version, t.language, t.hash, t.body
+		`SELECT c.purpose, p.label, c.state, c.requested_at, c.confirmed_at, c.withdrawn_at, c.marketing_withdrawn_at, t.version, t.language, t.hash, t.body
 		 FROM consents c JOIN purposes p ON p.id = c.purpose LEFT JOIN consent_texts t ON t.hash = c.text_hash
 		 WHERE c.subject_id = $1 ORDER BY c.purpose`,
 		[subject.id],
@@ -74,7 +77,7 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 		createdAt: iso(full.created_at)!,
 		lastMessageFromPersonAt: iso(subject.last_inbound_at),
 		marketingStoppedInAppAt: iso(subject.marketing_stopped_at),
-		marketingWithdrawnAt: iso(subject.marketing_withdrawn_at),
+		marketingResumedInAppAt: iso(subject.marketing_resumed_at),
 		consents: consents.map((row) => ({
 			purpose: row.purpose,
 			label: row.label,
@@ -82,6 +85,7 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 			requestedAt: iso(row.requested_at),
 			confirmedAt: iso(row.confirmed_at),
 			withdrawnAt: iso(row.withdrawn_at),
+			marketingWithdrawnAt: iso(row.marketing_withdrawn_at),
 			text: row.hash ? { version: row.version!, language: row.language!, hash: row.hash, body: row.body! } : null,
 		})),
 		history: events.map((event) => ({
@@ -173,36 +177,35 @@ export async function erase(ctx: LedgerContext, recipient: string, options: Eras
 	const identity = resolveRecipient(ctx, recipient, ctx.options.defaultCountry);
 	const retain = options.retainProofForLegalClaims === true;
 	return ctx.store.transaction(async (tx) => {
-		const subject = await findSubject(tx, identity, 'update');
+		// Every record of the number, in both forms of a number that has two (an older version may have kept both).
+		const people = await findPeople(ctx, tx, identity);
+		const ids = people.map((person) => person.id);
 		const now = ctx.now();
-		const e164 = subject ? phoneOf(ctx, subject) : identity.kind === 'phone' ? identity.e164 : undefined;
+		const e164 = people[0] ? phoneOf(ctx, people[0]) : identity.kind === 'phone' ? identity.e164 : undefined;
 		if (e164) {
 			await tx.query(
 				`INSERT INTO suppressions (hmac, scope, since) VALUES ($1, 'all', $2::date) ON CONFLICT DO NOTHING`,
 				[ctx.keys.suppressionHmac(e164), now],
 			);
 		}
-		if (subject && retain) {
+		if (ids.length > 0 && retain) {
 			await tx.query(
-				`WITH cancelled AS (UPDATE optin_requests SET status = 'cancelled' WHERE subject_id = $1 AND status = 'pending')
-				 UPDATE consents SET state = 'withdrawn', withdrawn_at = $2 WHERE subject_id = $1 AND state <> 'withdrawn'`,
-				[subject.id, now],
+				`WITH cancelled AS (UPDATE optin_requests SET status = 'cancelled' WHERE subject_id = ANY($1::text[]) AND status = 'pending'),
+				 closed AS (UPDATE subjects SET last_withdrawal_at = greatest(last_withdrawal_at, $2) WHERE id = ANY($1::text[]))
+				 UPDATE consents SET state = 'withdrawn', withdrawn_at = $2 WHERE subject_id = ANY($1::text[]) AND state <> 'withdrawn'`,
+				[ids, now],
 			);
-		} else if (subject) {
-			await eraseSubjects(tx, [subject.id]);
+		} else {
+			await eraseSubjects(tx, ids);
 		}
-		await appendEvent(tx, ctx.keys, {
-			type: 'subject.erased',
-			subjectId: subject?.id ?? null,
-			at: now,
-			payload: {
-				reason: options.reason,
-				retainedProof: retain,
-				legalBasis: retain ? 'Art. 17(3)(e) GDPR: proof of consent kept, restricted, to defend legal claims' : undefined,
-				suppressed: e164 !== undefined,
-			},
-		});
-		return { erased: subject !== undefined, subjectId: subject?.id, retainedProof: retain, notify: ['crm', 'newsletter', 'helpdesk'] };
+		const payload = {
+			reason: options.reason,
+			retainedProof: retain,
+			legalBasis: retain ? 'Art. 17(3)(e) GDPR: proof of consent kept, restricted, to defend legal claims' : undefined,
+			suppressed: e164 !== undefined,
+		};
+		await appendEvents(tx, ctx.keys, (ids.length > 0 ? ids : [null]).map((subjectId) => ({ type: 'subject.erased' as const, subjectId, at: now, payload })));
+		return { erased: ids.length > 0, subjectId: ids[0], retainedProof: retain, notify: ['crm', 'newsletter', 'helpdesk'] };
 	});
 }
 
@@ -283,12 +286,13 @@ export async function subscribers(
 		id: string;
 		phone_enc: string;
 		marketing_stopped_at: Date | null;
+		marketing_resumed_at: Date | null;
 		marketing_withdrawn_at: Date | null;
 		confirmed_at: Date;
 		text_version: string | null;
 		confirm_event_seq: number | null;
 	}>(
-		`SELECT s.id, s.phone_enc, s.marketing_stopped_at, s.marketing_withdrawn_at, c.confirmed_at, c.text_version, c.confirm_event_seq
+		`SELECT s.id, s.phone_enc, s.marketing_stopped_at, s.marketing_resumed_at, c.marketing_withdrawn_at, c.confirmed_at, c.text_version, c.confirm_event_seq
 		 FROM consents c JOIN subjects s ON s.id = c.subject_id
 		 WHERE c.purpose = $1 AND c.state = 'confirmed' AND s.id > $2
 		 ORDER BY s.id LIMIT $3`,
@@ -301,12 +305,13 @@ export async function subscribers(
 				{
 					subjectId: row.id,
 					marketingStoppedAt: row.marketing_stopped_at,
-					marketingWithdrawnAt: row.marketing_withdrawn_at,
+					marketingResumedAt: row.marketing_resumed_at,
 					consent: {
 						state: 'confirmed',
 						confirmedAt: new Date(row.confirmed_at),
 						textVersion: row.text_version,
 						confirmEventSeq: row.confirm_event_seq,
+						marketingWithdrawnAt: row.marketing_withdrawn_at,
 					},
 					suppressed: false,
 					minTextVersion: definition?.min_text_version,

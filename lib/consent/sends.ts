@@ -7,9 +7,9 @@ import { ValidationError } from '../errors';
 import { appendEvents } from './chain';
 import type { LedgerContext } from './context';
 import { once } from './deliveries';
-import { answer } from './gate';
+import { answer, refusal } from './gate';
 import { openWindow, parseInbound } from './optin';
-import { setMarketingPreference } from './withdrawal';
+import { applyMarketingPreference } from './withdrawal';
 import type { GateDecision, GateQuestion, InboundMessage } from './types';
 
 export interface SendReservation extends GateQuestion {
@@ -79,10 +79,18 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 			else asking.push(index);
 		});
 
-		const decisions = asking.length === 0 ? [] : await answer(ctx, tx, asking.map((index) => reservations[index]), true);
+		const confirmsStop = (index: number) => reservations[index].category === 'withdrawal_confirmation';
+		const lock = asking.some(confirmsStop) ? 'update' : 'share';
+		const decisions = asking.length === 0 ? [] : await answer(ctx, tx, asking.map((index) => reservations[index]), lock);
 		const allowed: { index: number; decision: GateDecision & { allowed: true } }[] = [];
+		const stopsConfirmed = new Set<string>();
 		asking.forEach((index, position) => {
-			const decision = decisions[position];
+			let decision = decisions[position];
+			// Two confirmations of one STOP in one slice: the first goes out.
+			if (decision.allowed && confirmsStop(index)) {
+				if (stopsConfirmed.has(decision.subjectId)) decision = refusal('no_withdrawal_to_confirm', decision.subjectId);
+				else stopsConfirmed.add(decision.subjectId);
+			}
 			if (decision.allowed) allowed.push({ index, decision });
 			else results[index] = { status: 'refused', decision };
 		});
@@ -134,6 +142,13 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 			})),
 		);
 		for (const { index, decision } of reserved) results[index] = { status: 'reserved', decision };
+		// A withdrawal is confirmed once: the reservation uses up the STOP it confirms.
+		const confirmations = reserved.filter(({ index }) => reservations[index].category === 'withdrawal_confirmation');
+		if (confirmations.length > 0) {
+			await tx.query(`UPDATE subjects SET stop_confirmed_for = stop_owed_at WHERE id = ANY($1::text[])`, [
+				confirmations.map(({ decision }) => decision.subjectId),
+			]);
+		}
 
 		const lost = allowed.filter(({ index }) => !inserted.has(reservations[index].key)).map(({ index }) => reservations[index].key);
 		if (lost.length > 0) {
@@ -210,6 +225,7 @@ export async function recordStatus(
 		throw new ValidationError('status', `'${String(status.status)}' is not a delivery status`);
 	}
 	const deliveryKey = `status:${status.messageId}:${status.status}`;
+	const marketingStopped = status.status === 'failed' && (status.errors ?? []).some((error) => error.code === MARKETING_STOPPED_CODE);
 	const result = await once(ctx, deliveryKey, async (tx) => {
 		const error = status.errors?.[0];
 		const rows = await tx.query<{ idempotency_key: string; subject_id: string | null }>(
@@ -219,12 +235,12 @@ export async function recordStatus(
 			 RETURNING idempotency_key, subject_id`,
 			[status.messageId, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
 		);
+		// 131050 is the in-app stop, written with the status: a status marked processed without it would lose it.
+		if (marketingStopped && status.recipientId) {
+			await applyMarketingPreference(ctx, tx, { waId: status.recipientId, value: 'stop', at: status.at }, 'error_131050');
+		}
 		return { updated: rows.length > 0, key: rows[0]?.idempotency_key };
 	});
-	const marketingStopped = status.status === 'failed' && (status.errors ?? []).some((error) => error.code === MARKETING_STOPPED_CODE);
-	if (marketingStopped && !result.duplicate && status.recipientId) {
-		await setMarketingPreference(ctx, { waId: status.recipientId, value: 'stop', at: status.at }, `${deliveryKey}:preference`);
-	}
 	return { ...result, marketingStopped };
 }
 

@@ -1,8 +1,11 @@
 /** The consent ledger's vocabulary. */
 
-/** Why a message is sent: marketing needs consent for its purpose; a service reply needs an open 24 h window. */
-export type Category = 'marketing' | 'utility' | 'service';
-export const CATEGORIES: readonly Category[] = ['marketing', 'utility', 'service'];
+/**
+ * Why a message is sent: marketing and utility need consent for its purpose; a service reply needs the 24 h window the
+ * person's last message opened (a withdrawal since closes it); a withdrawal confirmation is the one reply to a STOP.
+ */
+export type Category = 'marketing' | 'utility' | 'service' | 'withdrawal_confirmation';
+export const CATEGORIES: readonly Category[] = ['marketing', 'utility', 'service', 'withdrawal_confirmation'];
 
 export type ConsentState = 'pending' | 'confirmed' | 'withdrawn';
 
@@ -125,11 +128,13 @@ export type RefusalReason =
 	| 'suppressed'
 	| 'marketing_stopped_in_app'
 	| 'outside_service_window'
+	| 'withdrawn_since_last_message'
+	| 'no_withdrawal_to_confirm'
 	| 'consent_too_old'
 	| 'outdated_text';
 
 export type GateDecision =
-	| { allowed: true; reason: 'consented' | 'service_window_open'; subjectId: string; consentEventSeq?: number }
+	| { allowed: true; reason: 'consented' | 'service_window_open' | 'withdrawal_to_confirm'; subjectId: string; consentEventSeq?: number }
 	| { allowed: false; reason: RefusalReason; message: string; subjectId?: string };
 
 export interface GateQuestion {

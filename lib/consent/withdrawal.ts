@@ -4,12 +4,11 @@
  * after a new double opt-in.
  */
 import { ValidationError } from '../errors';
-import { digitsOf } from '../phone';
-import { appendEvent } from './chain';
+import { numberOfWaId } from '../phone';
+import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { once } from './deliveries';
-import { findSender, findSubject, phoneOf, resolveRecipient, type SubjectRow } from './identity';
-import { recordWindow } from './optin';
+import { findPeople, findSenders, phoneOf, resolveRecipient } from './identity';
 import { WITHDRAWAL_CHANNELS, type WithdrawalInput, type WithdrawalResult } from './types';
 import { loadPurposes } from './gate';
 
@@ -23,13 +22,15 @@ export interface Withdrawal extends Omit<WithdrawalInput, 'recipient' | 'purpose
 	waId?: string;
 	userId?: string;
 	purposes: WithdrawalScope;
+	/** A STOP written on WhatsApp owes the person one confirmation; a changed number or an e-mail does not. */
+	owesConfirmation?: boolean;
 }
 
 function describeScope(scope: WithdrawalScope): string[] {
 	return scope === 'all' || scope === 'marketing' ? [scope] : scope;
 }
 
-export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<WithdrawalResult> {
+export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<WithdrawalResult & { scope: string[] }> {
 	if (!WITHDRAWAL_CHANNELS.includes(input.channel)) {
 		throw new ValidationError('channel', `'${String(input.channel)}' is not a withdrawal channel`, `Use one of: ${WITHDRAWAL_CHANNELS.join(', ')}`);
 	}
@@ -42,32 +43,32 @@ export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<Wit
 	}
 	const identity = input.recipient !== undefined ? resolveRecipient(ctx, input.recipient, ctx.options.defaultCountry) : undefined;
 	const at = input.at ?? ctx.now();
+	const owesConfirmation = input.owesConfirmation ?? (input.channel === 'whatsapp' || input.channel === 'whatsapp_button');
 	return once(ctx, input.messageId === undefined ? undefined : `withdrawal:${input.messageId}`, async (tx) => {
 		if (Array.isArray(scope)) await loadPurposes(tx, scope, 'purposes');
-		const subject = identity
-			? await findSubject(tx, identity, 'update')
-			: await findSender(ctx, tx, { waId: input.waId, userId: input.userId });
-		const e164 = subject
-			? phoneOf(ctx, subject)
+		const people = identity ? await findPeople(ctx, tx, identity) : await findSenders(ctx, tx, { waId: input.waId, userId: input.userId });
+		const e164 = people[0]
+			? phoneOf(ctx, people[0])
 			: identity?.kind === 'phone'
 				? identity.e164
 				: input.waId
-					? `+${digitsOf(input.waId)}`
+					? numberOfWaId(input.waId)
 					: undefined;
 		const suppressed = e164 ? await suppress(ctx, tx, e164, describeScope(scope), at) : false;
-		const withdrawn = subject ? await withdrawConsents(tx, subject, scope, at) : [];
-		if (subject && (input.channel === 'whatsapp' || input.channel === 'whatsapp_button')) {
-			await recordWindow(tx, subject.id, at); // the STOP message itself lets the business confirm it once
-		}
+		const withdrawn = [...new Set((await Promise.all(people.map((person) => withdrawConsents(tx, person.id, scope, at, owesConfirmation)))).flat())].sort();
 		if (withdrawn.length > 0 || suppressed) {
-			await appendEvent(tx, ctx.keys, {
-				type: 'consent.withdrawn',
-				subjectId: subject?.id ?? null,
-				at,
-				payload: { scope: describeScope(scope), withdrawn, channel: input.channel, messageId: input.messageId, evidence: input.evidence },
-			});
+			await appendEvents(
+				tx,
+				ctx.keys,
+				(people.length > 0 ? people.map((person) => person.id) : [null]).map((subjectId) => ({
+					type: 'consent.withdrawn' as const,
+					subjectId,
+					at,
+					payload: { scope: describeScope(scope), withdrawn, channel: input.channel, messageId: input.messageId, evidence: input.evidence },
+				})),
+			);
 		}
-		return { withdrawn, known: subject !== undefined, subjectId: subject?.id, phone: e164 };
+		return { withdrawn, scope: describeScope(scope), known: people.length > 0, subjectId: people[0]?.id, phone: e164 };
 	});
 }
 
@@ -82,34 +83,45 @@ async function suppress(ctx: LedgerContext, tx: Queryable, e164: string, scopes:
 }
 
 /**
- * Ends the consents in scope that were given before the withdrawal: a STOP delivered late must not end a consent
- * given again after it. Pending requests in scope are cancelled with them.
+ * Ends the consents in scope that were given before the withdrawal (`withdrawal_wins`): a STOP delivered late must
+ * not end a consent given again after it, and must end one given before it, however often the number was entered in
+ * the widget since. 'marketing' ends the marketing of those purposes and keeps their utility messages. Pending
+ * requests in scope made before it are cancelled. The withdrawal closes the 24 h window opened before it, and a STOP
+ * written on WhatsApp owes the person one confirmation.
  */
-async function withdrawConsents(tx: Queryable, subject: SubjectRow, scope: WithdrawalScope, at: Date): Promise<string[]> {
+async function withdrawConsents(tx: Queryable, subjectId: string, scope: WithdrawalScope, at: Date, owesConfirmation: boolean): Promise<string[]> {
+	await tx.query(
+		`UPDATE subjects SET last_activity_at = greatest(last_activity_at, $2), last_withdrawal_at = greatest(last_withdrawal_at, $2),
+			stop_owed_at = CASE WHEN $3 THEN greatest(stop_owed_at, $2) ELSE stop_owed_at END
+		 WHERE id = $1`,
+		[subjectId, at, owesConfirmation],
+	);
+	const given = `withdrawal_wins($2, CASE state WHEN 'confirmed' THEN confirmed_at ELSE requested_at END)`;
 	if (scope === 'marketing') {
-		const changed = await tx.query(
-			`UPDATE subjects SET marketing_withdrawn_at = $2, last_activity_at = greatest(last_activity_at, $2)
-			 WHERE id = $1 AND marketing_withdrawn_at IS NULL RETURNING id`,
-			[subject.id, at],
+		const marked = await tx.query<{ fresh: boolean }>(
+			`WITH given AS (
+				SELECT purpose, marketing_withdrawn_at IS NULL AS fresh FROM consents
+				WHERE subject_id = $1 AND state IN ('pending', 'confirmed') AND ${given}
+			)
+			UPDATE consents c SET marketing_withdrawn_at = greatest(c.marketing_withdrawn_at, $2)
+			FROM given WHERE c.subject_id = $1 AND c.purpose = given.purpose
+			RETURNING given.fresh`,
+			[subjectId, at],
 		);
-		return changed.length > 0 ? ['marketing'] : [];
+		return marked.some((row) => row.fresh) ? ['marketing'] : [];
 	}
 	const purposes = scope === 'all' ? null : scope;
 	const rows = await tx.query<{ purpose: string }>(
 		`WITH cancelled AS (
 			UPDATE optin_requests SET status = 'cancelled'
-			WHERE subject_id = $1 AND status = 'pending' AND created_at < $2::timestamptz + interval '1 second' AND ($3::text[] IS NULL OR purposes && $3::text[])
-		), touched AS (
-			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $2) WHERE id = $1
+			WHERE subject_id = $1 AND status = 'pending' AND withdrawal_wins($2, created_at) AND ($3::text[] IS NULL OR purposes && $3::text[])
 		)
 		UPDATE consents SET state = 'withdrawn', withdrawn_at = $2
-		WHERE subject_id = $1 AND state IN ('pending', 'confirmed') AND ($3::text[] IS NULL OR purpose = ANY($3::text[]))
-			-- Meta's timestamps are whole seconds: within the same second, the withdrawal wins.
-			AND greatest(coalesce(confirmed_at, '-infinity'), coalesce(requested_at, '-infinity')) < $2::timestamptz + interval '1 second'
+		WHERE subject_id = $1 AND state IN ('pending', 'confirmed') AND ($3::text[] IS NULL OR purpose = ANY($3::text[])) AND ${given}
 		RETURNING purpose`,
-		[subject.id, at, purposes],
+		[subjectId, at, purposes],
 	);
-	return rows.map((row) => row.purpose).sort();
+	return rows.map((row) => row.purpose);
 }
 
 export interface MarketingPreference {
@@ -117,6 +129,12 @@ export interface MarketingPreference {
 	userId?: string;
 	value: 'stop' | 'resume';
 	at: Date;
+}
+
+export function assertPreference(preference: MarketingPreference): void {
+	if (preference.value !== 'stop' && preference.value !== 'resume') {
+		throw new ValidationError('value', `'${String(preference.value)}' is not a marketing preference`, "Use 'stop' or 'resume'");
+	}
 }
 
 /**
@@ -128,27 +146,35 @@ export async function setMarketingPreference(
 	preference: MarketingPreference,
 	deliveryKey?: string,
 ): Promise<{ changed: boolean; known: boolean; subjectId?: string; duplicate: boolean }> {
-	if (preference.value !== 'stop' && preference.value !== 'resume') {
-		throw new ValidationError('value', `'${String(preference.value)}' is not a marketing preference`, "Use 'stop' or 'resume'");
-	}
-	return once(ctx, deliveryKey, async (tx) => {
-		const subject = await findSender(ctx, tx, preference);
-		if (!subject) return { changed: false, known: false };
-		const stop = preference.value === 'stop';
-		const changed = await tx.query(
-			stop
-				? `UPDATE subjects SET marketing_stopped_at = $2 WHERE id = $1 AND marketing_stopped_at IS NULL RETURNING id`
-				: `UPDATE subjects SET marketing_stopped_at = NULL WHERE id = $1 AND marketing_stopped_at < $2 RETURNING id`,
-			[subject.id, preference.at],
-		);
-		if (changed.length > 0) {
-			await appendEvent(tx, ctx.keys, {
-				type: stop ? 'marketing.stopped' : 'marketing.resumed',
-				subjectId: subject.id,
-				at: preference.at,
-				payload: { source: deliveryKey?.startsWith('status:') ? 'error_131050' : 'in_app' },
-			});
-		}
-		return { changed: changed.length > 0, known: true, subjectId: subject.id };
-	});
+	assertPreference(preference);
+	return once(ctx, deliveryKey, (tx) => applyMarketingPreference(ctx, tx, preference, 'in_app'));
+}
+
+/**
+ * The switch inside the caller's transaction. Stop and resume each keep their latest time and the later wins (a
+ * stop in the same second as a resume wins), so the outcome does not depend on the order Meta delivers them in.
+ */
+export async function applyMarketingPreference(
+	ctx: LedgerContext,
+	tx: Queryable,
+	preference: MarketingPreference,
+	source: 'in_app' | 'error_131050',
+): Promise<{ changed: boolean; known: boolean; subjectId?: string }> {
+	const people = await findSenders(ctx, tx, preference);
+	if (people.length === 0) return { changed: false, known: false };
+	const stop = preference.value === 'stop';
+	const changed = await tx.query<{ id: string }>(
+		stop
+			? `UPDATE subjects SET marketing_stopped_at = greatest(marketing_stopped_at, $2) WHERE id = ANY($1::text[])
+				AND marketing_stopped_at IS DISTINCT FROM greatest(marketing_stopped_at, $2) RETURNING id`
+			: `UPDATE subjects SET marketing_resumed_at = greatest(marketing_resumed_at, $2) WHERE id = ANY($1::text[])
+				AND marketing_resumed_at IS DISTINCT FROM greatest(marketing_resumed_at, $2) RETURNING id`,
+		[people.map((person) => person.id), preference.at],
+	);
+	await appendEvents(
+		tx,
+		ctx.keys,
+		changed.map((row) => ({ type: stop ? ('marketing.stopped' as const) : ('marketing.resumed' as const), subjectId: row.id, at: preference.at, payload: { source } })),
+	);
+	return { changed: changed.length > 0, known: true, subjectId: people[0].id };
 }

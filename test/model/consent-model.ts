@@ -68,7 +68,7 @@ export interface Person {
 	/** A STOP written on WhatsApp owes one confirmation (#23), inside 24 h. */
 	stopOwedAt: Ms | null;
 	stopConfirmedFor: Ms | null;
-	/** Meta's in-app switch (#17): the later of the two wins, a stop in the same second as a resume wins. */
+	/** Meta's in-app switch (#17): the later of the two wins; a stop wins over a resume of its own second. */
 	inAppStopAt: Ms | null;
 	inAppResumeAt: Ms | null;
 	hasSends: boolean;
@@ -312,7 +312,7 @@ export class ConsentModel {
 	}
 
 	private inAppStopped(person: Person): boolean {
-		return person.inAppStopAt !== null && (person.inAppResumeAt === null || person.inAppStopAt >= person.inAppResumeAt);
+		return person.inAppStopAt !== null && (person.inAppResumeAt === null || withdrawalWins(person.inAppStopAt, person.inAppResumeAt));
 	}
 
 	/** #15–#19, #23: the gate. `byUserId`: asked by Meta's business-scoped user id instead of the number. */

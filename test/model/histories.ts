@@ -138,7 +138,6 @@ class Run {
 	constructor(
 		private readonly ledger: Ledger,
 		private readonly clock: TestClock,
-		private readonly trace: string[],
 	) {}
 
 	private metaTime(lateSeconds: number): number {
@@ -463,8 +462,7 @@ export class HistoryRunner {
 	/** Runs one history; throws with the step, the disagreement and the history to paste. */
 	async run(actions: Action[]): Promise<void> {
 		await this.reset();
-		const trace: string[] = [];
-		const run = new Run(this.ledger, this.clock, trace);
+		const run = new Run(this.ledger, this.clock);
 		for (const [index, action] of actions.entries()) {
 			try {
 				await run.step(action);
