@@ -1,4 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
+import { DEFAULT_START_WORD_LIST, DEFAULT_STOP_WORD_LIST } from '../lib/keywords';
+import { STOP_SCOPE_OPTIONS } from '../nodes/shared/descriptions';
 
 /**
  * Where the consent ledger lives and the key that protects it. No HTTP test: the nodes test it by connecting and
@@ -135,6 +137,44 @@ export class ConsentLedgerApi implements ICredentialType {
 			name: 'pendingRetentionHours',
 			type: 'number',
 			default: 72,
+		},
+		{
+			displayName: 'STOP Withdraws',
+			name: 'stopScope',
+			type: 'options',
+			options: STOP_SCOPE_OPTIONS,
+			default: 'all',
+			description:
+				'What a STOP on WhatsApp withdraws. The Opt-In Trigger records it before it answers Meta, and Handle STOP reports what was recorded, so every workflow with this credential treats STOP alike.',
+		},
+		{
+			displayName: 'More STOP Words',
+			name: 'stopWords',
+			type: 'string',
+			default: '',
+			placeholder: 'KÜNDIGEN, NO MORE',
+			description: `Comma-separated, added to ${DEFAULT_STOP_WORD_LIST}`,
+		},
+		{
+			displayName: 'More START Words',
+			name: 'startWords',
+			type: 'string',
+			default: '',
+			description: `Comma-separated, added to ${DEFAULT_START_WORD_LIST}`,
+		},
+		{
+			displayName: 'STOP Word Match',
+			name: 'keywordMode',
+			type: 'options',
+			options: [
+				{
+					name: 'Keyword Alone or With One Word',
+					value: 'first-word',
+					description: '"STOP", "stop bitte", "please unsubscribe"; "stop it please" goes to a person',
+				},
+				{ name: 'Keyword Alone', value: 'whole-message', description: 'Only "STOP", "STOPP!!", "Abmelden."' },
+			],
+			default: 'first-word',
 		},
 	];
 }

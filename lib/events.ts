@@ -4,9 +4,8 @@
  * nothing and start no workflow (invariant 3). Returns the events the workflow may start with.
  */
 import type { Ledger } from './consent/ledger';
-import type { ConfirmOutcome } from './consent/types';
+import type { Category, ConfirmOutcome } from './consent/types';
 import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
-import type { KeywordOptions } from './keywords';
 import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext } from './replies';
 import type { WebhookEvent } from './whatsapp/webhook';
 
@@ -25,10 +24,8 @@ export interface TriggerEvent {
 	[key: string]: unknown;
 }
 
+/** Which messages withdraw, and what, is the ledger's withdrawal policy (the Consent Ledger credential). */
 export interface ProcessingOptions {
-	keywords?: KeywordOptions;
-	/** What a STOP withdraws: every purpose, or marketing only. */
-	stopScope: 'all' | 'marketing';
 	replies: ReplyContext & { fallbackLanguage: 'de' | 'en' };
 }
 
@@ -60,22 +57,22 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 
 	for (const event of events) {
 		if (event.kind === 'message') {
-			const meaning: Meaning = interpret(event, options.keywords);
+			const meaning: Meaning = interpret(event, ledger.withdrawalPolicy.keywords);
 			const language = replyLanguage(meaning, event.from, options.replies.fallbackLanguage);
-			const reply = (text: string, phone?: string) => ({ to: replyTo(event, phone), text, language });
+			const reply = (text: string, phone?: string, category: Category = 'service') => ({ to: replyTo(event, phone), text, language, category });
 			if (meaning.kind === 'withdraw') {
-				const result = await withdrawByMessage(ledger, event, meaning.via, options.stopScope);
+				const result = await withdrawByMessage(ledger, event, meaning.via);
 				if (result.duplicate) continue;
 				out.push({
 					event: 'consent.withdrawn',
 					at: event.at.toISOString(),
 					...messageFields(event),
 					phone: result.phone,
-					scope: options.stopScope,
+					scope: result.scope,
 					withdrawn: result.withdrawn,
 					via: meaning.via,
 					keyword: meaning.keyword,
-					reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0), result.phone),
+					reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
 				});
 				continue;
 			}
@@ -137,6 +134,7 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 				waId: event.from,
 				purposes: 'all',
 				channel: 'whatsapp',
+				owesConfirmation: false,
 				messageId: event.messageId,
 				evidence: { note: 'WhatsApp reported that the user changed their number' },
 				at: event.at,

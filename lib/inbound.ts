@@ -94,14 +94,15 @@ interface SentMessage {
 }
 
 /**
- * A message that means STOP, made a durable withdrawal. The Opt-In Trigger and Handle STOP both call this: the
- * same message withdraws once, and the second caller gets the first result.
+ * A message that means STOP, made a durable withdrawal of what the ledger's withdrawal policy says a STOP withdraws.
+ * The Opt-In Trigger and Handle STOP both call this: the same message withdraws once, and the second caller gets the
+ * first result, with the scope that was recorded.
  */
-export function withdrawByMessage(ledger: Ledger, message: SentMessage, via: 'keyword' | 'stop_promotions_button', scope: 'all' | 'marketing') {
+export function withdrawByMessage(ledger: Ledger, message: SentMessage, via: 'keyword' | 'stop_promotions_button') {
 	return ledger.revoke({
 		waId: message.from,
 		userId: message.userId,
-		purposes: scope,
+		purposes: ledger.withdrawalPolicy.scope,
 		channel: via === 'keyword' ? 'whatsapp' : 'whatsapp_button',
 		messageId: message.messageId,
 		evidence: { text: message.text },

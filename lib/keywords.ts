@@ -64,6 +64,11 @@ const DEFAULT_START_WORDS: KeywordEntry[] = [
 	'INFOSTART',
 ];
 
+const listed = (entries: KeywordEntry[]) => entries.map((entry) => (typeof entry === 'string' ? entry : entry.word)).join(', ');
+/** The default words, as a settings description names them. */
+export const DEFAULT_STOP_WORD_LIST = listed(DEFAULT_STOP_WORDS);
+export const DEFAULT_START_WORD_LIST = listed(DEFAULT_START_WORDS);
+
 /** Words that may stand next to a keyword without turning the message into a sentence a person must read. */
 const COURTESY_WORDS: ReadonlyMap<string, KeywordLanguage | undefined> = new Map([
 	['bitte', 'de'],
@@ -148,6 +153,19 @@ function courtesyAround(tokens: string[], keyword: Keyword): { word: string } | 
 	}
 	if (sameTokens(tokens.slice(1), keyword.tokens) && COURTESY_WORDS.has(tokens[0])) return { word: tokens[0] };
 	return null;
+}
+
+/** A setting's comma- or line-separated words as a list. */
+export function wordList(text: string): string[] {
+	return text
+		.split(/[,\n]/)
+		.map((word) => word.trim())
+		.filter(Boolean);
+}
+
+/** Throws, naming the setting, when the keyword lists cannot be used (a word without letters, a word in both lists). */
+export function assertKeywords(options: KeywordOptions): void {
+	buildKeywords(options);
 }
 
 export function classifyMessage(text: string, options: KeywordOptions = {}): Classification {

@@ -54,9 +54,9 @@ def equals_rule(key, value):
     }
 
 
-def service_reply(name, position, to='={{ $json.reply.to }}', text='={{ $json.reply.text }}'):
+def service_reply(name, position, to='={{ $json.reply.to }}', text='={{ $json.reply.text }}', category='service'):
     return ours(name, 'sendWhatsApp', position, {
-        'operation': 'sendText', 'text': text, 'recipient': to, 'category': 'service', 'options': {},
+        'operation': 'sendText', 'text': text, 'recipient': to, 'category': category, 'options': {},
     }, {**WHATSAPP, **LEDGER})
 
 
@@ -112,9 +112,9 @@ inbox = workflow('WhatsApp consent inbox: double opt-in, STOP and helpdesk', [
     }),
     service_reply('Reply With Hint', [920, 200]),
     ours('Handle STOP', 'handleStop', [700, 450], {
-        'scope': 'all', 'businessName': 'Beispiel GmbH', 'signupUrl': 'https://example.com/whatsapp', 'options': {'language': 'de'},
+        'businessName': 'Beispiel GmbH', 'signupUrl': 'https://example.com/whatsapp', 'options': {'language': 'de'},
     }, LEDGER),
-    service_reply('Confirm Withdrawal', [960, 350]),
+    service_reply('Confirm Withdrawal', [960, 350], category='withdrawal_confirmation'),
     http_post('Update CRM', [1180, 350], 'crmUrl',
               '={{ JSON.stringify({ phone: $json.whatsapp.recipient, whatsappOptIn: false, withdrawnAt: $now.toISO() }) }}'),
     http_post('Unsubscribe From Newsletter', [1400, 350], 'newsletterUrl',

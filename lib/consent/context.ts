@@ -1,4 +1,5 @@
 /** What every ledger operation shares: the store, the keys, the settings and the clock. */
+import type { KeywordOptions } from '../keywords';
 import type { CountryCode } from '../phone';
 import type { Queryable, Store } from '../store';
 import type { LedgerKeys } from './crypto';
@@ -25,10 +26,18 @@ export interface LedgerOptions {
 	ipMode?: IpMode;
 	/** Sign-up requests per number per hour (default 5). */
 	maxRequestsPerNumberPerHour?: number;
+	/** What a withdrawal is: the one setting the Opt-In Trigger (before it answers Meta) and Handle STOP both use. */
+	withdrawal?: Partial<WithdrawalPolicy>;
 }
 
-export type ResolvedOptions = Required<Omit<LedgerOptions, 'defaultCountry' | 'clock' | 'maxConsentAgeDays'>> &
-	Pick<LedgerOptions, 'defaultCountry' | 'maxConsentAgeDays'>;
+/** Which messages withdraw (STOP and its variants, with the operator's own words) and what a STOP withdraws. */
+export interface WithdrawalPolicy {
+	scope: 'all' | 'marketing';
+	keywords: KeywordOptions;
+}
+
+export type ResolvedOptions = Required<Omit<LedgerOptions, 'defaultCountry' | 'clock' | 'maxConsentAgeDays' | 'withdrawal'>> &
+	Pick<LedgerOptions, 'defaultCountry' | 'maxConsentAgeDays'> & { withdrawal: WithdrawalPolicy };
 
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -42,6 +51,7 @@ export function resolveOptions(options: LedgerOptions): ResolvedOptions {
 		maxConsentAgeDays: options.maxConsentAgeDays,
 		ipMode: options.ipMode ?? 'off',
 		maxRequestsPerNumberPerHour: options.maxRequestsPerNumberPerHour ?? 5,
+		withdrawal: { scope: options.withdrawal?.scope ?? 'all', keywords: options.withdrawal?.keywords ?? {} },
 	};
 }
 

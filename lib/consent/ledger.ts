@@ -5,7 +5,8 @@
  */
 import { openStore, type Store, type StoreConfig } from '../store';
 import { verifyChain, type ChainVerification } from './chain';
-import { resolveOptions, type LedgerContext, type LedgerOptions } from './context';
+import { assertKeywords } from '../keywords';
+import { resolveOptions, type LedgerContext, type LedgerOptions, type WithdrawalPolicy } from './context';
 import { LedgerKeys } from './crypto';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
@@ -25,6 +26,7 @@ export class Ledger {
 	constructor(store: Store, secret: string, options: LedgerOptions = {}) {
 		const clock = options.clock ?? (() => new Date());
 		const resolved = resolveOptions(options);
+		assertKeywords(resolved.withdrawal.keywords);
 		this.ctx = {
 			store,
 			keys: new LedgerKeys(secret),
@@ -36,6 +38,11 @@ export class Ledger {
 
 	get store(): Store {
 		return this.ctx.store;
+	}
+
+	/** What a withdrawal is, for everything that reads messages: the Opt-In Trigger and Handle STOP. */
+	get withdrawalPolicy(): WithdrawalPolicy {
+		return this.ctx.options.withdrawal;
 	}
 
 	/** The country numbers without + are read in. */
@@ -102,7 +109,7 @@ export class Ledger {
 		return recordInbound(this.ctx, message);
 	}
 
-	revoke(withdrawal: Withdrawal): Promise<WithdrawalResult & { duplicate: boolean }> {
+	revoke(withdrawal: Withdrawal): Promise<WithdrawalResult & { scope: string[]; duplicate: boolean }> {
 		return revoke(this.ctx, withdrawal);
 	}
 

@@ -5,20 +5,13 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
+import type { Category } from '../../lib/consent/types';
 import { applyPreference, inboundFromItem, interpret, replyLanguage, replyTo, withdrawByMessage } from '../../lib/inbound';
-import type { KeywordOptions } from '../../lib/keywords';
 import { rejoinReply, withdrawalConfirmation } from '../../lib/replies';
 
-import { STOP_SCOPE_OPTIONS } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
-
-const words = (text: string) =>
-	text
-		.split(/[,\n]/)
-		.map((word) => word.trim())
-		.filter(Boolean);
 
 /**
  * Turns STOP, Meta's "Stop promotions" button and the in-app marketing switch into a durable withdrawal and one
@@ -31,7 +24,6 @@ export class HandleStop implements INodeType {
 		icon: 'file:handleStop.svg',
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{ $parameter["scope"] === "all" ? "withdraws all purposes" : "withdraws marketing" }}',
 		description: 'Withdraw consent when someone writes STOP on WhatsApp, and write the confirmation',
 		defaults: { name: 'Handle STOP' },
 		usableAsTool: true,
@@ -42,17 +34,10 @@ export class HandleStop implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Takes messages from the WhatsApp Consent Opt-In Trigger or from n8n\'s WhatsApp Trigger. Send the "reply" field of the Withdrawn output with Send WhatsApp (category Service Reply); send the Other Message output to a person.',
+					'Takes messages from the WhatsApp Consent Opt-In Trigger or from n8n\'s WhatsApp Trigger. What STOP withdraws, and which words count as STOP, is set in the Consent Ledger credential, the same for the Opt-In Trigger. Send the "reply" field of the Withdrawn output with Send WhatsApp (its category is in reply.category: Withdrawal Confirmation); send the Other Message output to a person.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
-			},
-			{
-				displayName: 'Withdraw',
-				name: 'scope',
-				type: 'options',
-				options: STOP_SCOPE_OPTIONS,
-				default: 'all',
 			},
 			{
 				displayName: 'Business Name',
@@ -78,35 +63,6 @@ export class HandleStop implements INodeType {
 				placeholder: 'Add Option',
 				default: {},
 				options: [
-					{
-						displayName: 'Match',
-						name: 'mode',
-						type: 'options',
-						options: [
-							{
-								name: 'Keyword Alone or With One Word',
-								value: 'first-word',
-								description: '"STOP", "stop bitte", "please unsubscribe"; "stop it please" goes to a person',
-							},
-							{ name: 'Keyword Alone', value: 'whole-message', description: 'Only "STOP", "STOPP!!", "Abmelden."' },
-						],
-						default: 'first-word',
-					},
-					{
-						displayName: 'More STOP Words',
-						name: 'stopWords',
-						type: 'string',
-						default: '',
-						placeholder: 'KÜNDIGEN, NO MORE',
-						description: 'Comma-separated, added to STOP, STOPP, ABMELDEN, ABBESTELLEN, STORNIEREN, UNSUBSCRIBE, CANCEL, END, QUIT, OPTOUT, STOPALL',
-					},
-					{
-						displayName: 'More START Words',
-						name: 'startWords',
-						type: 'string',
-						default: '',
-						description: 'Comma-separated, added to START, ANMELDEN, UNSTOP',
-					},
 					{
 						displayName: 'Default Language',
 						name: 'language',
@@ -136,22 +92,11 @@ export class HandleStop implements INodeType {
 			const json = items[index].json;
 			const pairedItem = { item: index };
 			try {
-				const scope = this.getNodeParameter('scope', index) as 'all' | 'marketing';
 				const context = {
 					business: this.getNodeParameter('businessName', index) as string,
 					signupUrl: (this.getNodeParameter('signupUrl', index) as string) || undefined,
 				};
-				const options = this.getNodeParameter('options', index) as {
-					mode?: KeywordOptions['mode'];
-					stopWords?: string;
-					startWords?: string;
-					language?: 'de' | 'en';
-				};
-				const keywords: KeywordOptions = {
-					mode: options.mode,
-					stopWords: words(options.stopWords ?? ''),
-					startWords: words(options.startWords ?? ''),
-				};
+				const options = this.getNodeParameter('options', index) as { language?: 'de' | 'en' };
 				const inbound = inboundFromItem(json);
 				if (!inbound) {
 					other.push({ json: { ...json, meaning: 'not_a_message' }, pairedItem });
@@ -163,16 +108,17 @@ export class HandleStop implements INodeType {
 					target.push({ json: { ...json, withdrawal: { via: 'in_app_preference', value: inbound.value, known: result.known } }, pairedItem });
 					continue;
 				}
-				const meaning = interpret(inbound, keywords);
+				const meaning = interpret(inbound, ledger.withdrawalPolicy.keywords);
 				const language = replyLanguage(meaning, inbound.from, options.language ?? 'en');
-				const reply = (text: string, phone?: string) => ({ to: replyTo(inbound, phone), text, language });
+				const reply = (text: string, phone?: string, category: Category = 'service') => ({ to: replyTo(inbound, phone), text, language, category });
 				if (meaning.kind === 'withdraw') {
-					const result = await withdrawByMessage(ledger, inbound, meaning.via, scope);
+					// A message the Opt-In Trigger already withdrew gets the recorded result: its scope, not a second one.
+					const result = await withdrawByMessage(ledger, inbound, meaning.via);
 					withdrawn.push({
 						json: {
 							...json,
-							withdrawal: { via: meaning.via, keyword: meaning.keyword, scope, withdrawn: result.withdrawn, known: result.known, phone: result.phone },
-							reply: reply(withdrawalConfirmation(language, context, result.withdrawn.length === 0), result.phone),
+							withdrawal: { via: meaning.via, keyword: meaning.keyword, scope: result.scope, withdrawn: result.withdrawn, known: result.known, phone: result.phone },
+							reply: reply(withdrawalConfirmation(language, context, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
 						},
 						pairedItem,
 					});

@@ -1,6 +1,5 @@
 /** The Opt-In Trigger's parameters: the widget a visitor sees, what a STOP withdraws, and which events start the workflow. */
 import type { INodeProperties } from 'n8n-workflow';
-import { STOP_SCOPE_OPTIONS } from '../shared/descriptions';
 
 export const EVENT_OPTIONS = [
 	{ name: 'Sign-Up Requested', value: 'optin.requested', description: 'Someone submitted the widget; the opt-in is pending' },
@@ -84,11 +83,11 @@ export const properties: INodeProperties[] = [
 		description: 'Linked next to the boxes (Art. 13 GDPR): controller, purposes, recipients including Meta, retention, rights.',
 	},
 	{
-		displayName: 'STOP Withdraws',
-		name: 'stopScope',
-		type: 'options',
-		options: STOP_SCOPE_OPTIONS,
-		default: 'all',
+		displayName:
+			'What STOP withdraws, and which words count as STOP, is set in the Consent Ledger credential: Handle STOP uses the same setting.',
+		name: 'stopNotice',
+		type: 'notice',
+		default: '',
 	},
 	{
 		displayName: 'Options',

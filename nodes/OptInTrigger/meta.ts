@@ -44,7 +44,6 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 		const config = widgetConfigOf(this);
 		const options = triggerOptions(this);
 		emitted = await processEvents(ledger, parseWebhook(JSON.parse(raw.toString('utf8'))), {
-			stopScope: this.getNodeParameter('stopScope', 'all') as 'all' | 'marketing',
 			replies: {
 				business: config.businessName,
 				signupUrl: options.signupUrl || this.getNodeWebhookUrl('setup'),

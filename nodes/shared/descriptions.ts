@@ -31,14 +31,19 @@ export const categoryParameter: INodeProperties = {
 		{
 			name: 'Service Reply',
 			value: 'service',
-			description: 'An answer to someone who wrote in the last 24 hours: needs no marketing consent',
+			description: 'An answer to someone who wrote in the last 24 hours and has not withdrawn since: needs no marketing consent',
+		},
+		{
+			name: 'Withdrawal Confirmation',
+			value: 'withdrawal_confirmation',
+			description: 'The one reply to a STOP, within 24 hours of it (Handle STOP writes it): nothing else may go out after a STOP',
 		},
 	],
 	default: 'marketing',
 };
 
 
-/** What a STOP withdraws; the Opt-In Trigger and Handle STOP offer the same choice. */
+/** What a STOP withdraws: the Consent Ledger credential's choice, which the Opt-In Trigger and Handle STOP both use. */
 export const STOP_SCOPE_OPTIONS = [
 	{ name: 'All Purposes', value: 'all', description: 'STOP ends every consent of the sender' },
 	{ name: 'Marketing Only', value: 'marketing', description: 'Utility messages (e.g. order updates) still go out' },

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { openLedger, type Ledger, type LedgerConfig } from '../../lib/consent/ledger';
+import { wordList, type MatchMode } from '../../lib/keywords';
 import { assertCountry } from '../../lib/phone';
 
 const ledgers = new Map<string, Promise<Ledger>>();
@@ -37,6 +38,14 @@ export function ledgerConfig(credentials: ICredentialDataDecryptedObject): Ledge
 		maxConsentAgeDays: positive(credentials.maxConsentAgeDays),
 		proofRetentionYears: positive(credentials.proofRetentionYears),
 		pendingRetentionHours: positive(credentials.pendingRetentionHours),
+		withdrawal: {
+			scope: credentials.stopScope === 'marketing' ? 'marketing' : 'all',
+			keywords: {
+				mode: credentials.keywordMode === 'whole-message' ? 'whole-message' : ('first-word' as MatchMode),
+				stopWords: wordList(String(credentials.stopWords ?? '')),
+				startWords: wordList(String(credentials.startWords ?? '')),
+			},
+		},
 	};
 }
 

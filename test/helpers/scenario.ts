@@ -28,12 +28,19 @@ export interface Scenario {
 	close(): Promise<void>;
 }
 
-export async function startScenario(kind: StoreKind, sandboxOptions: SandboxOptions = {}): Promise<Scenario> {
+/** `ledgerSettings`: more fields of the Consent Ledger credential, e.g. what a STOP withdraws. */
+export async function startScenario(
+	kind: StoreKind,
+	sandboxOptions: SandboxOptions = {},
+	ledgerSettings: ICredentialDataDecryptedObject = {},
+): Promise<Scenario> {
 	const sandbox = await startSandbox({ pairRateSeconds: 0, ...sandboxOptions });
-	const consentLedgerApi: ICredentialDataDecryptedObject =
-		kind === 'embedded'
+	const consentLedgerApi: ICredentialDataDecryptedObject = {
+		...(kind === 'embedded'
 			? { store: 'embedded', folder: mkdtempSync(join(tmpdir(), 'scenario-')), secretKey: SECRET, defaultCountry: 'DE' }
-			: { store: 'postgres', ...pgConnection(), schema: `s_${randomBytes(6).toString('hex')}`, secretKey: SECRET, defaultCountry: 'DE', ssl: 'off' };
+			: { store: 'postgres', ...pgConnection(), schema: `s_${randomBytes(6).toString('hex')}`, secretKey: SECRET, defaultCountry: 'DE', ssl: 'off' }),
+		...ledgerSettings,
+	};
 	const credentials = {
 		consentLedgerApi,
 		whatsAppCloudApi: {
@@ -65,7 +72,6 @@ export async function startScenario(kind: StoreKind, sandboxOptions: SandboxOpti
 			const delivery = log.deliveries.reverse().find((entry) => entry.body.includes(messageId));
 			if (!delivery) throw new Error(`The sandbox kept no webhook for ${messageId}`);
 			return processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
-				stopScope: 'all',
 				replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' },
 			});
 		},

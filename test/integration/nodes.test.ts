@@ -178,7 +178,7 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 			messages: [{ from: '4915100000701', id: `wamid.n8n-${index}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
 			field: 'messages',
 		}));
-		const handle = single('handleStop', { scope: 'all', businessName: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', options: {} });
+		const handle = single('handleStop', { businessName: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', options: {} });
 		const result = await run(handle, items);
 		const outputs = ['Withdrawn', 'Wants to Rejoin', 'Other Message'];
 		const routed = outputs.flatMap((name, output) => result.outputOf('Node', output).map((item) => [(item.json.messages as IDataObject[])[0].text, name]));
@@ -190,13 +190,27 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000701', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
 	});
 
-	test('Handle STOP with an extra STOP word withdraws a message the trigger passed on as ordinary', async () => {
+	test('case 5, #21: one withdrawal setting for the trigger and Handle STOP: the credential\'s words and scope act before the answer to Meta, Handle STOP reports what was recorded', async () => {
+		await scenario.close();
+		scenario = await startScenario(kind, {}, { stopWords: 'KÜNDIGEN', stopScope: 'marketing' });
+		await scenario.ledger.definePurposes([{ id: 'offers', label: 'Angebote' }]);
 		await consented('+4915100000711');
 		const items = await scenario.customerSends('4915100000711', { text: 'Kündigen' });
-		expect(items.map((item) => item.event)).toEqual(['message.received']);
-		const handle = single('handleStop', { scope: 'all', businessName: 'Beispiel GmbH', signupUrl: '', options: { stopWords: 'KÜNDIGEN' } });
-		const result = await run(handle, items as unknown as IDataObject[]);
-		expect(result.outputOf('Node', 0)[0].json).toMatchObject({ withdrawal: { withdrawn: ['offers'], keyword: 'KÜNDIGEN' } });
+		// Recorded by the trigger's path, before any workflow node ran.
+		expect(items).toMatchObject([{ event: 'consent.withdrawn', scope: ['marketing'], withdrawn: ['marketing'], keyword: 'KÜNDIGEN', reply: { category: 'withdrawal_confirmation' } }]);
 		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000711', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000711', purpose: 'offers', category: 'utility' })).toMatchObject({ allowed: true });
+		const result = await run(single('handleStop', { businessName: 'Beispiel GmbH', signupUrl: '', options: {} }), items as unknown as IDataObject[]);
+		expect(result.outputOf('Node', 0)[0].json).toMatchObject({
+			withdrawal: { scope: ['marketing'], withdrawn: ['marketing'], keyword: 'KÜNDIGEN' },
+			reply: { to: '+4915100000711', category: 'withdrawal_confirmation' },
+		});
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000711', purpose: 'offers', category: 'utility' })).toMatchObject({ allowed: true });
+		const confirmation = await run(
+			single('sendWhatsApp', { operation: 'sendText', text: '={{ $json.reply.text }}', recipient: '={{ $json.reply.to }}', category: '={{ $json.reply.category }}', purpose: 'offers', options: {} }),
+			[result.outputOf('Node', 0)[0].json, result.outputOf('Node', 0)[0].json],
+		);
+		expect(confirmation.outputOf('Node', 0)).toHaveLength(1); // the one confirmation; the second is refused
+		expect(await accepted()).toEqual(['4915100000711']);
 	});
 });

@@ -36,7 +36,6 @@ async function startReceiver(ledger: Ledger): Promise<Receiver> {
 			}
 			try {
 				const events = await processEvents(ledger, parseWebhook(JSON.parse(raw.toString('utf8'))), {
-					stopScope: 'all',
 					replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
 				});
 				emitted.push(...events);
@@ -179,7 +178,7 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 					system: { body: 'User A changed from 4915112345678 to 4915199990000', wa_id: '4915199990000', type: 'user_changed_number' } }],
 			} }] }],
 		};
-		const options = { stopScope: 'all' as const, replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' as const } };
+		const options = { replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' as const } };
 		await processEvents(ledger, parseWebhook(changed), options);
 		await processEvents(ledger, parseWebhook(changed), options);
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { STORE_KINDS, type StoreKind } from '../helpers/ledgers';
-import { historyArb, HistoryRunner } from './histories';
+import { coverage, historyArb, HistoryRunner } from './histories';
 
 const RUNS = Number(process.env.MODEL_RUNS ?? 40);
 const SEED = process.env.MODEL_SEED === undefined ? 20261201 : Number(process.env.MODEL_SEED);
@@ -23,6 +23,10 @@ describe.each(STORE_KINDS)('the consent rules on the %s store', (kind: StoreKind
 			fc.asyncProperty(historyArb, (actions) => runner.run(actions)),
 			{ numRuns: RUNS, seed: SEED, endOnFailure: false },
 		);
-		if (process.env.MODEL_RUNS) console.log(`${kind}: ${RUNS} histories, seed ${SEED}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+		if (process.env.MODEL_RUNS) {
+			const reached = [...coverage].sort(([a], [b]) => a.localeCompare(b)).map(([what, n]) => `  ${what}: ${n}`);
+			console.log(`${kind}: ${RUNS} histories, seed ${SEED}, ${((Date.now() - started) / 1000).toFixed(0)} s\n${reached.join('\n')}`);
+			coverage.clear();
+		}
 	}, 60_000 + RUNS * 3_000);
 });
