@@ -6,9 +6,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 
-export function verifySignature(rawBody: Buffer, header: string | undefined, appSecret: string): boolean {
-	if (!header || !appSecret || !header.startsWith('sha256=')) return false;
-	const given = Buffer.from(header.slice('sha256='.length), 'hex');
+/** `sha256=` and the 64 hex digits of one HMAC-SHA256, nothing around it (no whitespace, no second value). */
+const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
+
+/**
+ * Whether `header` (X-Hub-Signature-256) is Meta's signature of `rawBody`. Only one header of exactly `sha256=` and
+ * 64 hex digits is read: several headers (an array, or repeated headers that Node joined with ", "), extra
+ * characters or a digest of another length are refused before any comparison. The comparison is constant-time.
+ */
+export function verifySignature(rawBody: Buffer, header: string | string[] | undefined, appSecret: string): boolean {
+	if (typeof header !== 'string' || !appSecret) return false;
+	const match = SIGNATURE.exec(header);
+	if (!match) return false;
+	const given = Buffer.from(match[1], 'hex');
 	const expected = createHmac('sha256', appSecret).update(rawBody).digest();
 	return given.length === expected.length && timingSafeEqual(given, expected);
 }

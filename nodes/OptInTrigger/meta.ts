@@ -34,7 +34,7 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	const response = this.getResponseObject();
 	const credentials = await this.getCredentials('whatsAppCloudApi');
 	const raw = request.rawBody ?? (await request.readRawBody(), request.rawBody);
-	if (!raw || !verifySignature(raw, request.headers['x-hub-signature-256'] as string | undefined, String(credentials.appSecret ?? ''))) {
+	if (!raw || !verifySignature(raw, request.headers['x-hub-signature-256'], String(credentials.appSecret ?? ''))) {
 		response.status(401).type('text/plain').send('Invalid signature');
 		return { noWebhookResponse: true };
 	}

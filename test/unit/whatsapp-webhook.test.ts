@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { ValidationError } from '../../lib/errors';
 import { parseTriggerItem, parseWebhook, verifySignature, type WebhookEvent } from '../../lib/whatsapp/webhook';
 
@@ -54,6 +55,54 @@ describe('verifySignature', () => {
 		expect(verifySignature(raw, `${good}00`, SECRET)).toBe(false);
 		expect(verifySignature(raw, `sha256=${'zz'.repeat(32)}`, SECRET)).toBe(false);
 		expect(verifySignature(raw, good, '')).toBe(false);
+	});
+});
+
+describe('verifySignature against generated hostile headers (fast-check)', () => {
+	const raw = metaBytes(message({ type: 'text', text: { body: 'STOP' } }));
+	const good = sign(raw);
+	const hex = good.slice('sha256='.length);
+	/** What may pass: one header, `sha256=` and exactly 64 hex characters, equal to the HMAC of the bytes. */
+	const oracle = (header: unknown) => typeof header === 'string' && /^sha256=[0-9a-fA-F]{64}$/.test(header) && header.slice(7).toLowerCase() === hex;
+	const anyText = fc.string({ unit: 'binary', maxLength: 80 });
+	const hexText = fc.stringMatching(/^[0-9a-fA-F]{0,70}$/);
+	const header = fc.oneof(
+		// Anything at all, and anything after the prefix.
+		anyText,
+		anyText.map((tail) => `sha256=${tail}`),
+		hexText.map((digits) => `sha256=${digits}`),
+		// The right signature with something around it: whitespace, another value, half a hex digit, garbage.
+		fc.tuple(anyText, anyText).filter(([before, after]) => before + after !== '').map(([before, after]) => `${before}${good}${after}`),
+		fc.tuple(fc.constantFrom('', ' ', '\t', '\n', '0', 'z', 'g', '=', ',', ';'), fc.constantFrom('', ' ', '\t', '\r\n', '0', 'a', 'zz', '\u0000')).map(([before, after]) => `${before}${good}${after}`),
+		// One character of the digest replaced, removed or the prefix's case changed.
+		fc.tuple(fc.nat({ max: 63 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 2 })).map(([at, by]) => `sha256=${hex.slice(0, at)}${by}${hex.slice(at + 1)}`),
+		fc.nat({ max: 63 }).map((at) => `sha256=${hex.slice(0, at)}${hex.slice(at + 1)}`),
+		fc.mixedCase(fc.constant(good)),
+		// Several headers: Node joins repeated headers with ", "; a framework may hand over an array.
+		fc.array(fc.oneof(fc.constant(good), anyText.map((text) => `sha256=${text}`)), { minLength: 2, maxLength: 4 }).chain((values) =>
+			fc.constantFrom(', ', ',', ' ,', '\n').map((separator) => values.join(separator)),
+		),
+		fc.array(fc.oneof(fc.constant(good), anyText), { minLength: 1, maxLength: 3 }),
+		fc.constantFrom(undefined, null, 42, {}, Buffer.from(good)),
+	);
+
+	test('accepts exactly one `sha256=` + 64 hex digits of the right HMAC, and nothing else', () => {
+		fc.assert(
+			fc.property(header, (value) => {
+				expect(verifySignature(raw, value as string | string[] | undefined, SECRET)).toBe(oracle(value));
+			}),
+			{ numRuns: 5000 },
+		);
+	});
+
+	test('the generated inputs do reach the right signature, joined and repeated', () => {
+		expect(verifySignature(raw, good, SECRET)).toBe(true);
+		expect(verifySignature(raw, `sha256=${hex.toUpperCase()}`, SECRET)).toBe(true);
+		expect(verifySignature(raw, `${good}, ${good}`, SECRET)).toBe(false);
+		expect(verifySignature(raw, [good], SECRET)).toBe(false);
+		expect(verifySignature(raw, [good, good], SECRET)).toBe(false);
+		expect(verifySignature(raw, `${good}0`, SECRET)).toBe(false);
+		expect(verifySignature(raw, `${good}zz`, SECRET)).toBe(false);
 	});
 });
 
