@@ -172,6 +172,34 @@ export function parseWebhook(body: unknown): WebhookEvent[] {
 	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => eventsOf(change.value)));
 }
 
+/** Events of a delivery for one business number, and what came for other numbers (only counted, never read further). */
+export interface NumberEvents {
+	events: WebhookEvent[];
+	/** Changes whose `metadata.phone_number_id` names another number: their phone number id and how many events. */
+	otherNumbers: { phoneNumberId: string; events: number }[];
+}
+
+/**
+ * `parseWebhook` for the business number `phoneNumberId` (the credential's Phone Number ID). One Meta app can
+ * serve several numbers and sends the webhooks of all of them to the same callback URL: a change whose
+ * `metadata.phone_number_id` names another number is left out, so a code or a STOP sent to another business
+ * number changes nothing here. A change without metadata cannot be told apart and is kept (Meta sends metadata
+ * with every `messages` and `user_preferences` change).
+ */
+export function parseWebhookFor(body: unknown, phoneNumberId: string): NumberEvents {
+	const parsed = envelope.safeParse(body);
+	if (!parsed.success) return { events: parseWebhook(body), otherNumbers: [] };
+	const events: WebhookEvent[] = [];
+	const other = new Map<string, number>();
+	for (const change of parsed.data.entry.flatMap((entry) => entry.changes)) {
+		const own = change.value.metadata?.phone_number_id;
+		const found = eventsOf(change.value);
+		if (own === undefined || own === phoneNumberId) events.push(...found);
+		else other.set(own, (other.get(own) ?? 0) + found.length);
+	}
+	return { events, otherNumbers: [...other].map(([id, count]) => ({ phoneNumberId: id, events: count })) };
+}
+
 /**
  * An item from n8n's built-in WhatsApp Trigger, or a whole webhook body. The trigger emits one item per change:
  * the change's `value` (messaging_product, metadata, contacts, messages | statuses | user_preferences) with the

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { ValidationError } from '../../lib/errors';
-import { parseTriggerItem, parseWebhook, verifySignature, type WebhookEvent } from '../../lib/whatsapp/webhook';
+import { parseTriggerItem, parseWebhook, parseWebhookFor, verifySignature, type WebhookEvent } from '../../lib/whatsapp/webhook';
 
 const SECRET = 'app-secret';
 const METADATA = { display_phone_number: '49301234567', phone_number_id: '100000000000001' };
@@ -228,6 +228,19 @@ describe('parseWebhook', () => {
 	])('%s is a typed error', (_name, body) => {
 		expect(() => parseWebhook(body)).toThrow(ValidationError);
 		expect(() => parseWebhook(body)).toThrow(/not a WhatsApp Cloud API webhook/);
+	});
+});
+
+describe('parseWebhookFor: events of one business number', () => {
+	test('a change for another phone number id is counted, not returned; one without metadata is kept', () => {
+		const own = message({ type: 'text', text: { body: 'STOP' } }).entry[0].changes[0];
+		const other = { field: 'messages', value: { ...own.value, metadata: { display_phone_number: '4930999', phone_number_id: '100000000000999' } } };
+		const bare = { field: 'messages', value: { ...own.value, metadata: undefined } };
+		const body = { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [other, own, bare, other] }] };
+		const { events, otherNumbers } = parseWebhookFor(body, '100000000000001');
+		expect(events.map((event) => event.kind)).toEqual(['message', 'message']);
+		expect(otherNumbers).toEqual([{ phoneNumberId: '100000000000999', events: 2 }]);
+		expect(() => parseWebhookFor({ object: 'page' }, '1')).toThrow(/not a WhatsApp Cloud API webhook/);
 	});
 });
 
