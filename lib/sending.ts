@@ -111,7 +111,8 @@ export async function sendWithConsent(
 			return { status: 'failed', key, error };
 		}
 		const unknown = error instanceof OutcomeUnknownError || (attempted && signal?.aborted);
-		await consentLedger.failSend(key, { outcome: unknown ? 'unknown' : 'failed', message: (error as Error).message });
+		const code = error instanceof OutcomeUnknownError ? error.metaCode : undefined;
+		await consentLedger.failSend(key, { outcome: unknown ? 'unknown' : 'failed', code, message: (error as Error).message });
 		if (error instanceof ConsentError) return { status: 'failed', key, error };
 		throw error;
 	}

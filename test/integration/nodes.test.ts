@@ -113,6 +113,31 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(continued.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'failed', code: 132000, fix: expect.stringMatching(/expects 1/) });
 	});
 
+	test.each([
+		['Meta error 131000 (HTTP 500)', { kind: 'error', code: 131000, httpStatus: 500 }, 131000],
+		['Meta error 2 (HTTP 503)', { kind: 'error', code: 2, httpStatus: 503 }, 2],
+		['a bare HTTP 502', { kind: 'http5xx', status: 502 }, null],
+	])('%s after Meta took the message: the outcome is unknown with its reason, and it is never sent again', async (_name, fault, code) => {
+		await consented('+4915100000461');
+		await scenario.control('faults', { count: 1, processed: true, ...fault });
+		const workflow = single('sendWhatsApp', template(), { onError: 'continueRegularOutput' });
+		const first = await run(workflow, [{ phone: '+4915100000461', name: 'Anna' }]);
+		expect(first.outputOf('Node', 0)).toHaveLength(0);
+		expect(first.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'unknown', reason: 'server_error', code, message: expect.stringMatching(/may or may not have been sent/), fix: expect.stringMatching(/not sent again/) });
+		const again = await run(workflow, [{ phone: '+4915100000461', name: 'Anna' }]);
+		expect(again.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'not_sent', reason: 'already_sent' });
+		// Meta handled the one request: a retry would have been the customer's second copy.
+		expect((await scenario.graphRequests()).filter((request) => request.body.to === '4915100000461')).toHaveLength(1);
+	});
+
+	test('throttling before acceptance (130429, 4, 80007) is retried and the message goes out once', async () => {
+		await consented('+4915100000471');
+		for (const code of [130429, 4, 80007]) await scenario.control('faults', { count: 1, kind: 'error', code });
+		const result = await run(single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0 } })), [{ phone: '+4915100000471', name: 'Anna' }]);
+		expect(result.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', attempts: 4 });
+		expect((await scenario.graphRequests()).map((request) => request.outcome.code ?? request.outcome.status)).toEqual([130429, 4, 80007, 'accepted']);
+	});
+
 	test('reply buttons over the limit are refused before the call, naming the field', async () => {
 		await consented('+4915100000441');
 		const buttons = single('sendWhatsApp', {

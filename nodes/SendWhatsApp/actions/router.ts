@@ -3,7 +3,7 @@ import type { Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
-import { mapWithConcurrency, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
 import { clientFor } from '../transport/client';
@@ -49,6 +49,10 @@ function outcomeJson(outcome: SendOutcome, recipient: string): JsonObject {
 			};
 		case 'failed': {
 			const error = outcome.error;
+			if (error instanceof OutcomeUnknownError) {
+				// Meta may have taken it: not sent again under this key; the reason says why nobody can tell.
+				return { status: 'unknown', recipient, reason: error.reason, code: error.metaCode ?? null, httpStatus: error.httpStatus ?? null, message: error.message, fix: error.hint ?? null, key: outcome.key };
+			}
 			return {
 				status: 'failed',
 				recipient,
