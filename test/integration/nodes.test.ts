@@ -74,6 +74,20 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await accepted()).toHaveLength(2);
 	});
 
+	test('a campaign key of any text (spaces, umlauts, emoji) sends once per campaign', async () => {
+		await consented('+4915100000481');
+		const item = [{ phone: '+4915100000481', name: 'Anna' }];
+		const campaign = (campaignKey: string) => single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0, campaignKey } }));
+		const first = await run(campaign('Newsletter Woche 48 – Grüße 👋'), item);
+		expect(first.status).toBe('success');
+		expect(first.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', key: expect.stringMatching(/^[\x21-\x7e]{1,512}$/) });
+		const again = await run(campaign('Newsletter Woche 48 – Grüße 👋'), item);
+		expect(again.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ reason: 'already_sent' });
+		const next = await run(campaign('Newsletter Woche 49 – Grüße 👋'), item);
+		expect(next.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		expect(await accepted()).toEqual(['4915100000481', '4915100000481']);
+	});
+
 	test('parameters: fixed ones are the same for every item, expressions are read per item, a missing field is refused', async () => {
 		await consented('+4915100000451');
 		await consented('+4915100000452');
