@@ -3,6 +3,7 @@
  * for this business number only, and what the ledger committed (invariant 4: 200 only after the commit).
  */
 import type { TriggerEvent } from './events';
+import { redactPersonalData } from './redact';
 import { parseWebhookFor, verifySignature, type NumberEvents, type WebhookEvent } from './whatsapp/webhook';
 
 export interface MetaDelivery {
@@ -48,4 +49,10 @@ export function otherNumbersNotice(otherNumbers: NumberEvents['otherNumbers'], o
 	if (otherNumbers.length === 0) return undefined;
 	const list = otherNumbers.map((other) => `${other.events} for ${other.phoneNumberId}`).join(', ');
 	return `WhatsApp webhook events for another business number ignored (${list}; this credential's Phone Number ID is ${own}). Give each number's trigger its own WhatsApp credential, or subscribe only this number's account to this callback URL.`;
+}
+
+/** The events the workflow starts with: those of the wanted kinds, with personal data redacted if asked. */
+export function workflowItems(emitted: TriggerEvent[], wanted: Iterable<string>, redact: boolean): TriggerEvent[] {
+	const kinds = new Set(wanted);
+	return emitted.filter((event) => kinds.has(event.event)).map((event) => (redact ? redactPersonalData(event) : event));
 }

@@ -2,7 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { processEvents } from '../../lib/events';
-import { otherNumbersNotice, receiveMetaDelivery } from '../../lib/meta-delivery';
+import { otherNumbersNotice, receiveMetaDelivery, workflowItems } from '../../lib/meta-delivery';
 import { ledgerFor } from '../shared/ledger';
 import { triggerOptions, widgetConfigOf } from './widgetConfig';
 
@@ -58,7 +58,6 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	if (answer.httpStatus !== 200) return { noWebhookResponse: true };
 	const notice = otherNumbersNotice(answer.otherNumbers, phoneNumberId);
 	if (notice) this.logger.warn(notice);
-	const wanted = new Set(this.getNodeParameter('events', []) as string[]);
-	const items = answer.emitted.filter((event) => wanted.has(event.event)).map((event) => ({ json: event as IDataObject }));
+	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], triggerOptions(this).redactOutput === true).map((json) => ({ json: json as IDataObject }));
 	return items.length > 0 ? { noWebhookResponse: true, workflowData: [items] } : { noWebhookResponse: true };
 }

@@ -88,6 +88,24 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await accepted()).toEqual(['4915100000481', '4915100000481']);
 	});
 
+	test('Redact Personal Data in Output: no number, wa_id or wamid in what n8n keeps; the ledger has it all', async () => {
+		await consented('+4915100000491');
+		const redacted = single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0, redactOutput: true } }));
+		const result = await run(redacted, [{ phone: '+4915100000491', name: 'Anna' }, { phone: '+4915100000492', name: 'Ben' }]);
+		const [sent] = result.outputOf('Node', 0);
+		const [refused] = result.outputOf('Node', 1);
+		expect(sent.json).toMatchObject({ phone: '+***91', whatsapp: { status: 'sent', recipient: '+***91', waId: '***91', wamid: expect.stringMatching(/^wamid\.\*\*\*/), key: expect.stringMatching(/^[0-9a-f]{12}:\+\*\*\*91::/) } });
+		expect(refused.json).toMatchObject({ phone: '+***92', whatsapp: { status: 'not_sent', reason: 'never_asked', recipient: '+***92' } });
+		// What n8n keeps of this node's run (the Start node's items are the input, not this node's to change).
+		const kept = JSON.stringify(result.runData.Node);
+		expect(kept).not.toMatch(/4915100000491|4915100000492/);
+		const [accepted] = (await scenario.graphRequests()).filter((request) => request.outcome.status === 'accepted') as unknown as { outcome: { wamid: string } }[];
+		expect(kept).not.toContain(accepted.outcome.wamid);
+		// The ledger keeps the send in full: its key with the number and Meta's wamid.
+		const person = await scenario.ledger.exportPerson('+4915100000491');
+		expect(person!.sends).toEqual([expect.objectContaining({ key: expect.stringContaining(':+4915100000491::'), wamid: accepted.outcome.wamid, status: 'accepted' })]);
+	});
+
 	test('parameters: fixed ones are the same for every item, expressions are read per item, a missing field is refused', async () => {
 		await consented('+4915100000451');
 		await consented('+4915100000452');

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { processEvents, type TriggerEvent } from '../../lib/events';
 import type { Ledger } from '../../lib/consent/ledger';
-import { receiveMetaDelivery } from '../../lib/meta-delivery';
+import { receiveMetaDelivery, workflowItems } from '../../lib/meta-delivery';
 import { parseWebhook, WhatsAppClient } from '../../lib/whatsapp';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
@@ -185,6 +185,35 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
 		const history = (await ledger.getConsent(PHONE))!.history.map((event) => event.type);
 		expect(history.filter((type) => type === 'consent.withdrawn')).toHaveLength(1);
+	});
+
+	test('Redact Personal Data in Output: the workflow gets no number, wamid or message text; the ledger keeps them', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, name: 'Jürgen Groß', text: `Anmeldung bestätigen: ${code}` });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		await control(sandbox, 'inbound', { from: WA_ID, text: 'Wann öffnet der Laden?' });
+		await control(sandbox, 'inbound', { from: WA_ID, text: 'STOPP' });
+		await until('the withdrawal', () => ofType('consent.withdrawn')[0]);
+		await until('all deliveries', () => sandboxIdle(sandbox));
+		const kinds = ['optin.confirmed', 'message.received', 'consent.withdrawn'];
+		const plain = workflowItems(receiver.emitted, kinds, false);
+		expect(JSON.stringify(plain)).toContain(WA_ID);
+
+		const items = workflowItems(receiver.emitted, kinds, true);
+		expect(items.map((item) => item.event)).toEqual(plain.map((item) => item.event));
+		const confirmed = items.find((item) => item.event === 'optin.confirmed')!;
+		expect(confirmed).toMatchObject({ phone: '+***78', waId: '***78', message: { id: expect.stringMatching(/^wamid\.\*\*\*/), type: 'text' }, reply: { to: '+***78', text: expect.stringContaining('Beispiel GmbH') } });
+		expect(confirmed).not.toHaveProperty('profileName');
+		expect(confirmed.message).not.toHaveProperty('text');
+		const kept = JSON.stringify(items);
+		for (const secret of [WA_ID, code, 'Wann öffnet', 'Jürgen', 'wamid.HBg']) expect(kept).not.toContain(secret);
+		// What a STOP matched stays (it is one of the business's keywords, not what the person wrote).
+		expect(items.find((item) => item.event === 'consent.withdrawn')).toMatchObject({ keyword: 'STOPP', message: { type: 'text' } });
+
+		// The ledger still holds the evidence in full: the message that confirmed, with the code, and the number.
+		const person = await ledger.getConsent(PHONE);
+		expect(person!.phone).toBe(PHONE);
+		expect(JSON.stringify(person!.history)).toContain(code);
 	});
 
 	test('events for another business number of the same Meta app are answered 200 and change nothing', async () => {

@@ -2,6 +2,7 @@ import { NodeApiError, NodeOperationError, type IExecuteFunctions, type INodeExe
 import type { Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
+import { redactPersonalData } from '../../../lib/redact';
 import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
 import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { toNodeError } from '../../shared/errors';
@@ -30,6 +31,7 @@ interface Options {
 	messagesPerSecond?: number;
 	pairRateSeconds?: number;
 	parallelRequests?: number;
+	redactOutput?: boolean;
 }
 
 function outcomeJson(outcome: SendOutcome, recipient: string): JsonObject {
@@ -126,9 +128,11 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		},
 		signal,
 	);
+	const redact = options.redactOutput === true;
 	results.forEach((result, index) => {
 		if (result instanceof Error) throw result;
-		(result.ok ? sent : notSent).push({ json: { ...items[index].json, whatsapp: result.json }, pairedItem: { item: index } });
+		const json = { ...items[index].json, whatsapp: result.json };
+		(result.ok ? sent : notSent).push({ json: redact ? redactPersonalData(json) : json, pairedItem: { item: index } });
 	});
 	return [sent, notSent];
 }

@@ -1,5 +1,5 @@
 import { NodeConnectionTypes, type INodeTypeDescription } from 'n8n-workflow';
-import { categoryParameter, purposeParameter, recipientParameter } from '../../shared/descriptions';
+import { categoryParameter, purposeParameter, recipientParameter, redactOutputOption } from '../../shared/descriptions';
 import * as message from './message/Message.resource';
 
 export const versionDescription: INodeTypeDescription = {
@@ -71,6 +71,7 @@ export const versionDescription: INodeTypeDescription = {
 					default: 100,
 					description: 'How many messages may wait for Meta\'s answer at once',
 				},
+				redactOutputOption,
 			],
 		},
 	],
