@@ -33,6 +33,20 @@ class RefusedBeforeAttempt extends Error {
 	}
 }
 
+/** A campaign key the ledger can keep as it is: visible ASCII without spaces (what every key had to be before). */
+const PLAIN_CAMPAIGN = /^[\x21-\x7e]{0,200}$/;
+
+/**
+ * The campaign key as it goes into the idempotency key. One of visible ASCII characters without spaces (up to 200)
+ * stays as it is, so the keys of runs from before stay the same and nothing is sent twice; any other text (spaces,
+ * umlauts, emoji, line breaks, longer) becomes `#` and its SHA-256 in hex, after Unicode normalisation (NFC), so
+ * the key is always one the ledger accepts and a different text is a different campaign.
+ */
+export function campaignPart(campaign: string): string {
+	if (PLAIN_CAMPAIGN.test(campaign)) return campaign;
+	return `#${createHash('sha256').update(campaign.normalize('NFC'), 'utf16le').digest('hex')}`;
+}
+
 /**
  * The key a message is sent under once: workflow, node, recipient, the user's campaign key and the message itself.
  * A re-run sends nothing twice; a different message (or campaign) to the same person is a new send.
@@ -40,7 +54,7 @@ class RefusedBeforeAttempt extends Error {
 export function idempotencyKey(parts: { workflowId: string; node: string; recipient: string; campaign: string; message: OutgoingMessage }): string {
 	const content = createHash('sha256').update(JSON.stringify(parts.message)).digest('hex').slice(0, 16);
 	const scope = createHash('sha256').update(`${parts.workflowId}\u0000${parts.node}`).digest('hex').slice(0, 12);
-	return `${scope}:${parts.recipient}:${parts.campaign}:${content}`.slice(0, 512);
+	return `${scope}:${parts.recipient}:${campaignPart(parts.campaign)}:${content}`.slice(0, 512);
 }
 
 /** Free-form messages need the 24 h window whatever their purpose; only templates may open a conversation. */
@@ -111,7 +125,8 @@ export async function sendWithConsent(
 			return { status: 'failed', key, error };
 		}
 		const unknown = error instanceof OutcomeUnknownError || (attempted && signal?.aborted);
-		await consentLedger.failSend(key, { outcome: unknown ? 'unknown' : 'failed', message: (error as Error).message });
+		const code = error instanceof OutcomeUnknownError ? error.metaCode : undefined;
+		await consentLedger.failSend(key, { outcome: unknown ? 'unknown' : 'failed', code, message: (error as Error).message });
 		if (error instanceof ConsentError) return { status: 'failed', key, error };
 		throw error;
 	}

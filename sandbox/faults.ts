@@ -11,6 +11,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
 		code: z.number().int().min(1),
 		httpStatus: z.number().int().min(400).max(599).optional(),
 		details: z.string().optional(),
+		/** Meta handles the request (the message goes out), then answers with this error anyway. */
+		processed: z.boolean().default(false),
 	}),
 	z.object({
 		kind: z.literal('timeout'),
@@ -18,7 +20,13 @@ export const faultSchema = z.discriminatedUnion('kind', [
 		/** Meta handles the request (the message goes out) but the answer never arrives: the case idempotency is for. */
 		processed: z.boolean().default(false),
 	}),
-	z.object({ kind: z.literal('http5xx'), count: z.number().int().min(1).default(1), status: z.number().int().min(500).max(599).default(503) }),
+	z.object({
+		kind: z.literal('http5xx'),
+		count: z.number().int().min(1).default(1),
+		status: z.number().int().min(500).max(599).default(503),
+		/** The message goes out behind the edge, whose answer is the bare 5xx. */
+		processed: z.boolean().default(false),
+	}),
 ]);
 
 export type Fault = z.infer<typeof faultSchema>;

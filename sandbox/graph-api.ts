@@ -42,8 +42,9 @@ export async function handleGraphRequest(
 		return;
 	}
 	await sleep(simulator.config.latencyMs);
+	const processed = (fault?.kind === 'http5xx' || fault?.kind === 'error') && fault.processed ? answerGraph(simulator, request, url, method, rawBody).outcome : undefined;
 	if (fault?.kind === 'http5xx') {
-		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'http5xx', httpStatus: fault.status, fault: true });
+		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'http5xx', httpStatus: fault.status, fault: true, ...(processed ? { processed } : {}) });
 		sendText(response, fault.status, 'Service Unavailable');
 		return;
 	}
@@ -52,7 +53,7 @@ export async function handleGraphRequest(
 	if (fault?.kind === 'error') {
 		const error = new GraphApiError(fault.code, fault.details, { httpStatus: fault.httpStatus, retryAfterSeconds: fault.code === 130429 ? 1 : undefined });
 		answer = errorAnswer(error);
-		answer.outcome = { status: 'error', httpStatus: error.httpStatus, code: error.code, fault: true };
+		answer.outcome = { status: 'error', httpStatus: error.httpStatus, code: error.code, fault: true, ...(processed ? { processed } : {}) };
 	} else {
 		answer = answerGraph(simulator, request, url, method, rawBody);
 	}

@@ -39,9 +39,9 @@ export interface ChatMessage {
 export type RequestOutcome =
 	| { status: 'accepted'; httpStatus: 200; wamid: string }
 	| { status: 'ok'; httpStatus: number }
-	| { status: 'error'; httpStatus: number; code: number; fault?: true }
+	| { status: 'error'; httpStatus: number; code: number; fault?: true; processed?: RequestOutcome }
 	| { status: 'timeout'; fault: true; processed?: RequestOutcome }
-	| { status: 'http5xx'; httpStatus: number; fault: true };
+	| { status: 'http5xx'; httpStatus: number; fault: true; processed?: RequestOutcome };
 
 export interface LoggedRequest {
 	seq: number;

@@ -137,7 +137,7 @@ export class WhatsAppClient {
 					if (wait === 0) break;
 					await sleep(wait, signal);
 				}
-				return (await this.request('POST', 'messages', message, signal, context)) as SendAnswer;
+				return (await this.request('POST', 'messages', message, signal, context, 'send')) as SendAnswer;
 			},
 			this.retryPolicy,
 			signal,
@@ -166,7 +166,8 @@ export class WhatsAppClient {
 		return (await this.request('GET', undefined, undefined, signal)) as PhoneNumberInfo;
 	}
 
-	private async request(method: 'GET' | 'POST', edge: string | undefined, body: unknown, signal?: AbortSignal, context?: ErrorContext): Promise<unknown> {
+	/** `kind` 'send': an answer that may follow an accepted message is an outcome unknown, never retried. */
+	private async request(method: 'GET' | 'POST', edge: string | undefined, body: unknown, signal?: AbortSignal, context?: ErrorContext, kind: 'send' | 'other' = 'other'): Promise<unknown> {
 		const url = `${this.baseUrl}/${this.graphVersion}/${this.phoneNumberId}${edge ? `/${edge}` : ''}`;
 		// A plain controller and timer: AbortSignal.timeout and AbortSignal.any cost more per request than the request.
 		const controller = new AbortController();
@@ -200,7 +201,7 @@ export class WhatsAppClient {
 		} catch {
 			parsed = undefined;
 		}
-		if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('retry-after'), this.baseUrl, context);
+		if (!response.ok) throw errorFromResponse(response.status, parsed, response.headers.get('retry-after'), this.baseUrl, context, kind);
 		if (parsed === undefined) throw new OutcomeUnknownError('unreadable_answer', `HTTP ${response.status} with a body that is not JSON`);
 		return parsed;
 	}

@@ -40,6 +40,12 @@ export class WhatsAppError extends ConsentError {
 interface CodeAdvice {
 	retry: RetryAdvice;
 	fix: string | ((context: ErrorContext) => string);
+	/**
+	 * `unknown`: on a send, Meta does not document that this error means the message was not accepted, so the
+	 * message may have gone out: never sent again, reported as outcome unknown. Other requests (mark as read, the
+	 * credential test) are harmless to repeat and keep `retry`.
+	 */
+	onSend?: 'unknown';
 }
 
 /** What the failed request was about, so a fix can name the template. */
@@ -52,6 +58,27 @@ export interface ErrorContext {
 const PAIR_RATE_FIX = 'Too many messages to the same person in a short time: wait at least 6 seconds between messages to one person';
 const OPERATOR_FIX = 'an operator has to act in WhatsApp Manager before more messages can be sent';
 
+/**
+ * Meta's codes, what they mean and whether a retry can send a message twice. Sources: the project's reference
+ * (../shared/reference/whatsapp-cloud-api.md, "Errors", gathered from Meta's developer documentation) and Meta's
+ * error code page (developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes, as
+ * copied by providers' docs), whose titles and details are quoted below.
+ *
+ * Retried, because Meta documents them as a refusal before the message was taken (throttling):
+ * - 130429 "Rate limit hit", HTTP 429 with Retry-After; details "Message failed to send because there were too
+ *   many messages sent from this phone number in a short period of time" (also in Meta's webhook errors reference).
+ * - 131056 "(Business Account, Consumer Account) pair rate limit hit": too many messages to the same recipient in
+ *   a short time, HTTP 400; the reference says retry after at least 6 s.
+ * - 4 "API Too Many Calls": the app reached its API call rate limit; 80007 "Rate limit issues": the WhatsApp
+ *   Business Account reached its rate limit. Both are in Meta's "Throttling errors"; the reference says backoff.
+ * Never retried on a send and reported as outcome unknown (`onSend: 'unknown'`), because nothing Meta writes says
+ * the message was not accepted:
+ * - 1 "API Unknown: invalid request or possible server error"; 2 "API Service: temporary due to downtime or due to
+ *   being overloaded"; 131000 "Something went wrong" (an unknown error); 131016 "Service unavailable: a service is
+ *   temporarily unavailable". The reference lists 1, 2 and 131016 as "transient server errors", which says when
+ *   to try again, not whether the first attempt reached the customer.
+ * - Any other code with HTTP 5xx, and a bare 5xx without Meta's envelope (see `errorFromResponse`).
+ */
 const CODES: Record<number, CodeAdvice> = {
 	131047: { retry: 'never', fix: 'The customer has not written in the last 24 hours: send an approved template instead' },
 	131026: {
@@ -72,10 +99,10 @@ const CODES: Record<number, CodeAdvice> = {
 	4: { retry: 'backoff', fix: 'The Meta app made too many API calls: it is retried with pauses; lower Messages Per Second if it keeps happening' },
 	80007: { retry: 'backoff', fix: 'The WhatsApp Business Account reached its API rate limit: it is retried with pauses' },
 	131057: { retry: 'much-later', fix: 'The business number is being upgraded to a higher throughput: try again in about a minute' },
-	1: { retry: 'backoff', fix: 'A temporary error at Meta: it is retried with pauses' },
-	2: { retry: 'backoff', fix: 'Meta is temporarily unavailable: it is retried with pauses' },
-	131016: { retry: 'backoff', fix: 'A WhatsApp service is temporarily overloaded: it is retried with pauses' },
-	131000: { retry: 'backoff', fix: 'Something went wrong at Meta: it is retried with pauses' },
+	1: { retry: 'backoff', fix: 'A temporary error at Meta: it is retried with pauses', onSend: 'unknown' },
+	2: { retry: 'backoff', fix: 'Meta is temporarily unavailable: it is retried with pauses', onSend: 'unknown' },
+	131016: { retry: 'backoff', fix: 'A WhatsApp service is temporarily overloaded: it is retried with pauses', onSend: 'unknown' },
+	131000: { retry: 'backoff', fix: 'Something went wrong at Meta: it is retried with pauses', onSend: 'unknown' },
 	100: { retry: 'never', fix: (context) => `The request has an invalid or missing parameter: fix the field Meta names${context.details ? ` (${context.details})` : ''}` },
 	131009: { retry: 'never', fix: 'A value is outside what WhatsApp allows (length, number of buttons): shorten it' },
 	132000: { retry: 'never', fix: parameterCountFix },
@@ -158,23 +185,36 @@ export class WhatsAppHttpError extends WhatsAppError {
 	}
 }
 
-export type UnknownOutcomeReason = 'timeout' | 'connection_lost' | 'cancelled' | 'unreadable_answer';
+/** `server_error`: Meta (or its edge) answered with an error that Meta does not document as "not sent". */
+export type UnknownOutcomeReason = 'timeout' | 'connection_lost' | 'cancelled' | 'unreadable_answer' | 'server_error';
 
 /**
- * The request was sent but no usable answer came back: the message may or may not have gone out. Never retried
- * automatically; the caller decides (look at the chat, or resend under a new idempotency key).
+ * The request was sent but no usable answer came back, or an answer that does not tell whether the message was
+ * taken: the message may or may not have gone out. Never retried automatically; the caller decides (look at the
+ * chat, or resend under a new idempotency key).
  */
 export class OutcomeUnknownError extends WhatsAppError {
 	readonly reason: UnknownOutcomeReason;
+	/** Meta's error code, when the answer was Meta's error envelope. */
+	readonly metaCode?: number;
+	readonly httpStatus?: number;
+	readonly fbtraceId?: string;
 
-	constructor(reason: UnknownOutcomeReason, detail: string, cause?: unknown) {
-		super('whatsapp_outcome_unknown', `No usable answer from WhatsApp (${detail}): the message may or may not have been sent`, {
+	constructor(reason: UnknownOutcomeReason, detail: string, cause?: unknown, answer: { metaCode?: number; httpStatus?: number; fbtraceId?: string } = {}) {
+		const message =
+			reason === 'server_error'
+				? `WhatsApp answered ${detail}, which Meta does not document as "not sent": the message may or may not have been sent`
+				: `No usable answer from WhatsApp (${detail}): the message may or may not have been sent`;
+		super('whatsapp_outcome_unknown', message, {
 			retry: 'never',
 			outcomeUnknown: true,
 			fix: 'It is not sent again automatically, so nobody gets it twice. Check the chat or the status webhooks; if it did not arrive, send it again',
 			cause,
 		});
 		this.reason = reason;
+		this.metaCode = answer.metaCode;
+		this.httpStatus = answer.httpStatus;
+		this.fbtraceId = answer.fbtraceId;
 	}
 }
 
@@ -205,7 +245,10 @@ interface MetaEnvelope {
 
 /**
  * Reads a failed answer: Meta's envelope into `WhatsAppApiError`, anything else into `WhatsAppHttpError`. A bare
- * 504 is a proxy that gave up waiting for Meta, which may have sent the message meanwhile.
+ * 504 is a proxy that gave up waiting for Meta, which may have sent the message meanwhile. For a send (`request`
+ * 'send') every answer that can follow an accepted message is an `OutcomeUnknownError` (see the table above): a
+ * bare 5xx, the codes marked `onSend: 'unknown'`, and any code Meta answered with HTTP 5xx that the table does not
+ * document as a refusal.
  */
 export function errorFromResponse(
 	httpStatus: number,
@@ -213,17 +256,28 @@ export function errorFromResponse(
 	retryAfter: string | null,
 	url: string,
 	context?: Omit<ErrorContext, 'details'>,
+	request: 'send' | 'other' = 'other',
 ): WhatsAppError {
 	const error = (body as MetaEnvelope | undefined)?.error;
 	if (typeof error?.code !== 'number') {
-		return httpStatus === 504 ? new OutcomeUnknownError('timeout', `${url} answered 504 Gateway Timeout`) : new WhatsAppHttpError(httpStatus, url);
+		if (httpStatus === 504) return new OutcomeUnknownError('timeout', `${url} answered 504 Gateway Timeout`, undefined, { httpStatus });
+		if (request === 'send' && httpStatus >= 500) {
+			return new OutcomeUnknownError('server_error', `HTTP ${httpStatus} without an error description (${url})`, undefined, { httpStatus });
+		}
+		return new WhatsAppHttpError(httpStatus, url);
+	}
+	const metaMessage = typeof error.message === 'string' ? error.message : `HTTP ${httpStatus}`;
+	const fbtraceId = typeof error.fbtrace_id === 'string' ? error.fbtrace_id : undefined;
+	const advice = CODES[error.code];
+	if (request === 'send' && (advice?.onSend === 'unknown' || (advice === undefined && httpStatus >= 500))) {
+		return new OutcomeUnknownError('server_error', `error ${error.code} with HTTP ${httpStatus} (${metaMessage})`, undefined, { metaCode: error.code, httpStatus, fbtraceId });
 	}
 	return new WhatsAppApiError({
 		metaCode: error.code,
 		httpStatus,
-		metaMessage: typeof error.message === 'string' ? error.message : `HTTP ${httpStatus}`,
+		metaMessage,
 		details: typeof error.error_data?.details === 'string' ? error.error_data.details : undefined,
-		fbtraceId: typeof error.fbtrace_id === 'string' ? error.fbtrace_id : undefined,
+		fbtraceId,
 		retryAfterMs: parseRetryAfter(retryAfter),
 		context,
 	});

@@ -33,4 +33,4 @@ export {
 export { ThroughputLimiter, PairRateLimiter, limitersFor, sleep, MESSAGES_PER_SECOND } from './limiter';
 export { withRetries, retryDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
 export { mapWithConcurrency, Semaphore } from './concurrency';
-export { verifySignature, parseWebhook, parseTriggerItem, type WebhookEvent } from './webhook';
+export { verifySignature, parseWebhook, parseWebhookFor, parseTriggerItem, type NumberEvents, type WebhookEvent } from './webhook';

@@ -6,9 +6,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 
-export function verifySignature(rawBody: Buffer, header: string | undefined, appSecret: string): boolean {
-	if (!header || !appSecret || !header.startsWith('sha256=')) return false;
-	const given = Buffer.from(header.slice('sha256='.length), 'hex');
+/** `sha256=` and the 64 hex digits of one HMAC-SHA256, nothing around it (no whitespace, no second value). */
+const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
+
+/**
+ * Whether `header` (X-Hub-Signature-256) is Meta's signature of `rawBody`. Only one header of exactly `sha256=` and
+ * 64 hex digits is read: several headers (an array, or repeated headers that Node joined with ", "), extra
+ * characters or a digest of another length are refused before any comparison. The comparison is constant-time.
+ */
+export function verifySignature(rawBody: Buffer, header: string | string[] | undefined, appSecret: string): boolean {
+	if (typeof header !== 'string' || !appSecret) return false;
+	const match = SIGNATURE.exec(header);
+	if (!match) return false;
+	const given = Buffer.from(match[1], 'hex');
 	const expected = createHmac('sha256', appSecret).update(rawBody).digest();
 	return given.length === expected.length && timingSafeEqual(given, expected);
 }
@@ -160,6 +170,34 @@ export function parseWebhook(body: unknown): WebhookEvent[] {
 		throw new ValidationError('body', `This is not a WhatsApp Cloud API webhook (${issue.path.join('.') || 'body'}: ${issue.message})`);
 	}
 	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => eventsOf(change.value)));
+}
+
+/** Events of a delivery for one business number, and what came for other numbers (only counted, never read further). */
+export interface NumberEvents {
+	events: WebhookEvent[];
+	/** Changes whose `metadata.phone_number_id` names another number: their phone number id and how many events. */
+	otherNumbers: { phoneNumberId: string; events: number }[];
+}
+
+/**
+ * `parseWebhook` for the business number `phoneNumberId` (the credential's Phone Number ID). One Meta app can
+ * serve several numbers and sends the webhooks of all of them to the same callback URL: a change whose
+ * `metadata.phone_number_id` names another number is left out, so a code or a STOP sent to another business
+ * number changes nothing here. A change without metadata cannot be told apart and is kept (Meta sends metadata
+ * with every `messages` and `user_preferences` change).
+ */
+export function parseWebhookFor(body: unknown, phoneNumberId: string): NumberEvents {
+	const parsed = envelope.safeParse(body);
+	if (!parsed.success) return { events: parseWebhook(body), otherNumbers: [] };
+	const events: WebhookEvent[] = [];
+	const other = new Map<string, number>();
+	for (const change of parsed.data.entry.flatMap((entry) => entry.changes)) {
+		const own = change.value.metadata?.phone_number_id;
+		const found = eventsOf(change.value);
+		if (own === undefined || own === phoneNumberId) events.push(...found);
+		else other.set(own, (other.get(own) ?? 0) + found.length);
+	}
+	return { events, otherNumbers: [...other].map(([id, count]) => ({ phoneNumberId: id, events: count })) };
 }
 
 /**

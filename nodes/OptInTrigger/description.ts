@@ -1,5 +1,6 @@
 /** The Opt-In Trigger's parameters: the widget a visitor sees, what a STOP withdraws, and which events start the workflow. */
 import type { INodeProperties } from 'n8n-workflow';
+import { redactOutputOption } from '../shared/descriptions';
 
 export const EVENT_OPTIONS = [
 	{ name: 'Sign-Up Requested', value: 'optin.requested', description: 'Someone submitted the widget; the opt-in is pending' },
@@ -126,6 +127,7 @@ export const properties: INodeProperties[] = [
 				],
 				default: 'off',
 			},
+			redactOutputOption,
 			{ displayName: 'Sign-Up Page URL for Replies', name: 'signupUrl', type: 'string', default: '', description: 'Linked in replies to START and to expired codes. Empty: this trigger\'s page.' },
 		],
 	},

@@ -1,8 +1,8 @@
 /** Meta's side of the trigger: the verification handshake and signed events, committed before they are answered. */
 import { timingSafeEqual } from 'node:crypto';
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
-import { processEvents, type TriggerEvent } from '../../lib/events';
-import { parseWebhook, verifySignature } from '../../lib/whatsapp/webhook';
+import { processEvents } from '../../lib/events';
+import { otherNumbersNotice, receiveMetaDelivery, workflowItems } from '../../lib/meta-delivery';
 import { ledgerFor } from '../shared/ledger';
 import { triggerOptions, widgetConfigOf } from './widgetConfig';
 
@@ -26,37 +26,37 @@ export async function answerHandshake(this: IWebhookFunctions): Promise<IWebhook
 }
 
 /**
- * A signed POST from Meta. A missing or wrong signature is answered 401 and changes nothing; a ledger that cannot
- * commit answers 500, so Meta delivers again; only what is committed is acknowledged with 200 (invariant 4).
+ * A signed POST from Meta. A missing or wrong signature is answered 401 and changes nothing; events for another
+ * business number than the credential's are logged and answered 200 without touching the ledger; a ledger that
+ * cannot commit answers 500, so Meta delivers again; only what is committed is acknowledged with 200 (invariant 4).
  */
 export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const request = this.getRequestObject();
 	const response = this.getResponseObject();
 	const credentials = await this.getCredentials('whatsAppCloudApi');
 	const raw = request.rawBody ?? (await request.readRawBody(), request.rawBody);
-	if (!raw || !verifySignature(raw, request.headers['x-hub-signature-256'] as string | undefined, String(credentials.appSecret ?? ''))) {
-		response.status(401).type('text/plain').send('Invalid signature');
-		return { noWebhookResponse: true };
-	}
-	let emitted: TriggerEvent[];
-	try {
-		const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
-		const config = widgetConfigOf(this);
-		const options = triggerOptions(this);
-		emitted = await processEvents(ledger, parseWebhook(JSON.parse(raw.toString('utf8'))), {
-			replies: {
-				business: config.businessName,
-				signupUrl: options.signupUrl || this.getNodeWebhookUrl('setup'),
-				fallbackLanguage: config.languages[0],
-			},
-		});
-	} catch (error) {
-		this.logger.error(`WhatsApp webhook not recorded, Meta will deliver it again: ${(error as Error).message}`);
-		response.status(500).type('text/plain').send('Not recorded; please retry');
-		return { noWebhookResponse: true };
-	}
-	response.status(200).type('text/plain').send('OK');
-	const wanted = new Set(this.getNodeParameter('events', []) as string[]);
-	const items = emitted.filter((event) => wanted.has(event.event)).map((event) => ({ json: event as IDataObject }));
+	const phoneNumberId = String(credentials.phoneNumberId ?? '');
+	const answer = await receiveMetaDelivery(
+		{ raw, signature: request.headers['x-hub-signature-256'] },
+		{ appSecret: String(credentials.appSecret ?? ''), phoneNumberId },
+		async (events) => {
+			const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
+			const config = widgetConfigOf(this);
+			const options = triggerOptions(this);
+			return await processEvents(ledger, events, {
+				replies: {
+					business: config.businessName,
+					signupUrl: options.signupUrl || this.getNodeWebhookUrl('setup'),
+					fallbackLanguage: config.languages[0],
+				},
+			});
+		},
+	);
+	if (answer.httpStatus === 500) this.logger.error(`WhatsApp webhook not recorded, Meta will deliver it again: ${answer.error.message}`);
+	response.status(answer.httpStatus).type('text/plain').send(answer.text);
+	if (answer.httpStatus !== 200) return { noWebhookResponse: true };
+	const notice = otherNumbersNotice(answer.otherNumbers, phoneNumberId);
+	if (notice) this.logger.warn(notice);
+	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], triggerOptions(this).redactOutput === true).map((json) => ({ json: json as IDataObject }));
 	return items.length > 0 ? { noWebhookResponse: true, workflowData: [items] } : { noWebhookResponse: true };
 }

@@ -12,6 +12,7 @@ import {
 	widgetScript,
 	type WidgetConfig,
 } from '../../lib/widget';
+import { redactPersonalData } from '../../lib/redact';
 import { ledgerFor } from '../shared/ledger';
 import { triggerOptions, widgetConfigOf } from './widgetConfig';
 
@@ -95,10 +96,8 @@ export async function receiveSignup(this: IWebhookFunctions): Promise<IWebhookRe
 		else response.status(200).type('text/html').send(renderResultPage(config, { lang: submission.language, result }));
 		const wanted = (this.getNodeParameter('events', []) as string[]).includes('optin.requested');
 		if (!requested || !wanted) return { noWebhookResponse: true };
-		return {
-			noWebhookResponse: true,
-			workflowData: [[{ json: { event: 'optin.requested', at: new Date().toISOString(), language: submission.language, ...requested } }]],
-		};
+		const json: IDataObject = { event: 'optin.requested', at: new Date().toISOString(), language: submission.language, ...requested };
+		return { noWebhookResponse: true, workflowData: [[{ json: triggerOptions(this).redactOutput === true ? redactPersonalData(json) : json }]] };
 	} catch (error) {
 		const answer = signupErrorAnswer(error, lang);
 		if (answer.retryAfterSeconds !== undefined) response.set('Retry-After', String(answer.retryAfterSeconds));

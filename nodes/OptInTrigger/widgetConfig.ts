@@ -14,6 +14,7 @@ export interface TriggerOptions {
 	minimumAge?: number;
 	ipMode?: 'off' | 'truncated' | 'hashed';
 	signupUrl?: string;
+	redactOutput?: boolean;
 }
 
 export function triggerOptions(context: IWebhookFunctions | IHookFunctions): TriggerOptions {

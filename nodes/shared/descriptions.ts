@@ -48,3 +48,13 @@ export const STOP_SCOPE_OPTIONS = [
 	{ name: 'All Purposes', value: 'all', description: 'STOP ends every consent of the sender' },
 	{ name: 'Marketing Only', value: 'marketing', description: 'Utility messages (e.g. order updates) still go out' },
 ];
+
+/** "Redact Personal Data in Output": what a node outputs is what n8n keeps in its execution data. */
+export const redactOutputOption: INodeProperties = {
+	displayName: 'Redact Personal Data in Output',
+	name: 'redactOutput',
+	type: 'boolean',
+	default: false,
+	description:
+		"Whether to mask phone numbers, WhatsApp IDs and user IDs (last 2 characters kept), shorten message IDs and drop message texts and profile names in this node's output, which n8n keeps in its execution data. The consent ledger still records everything. Later nodes then cannot use the number.",
+};

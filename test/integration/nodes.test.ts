@@ -74,6 +74,38 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await accepted()).toHaveLength(2);
 	});
 
+	test('a campaign key of any text (spaces, umlauts, emoji) sends once per campaign', async () => {
+		await consented('+4915100000481');
+		const item = [{ phone: '+4915100000481', name: 'Anna' }];
+		const campaign = (campaignKey: string) => single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0, campaignKey } }));
+		const first = await run(campaign('Newsletter Woche 48 – Grüße 👋'), item);
+		expect(first.status).toBe('success');
+		expect(first.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', key: expect.stringMatching(/^[\x21-\x7e]{1,512}$/) });
+		const again = await run(campaign('Newsletter Woche 48 – Grüße 👋'), item);
+		expect(again.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ reason: 'already_sent' });
+		const next = await run(campaign('Newsletter Woche 49 – Grüße 👋'), item);
+		expect(next.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		expect(await accepted()).toEqual(['4915100000481', '4915100000481']);
+	});
+
+	test('Redact Personal Data in Output: no number, wa_id or wamid in what n8n keeps; the ledger has it all', async () => {
+		await consented('+4915100000491');
+		const redacted = single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0, redactOutput: true } }));
+		const result = await run(redacted, [{ phone: '+4915100000491', name: 'Anna' }, { phone: '+4915100000492', name: 'Ben' }]);
+		const [sent] = result.outputOf('Node', 0);
+		const [refused] = result.outputOf('Node', 1);
+		expect(sent.json).toMatchObject({ phone: '+***91', whatsapp: { status: 'sent', recipient: '+***91', waId: '***91', wamid: expect.stringMatching(/^wamid\.\*\*\*/), key: expect.stringMatching(/^[0-9a-f]{12}:\+\*\*\*91::/) } });
+		expect(refused.json).toMatchObject({ phone: '+***92', whatsapp: { status: 'not_sent', reason: 'never_asked', recipient: '+***92' } });
+		// What n8n keeps of this node's run (the Start node's items are the input, not this node's to change).
+		const kept = JSON.stringify(result.runData.Node);
+		expect(kept).not.toMatch(/4915100000491|4915100000492/);
+		const [accepted] = (await scenario.graphRequests()).filter((request) => request.outcome.status === 'accepted') as unknown as { outcome: { wamid: string } }[];
+		expect(kept).not.toContain(accepted.outcome.wamid);
+		// The ledger keeps the send in full: its key with the number and Meta's wamid.
+		const person = await scenario.ledger.exportPerson('+4915100000491');
+		expect(person!.sends).toEqual([expect.objectContaining({ key: expect.stringContaining(':+4915100000491::'), wamid: accepted.outcome.wamid, status: 'accepted' })]);
+	});
+
 	test('parameters: fixed ones are the same for every item, expressions are read per item, a missing field is refused', async () => {
 		await consented('+4915100000451');
 		await consented('+4915100000452');
@@ -111,6 +143,31 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(failed.error).toMatchObject({ description: expect.stringMatching(/Template 'welcome' expects 1 body parameter, got 2/) });
 		const continued = await run(single('sendWhatsApp', { ...wrong, options: { campaignKey: 'retry' } }, { onError: 'continueRegularOutput' }), [{ phone: '+4915100000431' }]);
 		expect(continued.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'failed', code: 132000, fix: expect.stringMatching(/expects 1/) });
+	});
+
+	test.each([
+		['Meta error 131000 (HTTP 500)', { kind: 'error', code: 131000, httpStatus: 500 }, 131000],
+		['Meta error 2 (HTTP 503)', { kind: 'error', code: 2, httpStatus: 503 }, 2],
+		['a bare HTTP 502', { kind: 'http5xx', status: 502 }, null],
+	])('%s after Meta took the message: the outcome is unknown with its reason, and it is never sent again', async (_name, fault, code) => {
+		await consented('+4915100000461');
+		await scenario.control('faults', { count: 1, processed: true, ...fault });
+		const workflow = single('sendWhatsApp', template(), { onError: 'continueRegularOutput' });
+		const first = await run(workflow, [{ phone: '+4915100000461', name: 'Anna' }]);
+		expect(first.outputOf('Node', 0)).toHaveLength(0);
+		expect(first.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'unknown', reason: 'server_error', code, message: expect.stringMatching(/may or may not have been sent/), fix: expect.stringMatching(/not sent again/) });
+		const again = await run(workflow, [{ phone: '+4915100000461', name: 'Anna' }]);
+		expect(again.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'not_sent', reason: 'already_sent' });
+		// Meta handled the one request: a retry would have been the customer's second copy.
+		expect((await scenario.graphRequests()).filter((request) => request.body.to === '4915100000461')).toHaveLength(1);
+	});
+
+	test('throttling before acceptance (130429, 4, 80007) is retried and the message goes out once', async () => {
+		await consented('+4915100000471');
+		for (const code of [130429, 4, 80007]) await scenario.control('faults', { count: 1, kind: 'error', code });
+		const result = await run(single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0 } })), [{ phone: '+4915100000471', name: 'Anna' }]);
+		expect(result.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', attempts: 4 });
+		expect((await scenario.graphRequests()).map((request) => request.outcome.code ?? request.outcome.status)).toEqual([130429, 4, 80007, 'accepted']);
 	});
 
 	test('reply buttons over the limit are refused before the call, naming the field', async () => {

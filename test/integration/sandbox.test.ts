@@ -438,6 +438,20 @@ describe('Fault injection', () => {
 		expect(chat.body.messages).toHaveLength(1);
 	});
 
+	it('can answer a Meta error or a bare 5xx after the message went out (processed)', async () => {
+		await control('POST', 'faults', { count: 1, kind: 'error', code: 131000, httpStatus: 500, processed: true });
+		await control('POST', 'faults', { count: 1, kind: 'http5xx', status: 502, processed: true });
+		expect((await welcome(ANNA)).status).toBe(500);
+		expect((await welcome(ANNA)).status).toBe(502);
+		const { body } = await control('GET', 'messages');
+		const accepted = { status: 'accepted', httpStatus: 200, wamid: expect.stringMatching(/^wamid\./) };
+		expect(body.requests.map((request: { outcome: unknown }) => request.outcome)).toEqual([
+			{ status: 'error', httpStatus: 500, code: 131000, fault: true, processed: accepted },
+			{ status: 'http5xx', httpStatus: 502, fault: true, processed: accepted },
+		]);
+		expect((await control('GET', `chats/${ANNA}`)).body.messages).toHaveLength(2);
+	});
+
 	it('adds the configured latency to every Graph answer', async () => {
 		await control('PATCH', 'config', { latencyMs: 300 });
 		const started = Date.now();

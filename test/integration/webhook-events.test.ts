@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { processEvents, type TriggerEvent } from '../../lib/events';
 import type { Ledger } from '../../lib/consent/ledger';
-import { parseWebhook, verifySignature, WhatsAppClient } from '../../lib/whatsapp';
+import { receiveMetaDelivery, workflowItems } from '../../lib/meta-delivery';
+import { parseWebhook, WhatsAppClient } from '../../lib/whatsapp';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
 
@@ -18,33 +19,31 @@ interface Receiver {
 	url: string;
 	emitted: TriggerEvent[];
 	answers: number[];
+	/** Events that came for another business number, as `receiveMetaDelivery` reported them. */
+	otherNumbers: { phoneNumberId: string; events: number }[];
 	close(): Promise<void>;
 }
 
-async function startReceiver(ledger: Ledger): Promise<Receiver> {
+/** Does what the Opt-In Trigger does with Meta's POSTs (`receiveMetaDelivery`, shared with it) for one business number. */
+async function startReceiver(ledger: Ledger, phoneNumberId = '100000000000001'): Promise<Receiver> {
 	const emitted: TriggerEvent[] = [];
 	const answers: number[] = [];
+	const otherNumbers: Receiver['otherNumbers'] = [];
 	const server: Server = createServer((request, response) => {
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk) => chunks.push(chunk));
 		request.on('end', async () => {
-			const raw = Buffer.concat(chunks);
-			if (!verifySignature(raw, request.headers['x-hub-signature-256'] as string | undefined, 'sandbox-secret')) {
-				answers.push(401);
-				response.writeHead(401).end();
-				return;
-			}
-			try {
-				const events = await processEvents(ledger, parseWebhook(JSON.parse(raw.toString('utf8'))), {
+			const answer = await receiveMetaDelivery({ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] }, { appSecret: 'sandbox-secret', phoneNumberId }, (events) =>
+				processEvents(ledger, events, {
 					replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
-				});
-				emitted.push(...events);
-				answers.push(200);
-				response.writeHead(200).end();
-			} catch {
-				answers.push(500);
-				response.writeHead(500).end();
+				}),
+			);
+			if (answer.httpStatus === 200) {
+				emitted.push(...answer.emitted);
+				otherNumbers.push(...answer.otherNumbers);
 			}
+			answers.push(answer.httpStatus);
+			response.writeHead(answer.httpStatus).end(answer.text);
 		});
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,6 +51,7 @@ async function startReceiver(ledger: Ledger): Promise<Receiver> {
 		url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
 		emitted,
 		answers,
+		otherNumbers,
 		close: () => new Promise((resolve) => server.close(() => resolve())),
 	};
 }
@@ -184,6 +184,65 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
 		const history = (await ledger.getConsent(PHONE))!.history.map((event) => event.type);
 		expect(history.filter((type) => type === 'consent.withdrawn')).toHaveLength(1);
+	});
+
+	test('Redact Personal Data in Output: the workflow gets no number, wamid or message text; the ledger keeps them', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, name: 'Jürgen Groß', text: `Anmeldung bestätigen: ${code}` });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		await control(sandbox, 'inbound', { from: WA_ID, text: 'Wann öffnet der Laden?' });
+		await control(sandbox, 'inbound', { from: WA_ID, text: 'STOPP' });
+		await until('the withdrawal', () => ofType('consent.withdrawn')[0]);
+		await until('all deliveries', () => sandboxIdle(sandbox));
+		const kinds = ['optin.confirmed', 'message.received', 'consent.withdrawn'];
+		const plain = workflowItems(receiver.emitted, kinds, false);
+		expect(JSON.stringify(plain)).toContain(WA_ID);
+
+		const items = workflowItems(receiver.emitted, kinds, true);
+		expect(items.map((item) => item.event)).toEqual(plain.map((item) => item.event));
+		const confirmed = items.find((item) => item.event === 'optin.confirmed')!;
+		expect(confirmed).toMatchObject({ phone: '+***78', waId: '***78', message: { id: expect.stringMatching(/^wamid\.\*\*\*/), type: 'text' }, reply: { to: '+***78', text: expect.stringContaining('Beispiel GmbH') } });
+		expect(confirmed).not.toHaveProperty('profileName');
+		expect(confirmed.message).not.toHaveProperty('text');
+		const kept = JSON.stringify(items);
+		for (const secret of [WA_ID, code, 'Wann öffnet', 'Jürgen', 'wamid.HBg']) expect(kept).not.toContain(secret);
+		// What a STOP matched stays (it is one of the business's keywords, not what the person wrote).
+		expect(items.find((item) => item.event === 'consent.withdrawn')).toMatchObject({ keyword: 'STOPP', message: { type: 'text' } });
+
+		// The ledger still holds the evidence in full: the message that confirmed, with the code, and the number.
+		const person = await ledger.getConsent(PHONE);
+		expect(person!.phone).toBe(PHONE);
+		expect(JSON.stringify(person!.history)).toContain(code);
+	});
+
+	test('events for another business number of the same Meta app are answered 200 and change nothing', async () => {
+		const pending = await ledger.requestOptIn({ phone: '+4915100000088', purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, text: code });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		await until('all deliveries', () => sandboxIdle(sandbox));
+		const emittedBefore = receiver.emitted.length;
+		const answersBefore = receiver.answers.length;
+		const chainBefore = await ledger.verifyChain();
+		const personBefore = await ledger.getConsent(PHONE);
+
+		// The same app secret, another phone number id: Meta sends both numbers' webhooks to this callback URL.
+		const other = await startSandbox({ webhookUrl: receiver.url, phoneNumberId: '100000000000999', pairRateSeconds: 0 });
+		try {
+			await control(other, 'inbound', { from: WA_ID, text: 'STOP' });
+			await control(other, 'inbound', { from: '4915100000088', text: pending.code });
+			await control(other, 'preferences', { waId: WA_ID, value: 'stop' });
+			await until('the three deliveries', async () => receiver.answers.length >= answersBefore + 3 && (await sandboxIdle(other)));
+		} finally {
+			await other.close();
+		}
+		expect(receiver.answers.every((status) => status === 200)).toBe(true);
+		expect(receiver.emitted).toHaveLength(emittedBefore);
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+		expect(await ledger.mayMessage({ recipient: '+4915100000088', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'pending' });
+		expect(await ledger.verifyChain()).toEqual(chainBefore);
+		expect(await ledger.getConsent(PHONE)).toEqual(personBefore);
+		expect(receiver.otherNumbers).toEqual(Array(3).fill({ phoneNumberId: '100000000000999', events: 1 }));
 	});
 
 	test('a missing or wrong signature is refused with 401 and changes nothing', async () => {

@@ -8,7 +8,6 @@ import {
 	OutcomeUnknownError,
 	WhatsAppApiError,
 	WhatsAppClient,
-	WhatsAppHttpError,
 	type ClientOptions,
 	type OutgoingMessage,
 	type RetryAdvice,
@@ -185,22 +184,42 @@ describe('errors Meta answers, as the sandbox produces them', () => {
 		expect(await requests()).toHaveLength(1);
 	});
 
-	test.each([1, 2, 4, 80007, 131016, 131000])('injected %i is retried with backoff until it goes through', async (code) => {
+	test.each([4, 80007])('injected %i (throttling, before Meta takes the message) is retried with backoff until it goes through', async (code) => {
 		await fault({ count: 2, kind: 'error', code });
 		const sent = await client({ maxAttempts: 3 }).send(recipient(), WELCOME);
 		expect(sent.attempts).toBe(3);
 		expect((await requests()).map((entry) => entry.outcome.code ?? entry.outcome.status)).toEqual([code, code, 'accepted']);
 	});
 
-	test('a bare 5xx without Meta’s envelope is retried; after the last attempt it is a typed HTTP error', async () => {
+	test.each([
+		[1, 500],
+		[2, 503],
+		[131000, 500],
+		[131016, 503],
+		[999_998, 500],
+	])('injected %i (HTTP %i) on a send is an unknown outcome: Meta does not say it was not sent, so it is not sent again', async (code, httpStatus) => {
+		await fault({ count: 1, kind: 'error', code, httpStatus });
+		const error = await rejection(client({ maxAttempts: 3 }).send(recipient(), WELCOME));
+		expect(error).toBeInstanceOf(OutcomeUnknownError);
+		expect(error).toMatchObject({ reason: 'server_error', metaCode: code, httpStatus, outcomeUnknown: true, retry: 'never', attempts: 1 });
+		expect(error.message).toContain('may or may not have been sent');
+		expect(await requests()).toHaveLength(1);
+	});
+
+	test('mark as read is harmless to repeat: 131016 and a bare 503 are retried there', async () => {
+		const inbound = await control('POST', 'inbound', { from: recipient(), text: 'Hallo' });
+		await fault({ count: 1, kind: 'error', code: 131016, httpStatus: 503 });
 		await fault({ count: 1, kind: 'http5xx', status: 503 });
-		expect((await client({ maxAttempts: 2 }).send(recipient(), WELCOME)).attempts).toBe(2);
-		await control('POST', 'reset');
-		await fault({ count: 2, kind: 'http5xx', status: 502 });
+		await client({ maxAttempts: 3 }).markAsRead(inbound.messageId);
+		expect((await requests()).map((entry) => entry.outcome.code ?? entry.outcome.status)).toEqual([131016, 'http5xx', 'ok']);
+	});
+
+	test('a bare 5xx without Meta’s envelope on a send is an unknown outcome, sent once; a bare 429 is retried', async () => {
+		await fault({ count: 1, kind: 'http5xx', status: 502 });
 		const error = await rejection(client({ maxAttempts: 2 }).send(recipient(), WELCOME));
-		expect(error).toBeInstanceOf(WhatsAppHttpError);
-		expect(error).toMatchObject({ httpStatus: 502, retry: 'backoff', attempts: 2 });
-		expect(await requests()).toHaveLength(2);
+		expect(error).toBeInstanceOf(OutcomeUnknownError);
+		expect(error).toMatchObject({ reason: 'server_error', httpStatus: 502, attempts: 1 });
+		expect(await requests()).toHaveLength(1);
 	});
 
 	test('no connection at all: a retryable ConnectionError, and nothing was sent', async () => {
@@ -239,9 +258,9 @@ describe('retries', () => {
 	}, 20_000);
 
 	test('gives up after maxAttempts with the last error and the count', async () => {
-		await fault({ count: 5, kind: 'error', code: 131016 });
+		await fault({ count: 5, kind: 'error', code: 80007 });
 		const error = await rejection(client({ maxAttempts: 3 }).send(recipient(), WELCOME));
-		expect(error).toMatchObject({ metaCode: 131016, attempts: 3 });
+		expect(error).toMatchObject({ metaCode: 80007, attempts: 3 });
 		expect(await requests()).toHaveLength(3);
 	});
 });

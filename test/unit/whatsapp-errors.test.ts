@@ -96,6 +96,44 @@ describe("Meta's error table", () => {
 	});
 });
 
+describe('on a send: only what cannot have delivered the message is retried', () => {
+	const onSend = (status: number, body: unknown, retryAfter: string | null = null) => errorFromResponse(status, body, retryAfter, URL, undefined, 'send');
+
+	test.each([
+		[1, 500],
+		[2, 503],
+		[131000, 500],
+		[131016, 503],
+		[131000, 400],
+		[999_998, 500],
+	])('%i with HTTP %i is an unknown outcome carrying the code, never retried', (code, status) => {
+		const error = onSend(status, envelope(code));
+		expect(error).toBeInstanceOf(OutcomeUnknownError);
+		expect(error).toMatchObject({ reason: 'server_error', metaCode: code, httpStatus: status, fbtraceId: 'AbCdEfGhIjKlMnOpQrStUvW', outcomeUnknown: true, retry: 'never' });
+		expect(error.message).toMatch(new RegExp(`error ${code} with HTTP ${status}.*may or may not have been sent`));
+	});
+
+	test.each<[number, number, RetryAdvice]>([
+		[130429, 429, 'backoff'],
+		[131056, 400, 'after-pair-rate'],
+		[4, 400, 'backoff'],
+		[80007, 400, 'backoff'],
+		[131047, 400, 'never'],
+		[999_999, 400, 'never'],
+	])('%i (HTTP %i) was refused before acceptance: retry %s, as elsewhere', (code, status, retry) => {
+		const error = onSend(status, envelope(code), '2');
+		expect(error).toBeInstanceOf(WhatsAppApiError);
+		expect(error).toMatchObject({ metaCode: code, retry, outcomeUnknown: false });
+	});
+
+	test('a bare 5xx is an unknown outcome, a bare 429 is retried, a bare 4xx points at the base URL', () => {
+		for (const status of [500, 502, 503]) expect(onSend(status, undefined)).toMatchObject({ reason: 'server_error', httpStatus: status, outcomeUnknown: true });
+		expect(onSend(504, undefined)).toMatchObject({ reason: 'timeout', outcomeUnknown: true });
+		expect(onSend(429, undefined)).toMatchObject({ retry: 'backoff', outcomeUnknown: false });
+		expect(onSend(404, undefined)).toBeInstanceOf(WhatsAppHttpError);
+	});
+});
+
 describe('answers without Meta’s envelope', () => {
 	test('a bare 5xx or 429 is transient, a bare 4xx points at the base URL', () => {
 		for (const status of [500, 502, 503, 429]) {

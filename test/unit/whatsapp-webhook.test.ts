@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { ValidationError } from '../../lib/errors';
-import { parseTriggerItem, parseWebhook, verifySignature, type WebhookEvent } from '../../lib/whatsapp/webhook';
+import { parseTriggerItem, parseWebhook, parseWebhookFor, verifySignature, type WebhookEvent } from '../../lib/whatsapp/webhook';
 
 const SECRET = 'app-secret';
 const METADATA = { display_phone_number: '49301234567', phone_number_id: '100000000000001' };
@@ -54,6 +55,54 @@ describe('verifySignature', () => {
 		expect(verifySignature(raw, `${good}00`, SECRET)).toBe(false);
 		expect(verifySignature(raw, `sha256=${'zz'.repeat(32)}`, SECRET)).toBe(false);
 		expect(verifySignature(raw, good, '')).toBe(false);
+	});
+});
+
+describe('verifySignature against generated hostile headers (fast-check)', () => {
+	const raw = metaBytes(message({ type: 'text', text: { body: 'STOP' } }));
+	const good = sign(raw);
+	const hex = good.slice('sha256='.length);
+	/** What may pass: one header, `sha256=` and exactly 64 hex characters, equal to the HMAC of the bytes. */
+	const oracle = (header: unknown) => typeof header === 'string' && /^sha256=[0-9a-fA-F]{64}$/.test(header) && header.slice(7).toLowerCase() === hex;
+	const anyText = fc.string({ unit: 'binary', maxLength: 80 });
+	const hexText = fc.stringMatching(/^[0-9a-fA-F]{0,70}$/);
+	const header = fc.oneof(
+		// Anything at all, and anything after the prefix.
+		anyText,
+		anyText.map((tail) => `sha256=${tail}`),
+		hexText.map((digits) => `sha256=${digits}`),
+		// The right signature with something around it: whitespace, another value, half a hex digit, garbage.
+		fc.tuple(anyText, anyText).filter(([before, after]) => before + after !== '').map(([before, after]) => `${before}${good}${after}`),
+		fc.tuple(fc.constantFrom('', ' ', '\t', '\n', '0', 'z', 'g', '=', ',', ';'), fc.constantFrom('', ' ', '\t', '\r\n', '0', 'a', 'zz', '\u0000')).map(([before, after]) => `${before}${good}${after}`),
+		// One character of the digest replaced, removed or the prefix's case changed.
+		fc.tuple(fc.nat({ max: 63 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 2 })).map(([at, by]) => `sha256=${hex.slice(0, at)}${by}${hex.slice(at + 1)}`),
+		fc.nat({ max: 63 }).map((at) => `sha256=${hex.slice(0, at)}${hex.slice(at + 1)}`),
+		fc.mixedCase(fc.constant(good)),
+		// Several headers: Node joins repeated headers with ", "; a framework may hand over an array.
+		fc.array(fc.oneof(fc.constant(good), anyText.map((text) => `sha256=${text}`)), { minLength: 2, maxLength: 4 }).chain((values) =>
+			fc.constantFrom(', ', ',', ' ,', '\n').map((separator) => values.join(separator)),
+		),
+		fc.array(fc.oneof(fc.constant(good), anyText), { minLength: 1, maxLength: 3 }),
+		fc.constantFrom(undefined, null, 42, {}, Buffer.from(good)),
+	);
+
+	test('accepts exactly one `sha256=` + 64 hex digits of the right HMAC, and nothing else', () => {
+		fc.assert(
+			fc.property(header, (value) => {
+				expect(verifySignature(raw, value as string | string[] | undefined, SECRET)).toBe(oracle(value));
+			}),
+			{ numRuns: 5000 },
+		);
+	});
+
+	test('the generated inputs do reach the right signature, joined and repeated', () => {
+		expect(verifySignature(raw, good, SECRET)).toBe(true);
+		expect(verifySignature(raw, `sha256=${hex.toUpperCase()}`, SECRET)).toBe(true);
+		expect(verifySignature(raw, `${good}, ${good}`, SECRET)).toBe(false);
+		expect(verifySignature(raw, [good], SECRET)).toBe(false);
+		expect(verifySignature(raw, [good, good], SECRET)).toBe(false);
+		expect(verifySignature(raw, `${good}0`, SECRET)).toBe(false);
+		expect(verifySignature(raw, `${good}zz`, SECRET)).toBe(false);
 	});
 });
 
@@ -179,6 +228,19 @@ describe('parseWebhook', () => {
 	])('%s is a typed error', (_name, body) => {
 		expect(() => parseWebhook(body)).toThrow(ValidationError);
 		expect(() => parseWebhook(body)).toThrow(/not a WhatsApp Cloud API webhook/);
+	});
+});
+
+describe('parseWebhookFor: events of one business number', () => {
+	test('a change for another phone number id is counted, not returned; one without metadata is kept', () => {
+		const own = message({ type: 'text', text: { body: 'STOP' } }).entry[0].changes[0];
+		const other = { field: 'messages', value: { ...own.value, metadata: { display_phone_number: '4930999', phone_number_id: '100000000000999' } } };
+		const bare = { field: 'messages', value: { ...own.value, metadata: undefined } };
+		const body = { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [other, own, bare, other] }] };
+		const { events, otherNumbers } = parseWebhookFor(body, '100000000000001');
+		expect(events.map((event) => event.kind)).toEqual(['message', 'message']);
+		expect(otherNumbers).toEqual([{ phoneNumberId: '100000000000999', events: 2 }]);
+		expect(() => parseWebhookFor({ object: 'page' }, '1')).toThrow(/not a WhatsApp Cloud API webhook/);
 	});
 });
 

@@ -2,8 +2,9 @@ import { NodeApiError, NodeOperationError, type IExecuteFunctions, type INodeExe
 import type { Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
+import { redactPersonalData } from '../../../lib/redact';
 import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
-import { mapWithConcurrency, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
 import { clientFor } from '../transport/client';
@@ -30,6 +31,7 @@ interface Options {
 	messagesPerSecond?: number;
 	pairRateSeconds?: number;
 	parallelRequests?: number;
+	redactOutput?: boolean;
 }
 
 function outcomeJson(outcome: SendOutcome, recipient: string): JsonObject {
@@ -49,6 +51,10 @@ function outcomeJson(outcome: SendOutcome, recipient: string): JsonObject {
 			};
 		case 'failed': {
 			const error = outcome.error;
+			if (error instanceof OutcomeUnknownError) {
+				// Meta may have taken it: not sent again under this key; the reason says why nobody can tell.
+				return { status: 'unknown', recipient, reason: error.reason, code: error.metaCode ?? null, httpStatus: error.httpStatus ?? null, message: error.message, fix: error.hint ?? null, key: outcome.key };
+			}
 			return {
 				status: 'failed',
 				recipient,
@@ -122,9 +128,11 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		},
 		signal,
 	);
+	const redact = options.redactOutput === true;
 	results.forEach((result, index) => {
 		if (result instanceof Error) throw result;
-		(result.ok ? sent : notSent).push({ json: { ...items[index].json, whatsapp: result.json }, pairedItem: { item: index } });
+		const json = { ...items[index].json, whatsapp: result.json };
+		(result.ok ? sent : notSent).push({ json: redact ? redactPersonalData(json) : json, pairedItem: { item: index } });
 	});
 	return [sent, notSent];
 }

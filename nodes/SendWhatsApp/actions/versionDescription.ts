@@ -1,5 +1,5 @@
 import { NodeConnectionTypes, type INodeTypeDescription } from 'n8n-workflow';
-import { categoryParameter, purposeParameter, recipientParameter } from '../../shared/descriptions';
+import { categoryParameter, purposeParameter, recipientParameter, redactOutputOption } from '../../shared/descriptions';
 import * as message from './message/Message.resource';
 
 export const versionDescription: INodeTypeDescription = {
@@ -45,7 +45,7 @@ export const versionDescription: INodeTypeDescription = {
 					default: '',
 					placeholder: 'newsletter-2026-11',
 					description:
-						'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again.',
+						'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces.',
 				},
 				{
 					displayName: 'Messages Per Second',
@@ -71,6 +71,7 @@ export const versionDescription: INodeTypeDescription = {
 					default: 100,
 					description: 'How many messages may wait for Meta\'s answer at once',
 				},
+				redactOutputOption,
 			],
 		},
 	],
