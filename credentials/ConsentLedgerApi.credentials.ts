@@ -164,7 +164,7 @@ export class ConsentLedgerApi implements ICredentialType {
 		},
 		{
 			displayName: 'STOP Word Match',
-			name: 'keywordMode',
+			name: 'stopWordMatch',
 			type: 'options',
 			options: [
 				{

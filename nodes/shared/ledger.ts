@@ -41,7 +41,7 @@ export function ledgerConfig(credentials: ICredentialDataDecryptedObject): Ledge
 		withdrawal: {
 			scope: credentials.stopScope === 'marketing' ? 'marketing' : 'all',
 			keywords: {
-				mode: credentials.keywordMode === 'whole-message' ? 'whole-message' : ('first-word' as MatchMode),
+				mode: credentials.stopWordMatch === 'whole-message' ? 'whole-message' : ('first-word' as MatchMode),
 				stopWords: wordList(String(credentials.stopWords ?? '')),
 				startWords: wordList(String(credentials.startWords ?? '')),
 			},
