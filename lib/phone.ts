@@ -78,12 +78,12 @@ export function digitsOf(e164: string): string {
 
 /**
  * The digits of a number in the form this ledger keeps, whichever form WhatsApp or a person wrote. Most numbers have
- * one form, but three countries have two: Brazil (a wa_id may lack the mobile 9 after the area code), Mexico (a
+ * one form, but three countries have two: Brazil (a wa_id may lack the mobile 9 after the area code; numbers starting 2 to 5 there are landlines), Mexico (a
  * wa_id may carry the old 1 after 52) and Argentina (a wa_id may lack the mobile 9 after 54). The kept form is the
  * one people dial today and libphonenumber validates: with the 9 in Brazil and Argentina, without the 1 in Mexico.
  */
 function keptDigits(digits: string): string {
-	if (/^55\d{2}[6-9]\d{7}$/.test(digits)) return `${digits.slice(0, 4)}9${digits.slice(4)}`; // Brazil
+	if (/^55\d{2}[016-9]\d{7}$/.test(digits)) return `${digits.slice(0, 4)}9${digits.slice(4)}`; // Brazil
 	if (/^521\d{10}$/.test(digits)) return `52${digits.slice(3)}`; // Mexico
 	if (/^54(?!9)\d{10}$/.test(digits)) return `549${digits.slice(2)}`; // Argentina
 	return digits;
@@ -91,7 +91,7 @@ function keptDigits(digits: string): string {
 
 /** The other form of a number of those three countries (the one a wa_id may have), if it has one. */
 function otherDigits(kept: string): string | undefined {
-	if (/^55\d{2}9[6-9]\d{7}$/.test(kept)) return kept.slice(0, 4) + kept.slice(5);
+	if (/^55\d{2}9[016-9]\d{7}$/.test(kept)) return kept.slice(0, 4) + kept.slice(5);
 	if (/^52\d{10}$/.test(kept)) return `521${kept.slice(2)}`;
 	if (/^549\d{10}$/.test(kept)) return `54${kept.slice(3)}`;
 	return undefined;
