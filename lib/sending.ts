@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Ledger } from './consent/ledger';
-import type { Category, GateDecision, RefusalReason } from './consent/types';
+import { isReply, type Category, type GateDecision, type RefusalReason } from './consent/types';
 import { MARKETING_STOPPED_CODE } from './consent/sends';
 import { ConsentError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
@@ -57,10 +57,13 @@ export function idempotencyKey(parts: { workflowId: string; node: string; recipi
 	return `${scope}:${parts.recipient}:${campaignPart(parts.campaign)}:${content}`.slice(0, 512);
 }
 
-/** Free-form messages need the 24 h window whatever their purpose; only templates may open a conversation. */
+/**
+ * Free-form messages need the 24 h window whatever their purpose; only templates may open a conversation. A reply
+ * category is itself the question of its window.
+ */
 function questionsFor(send: ConsentedSend) {
 	const questions = [{ recipient: send.recipient, purpose: send.purpose, category: send.category }];
-	if (send.message.type !== 'template' && send.category !== 'service') {
+	if (send.message.type !== 'template' && !isReply(send.category)) {
 		questions.push({ recipient: send.recipient, purpose: send.purpose, category: 'service' });
 	}
 	return questions;

@@ -6,7 +6,7 @@ import { ValidationError } from '../errors';
 import type { LedgerContext, Queryable } from './context';
 import { SERVICE_WINDOW_MS } from './context';
 import { resolveRecipient, type Identity } from './identity';
-import { CATEGORIES, type Category, type GateDecision, type GateQuestion, type RefusalReason } from './types';
+import { CATEGORIES, isReply, type Category, type GateDecision, type GateQuestion, type RefusalReason } from './types';
 
 export interface GateFacts {
 	subjectId?: string;
@@ -210,7 +210,7 @@ export async function answer(
 		return resolveRecipient(ctx, question.recipient, ctx.options.defaultCountry, questions.length > 1 ? `items[${index}].recipient` : 'recipient');
 	});
 	// Only consent-based categories name a purpose the gate must know; a reply or a STOP's confirmation needs none.
-	const purposes = [...new Set(questions.filter((q) => q.category === 'marketing' || q.category === 'utility').map((q) => q.purpose))];
+	const purposes = [...new Set(questions.filter((q) => !isReply(q.category)).map((q) => q.purpose))];
 	const minVersions = await loadPurposes(db, purposes);
 
 	const columns = { confirmedAt: ctx.options.maxConsentAgeDays !== undefined, textVersion: [...minVersions.values()].some(Boolean) };

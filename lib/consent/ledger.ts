@@ -18,7 +18,7 @@ import { parse, purposeSchema } from './validation';
 import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
 import { appendEvent } from './chain';
 import { z } from 'zod';
-import type { Category } from './types';
+import type { Category, ReplyCategory } from './types';
 
 export class Ledger {
 	private readonly ctx: LedgerContext;
@@ -170,7 +170,7 @@ export class Ledger {
 		return purge(this.ctx);
 	}
 
-	subscribers(purpose: string, category: Exclude<Category, 'service'> = 'marketing', page?: { limit?: number; after?: string }) {
+	subscribers(purpose: string, category: Exclude<Category, ReplyCategory> = 'marketing', page?: { limit?: number; after?: string }) {
 		return subscribers(this.ctx, purpose, category, page);
 	}
 

@@ -6,7 +6,7 @@ import { appendEvent, appendEvents, readPayload } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { findPeople, findSubject, phoneOf, resolveRecipient, type SubjectRow } from './identity';
 import { decide } from './gate';
-import type { Category } from './types';
+import type { Category, ReplyCategory } from './types';
 
 export interface ConsentRecord {
 	purpose: string;
@@ -277,7 +277,7 @@ export interface Subscriber {
 export async function subscribers(
 	ctx: LedgerContext,
 	purpose: string,
-	category: Exclude<Category, 'service'>,
+	category: Exclude<Category, ReplyCategory>,
 	page: { limit?: number; after?: string } = {},
 ): Promise<{ subscribers: Subscriber[]; next?: string }> {
 	const limit = Math.min(Math.max(page.limit ?? 1000, 1), 10_000);

@@ -6,6 +6,11 @@
  */
 export type Category = 'marketing' | 'utility' | 'service' | 'withdrawal_confirmation';
 export const CATEGORIES: readonly Category[] = ['marketing', 'utility', 'service', 'withdrawal_confirmation'];
+/** The categories that are replies inside a window the person opened, and need no consent for a purpose. */
+export type ReplyCategory = Extract<Category, 'service' | 'withdrawal_confirmation'>;
+export function isReply(category: Category): category is ReplyCategory {
+	return category === 'service' || category === 'withdrawal_confirmation';
+}
 
 export type ConsentState = 'pending' | 'confirmed' | 'withdrawn';
 

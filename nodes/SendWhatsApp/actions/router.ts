@@ -1,5 +1,5 @@
 import { NodeApiError, NodeOperationError, type IExecuteFunctions, type INodeExecutionData, type JsonObject } from 'n8n-workflow';
-import type { Category } from '../../../lib/consent/types';
+import { isReply, type Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
@@ -97,7 +97,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			let recipient = '';
 			try {
 				const category = read('category', index) as Category;
-				const purpose = category === 'service' ? '' : (read('purpose', index) as string);
+				const purpose = isReply(category) ? '' : (read('purpose', index) as string);
 				const raw = read('recipient', index);
 				try {
 					recipient = normalizeRecipient(raw, ledger.defaultCountry);

@@ -30,7 +30,7 @@ export const versionDescription: INodeTypeDescription = {
 		...message.description,
 		recipientParameter,
 		categoryParameter,
-		{ ...purposeParameter, displayOptions: { hide: { category: ['service'] } } },
+		{ ...purposeParameter, displayOptions: { hide: { category: ['service', 'withdrawal_confirmation'] } } },
 		{
 			displayName: 'Options',
 			name: 'options',
