@@ -69,8 +69,8 @@ function questionsFor(send: ConsentedSend) {
 	return questions;
 }
 
-async function refusal(ledger: SendLedger, send: ConsentedSend): Promise<(GateDecision & { allowed: false }) | undefined> {
-	const decisions = await Promise.all(questionsFor(send).map((question) => ledger.mayMessage(question)));
+async function refusal(ledger: SendLedger, send: ConsentedSend, reserved = false): Promise<(GateDecision & { allowed: false }) | undefined> {
+	const decisions = await Promise.all(questionsFor(send).map((question) => ledger.mayMessage({ ...question, reserved })));
 	return decisions.find((decision): decision is GateDecision & { allowed: false } => !decision.allowed);
 }
 
@@ -109,7 +109,7 @@ export async function sendWithConsent(
 		sent = await client.send(send.recipient, send.message, {
 			signal,
 			beforeAttempt: async () => {
-				const refused = await refusal(ledger, send);
+				const refused = await refusal(ledger, send, true);
 				if (refused) throw new RefusedBeforeAttempt(refused);
 				attempted = true;
 			},

@@ -71,6 +71,7 @@ export function decide(
 	category: Category,
 	now: Date,
 	maxConsentAgeDays: number | undefined,
+	reserved = false,
 ): GateDecision {
 	const { subjectId } = facts;
 	if (category === 'service') {
@@ -83,7 +84,7 @@ export function decide(
 	if (category === 'withdrawal_confirmation') {
 		const owed = time(facts.stopOwedAt);
 		const confirmed = time(facts.stopConfirmedFor);
-		if (!subjectId || owed === null || now.getTime() - owed >= SERVICE_WINDOW_MS || (confirmed !== null && confirmed >= owed)) {
+		if (!subjectId || owed === null || now.getTime() - owed >= SERVICE_WINDOW_MS || (!reserved && confirmed !== null && confirmed >= owed)) {
 			return refusal('no_withdrawal_to_confirm', subjectId);
 		}
 		return { allowed: true, reason: 'withdrawal_to_confirm', subjectId };
@@ -253,7 +254,7 @@ export async function answer(
 		};
 	};
 
-	const decisions = questions.map((question, index) => decide(factsFor(index), question.category, now, ctx.options.maxConsentAgeDays));
+	const decisions = questions.map((question, index) => decide(factsFor(index), question.category, now, ctx.options.maxConsentAgeDays, question.reserved));
 
 	// The suppression list outlives erasure: it names the reason for someone the ledger no longer knows.
 	const unknown = decisions.flatMap((decision, index) =>

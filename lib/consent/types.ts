@@ -146,4 +146,9 @@ export interface GateQuestion {
 	recipient: Recipient;
 	purpose: string;
 	category: Category;
+	/**
+	 * Asked again right before the HTTP call of a send already reserved: the one confirmation of a STOP that its
+	 * reservation used up is its own, so it still goes out (unless the person was erased or 24 h have passed).
+	 */
+	reserved?: boolean;
 }

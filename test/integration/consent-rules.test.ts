@@ -108,6 +108,8 @@ describe.each(STORE_KINDS)('consent rules on the %s store', (kind: StoreKind) =>
 		expect(await gate('offers', 'service')).toMatchObject({ allowed: false, reason: 'withdrawn_since_last_message' });
 		const first = await ledger.reserveSend({ key: 'stop-confirmation-1', recipient: PHONE, purpose: 'offers', category: 'withdrawal_confirmation' });
 		expect(first.status).toBe('reserved');
+		// Asked again right before its HTTP call, the reserved confirmation is still allowed: it used up the STOP itself.
+		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'withdrawal_confirmation', reserved: true })).toMatchObject({ allowed: true });
 		const second = await ledger.reserveSend({ key: 'stop-confirmation-2', recipient: PHONE, purpose: 'offers', category: 'withdrawal_confirmation' });
 		expect(second).toMatchObject({ status: 'refused', decision: { reason: 'no_withdrawal_to_confirm' } });
 		clock.advance(60_000);

@@ -74,6 +74,8 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		expect(await echoes(scenario, 'crm')).toEqual([expect.objectContaining({ phone: '+4915112345678', whatsappOptIn: false })]);
 		expect(await echoes(scenario, 'newsletter')).toEqual([expect.objectContaining({ phone: '+4915112345678', unsubscribed: true })]);
 
+		// A second later: Meta's timestamps are whole seconds, and a message in the STOP's own second counts as before it.
+		await new Promise((resolve) => setTimeout(resolve, 1000));
 		const start = await scenario.customerSends('4915112345678', { text: 'START' });
 		const rejoin = (await run(start)).outputOf('Send Sign-Up Link', 0)[0].json.whatsapp as IDataObject;
 		expect(rejoin.status).toBe('sent');
