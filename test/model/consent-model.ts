@@ -12,6 +12,8 @@
  * consent was given before it or within the same second (Meta's timestamps are whole seconds).
  */
 
+import type { ConfirmOutcome } from '../../lib/consent/types';
+
 export type Ms = number;
 export type Category = 'marketing' | 'utility' | 'service' | 'withdrawal_confirmation';
 export type Scope = 'all' | 'marketing' | string[];
@@ -73,16 +75,6 @@ export interface Person {
 	inAppResumeAt: Ms | null;
 	hasSends: boolean;
 }
-
-export type ConfirmOutcome =
-	| 'confirmed'
-	| 'already_confirmed'
-	| 'no_code'
-	| 'unknown_code'
-	| 'wrong_number'
-	| 'expired'
-	| 'too_many_attempts'
-	| 'superseded_by_withdrawal';
 
 export type Answer = { allowed: true; reason: string } | { allowed: false; reason: string };
 
