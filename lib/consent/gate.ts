@@ -134,23 +134,38 @@ export async function loadPurposes(db: Queryable, purposes: string[], field = 'p
 	return known;
 }
 
-/** What the gate reads about one person and one of the asked purposes (purpose and state are null without consent). */
-const FACT_COLUMNS = [
-	'id',
-	'lastInboundAt',
-	'lastWithdrawalAt',
-	'stopOwedAt',
-	'stopConfirmedFor',
-	'marketingStoppedAt',
-	'marketingResumedAt',
-	'purpose',
-	'state',
-	'confirmedAt',
-	'textVersion',
-	'confirmEventSeq',
-	'marketingWithdrawnAt',
-] as const;
-type FactRow = Record<(typeof FACT_COLUMNS)[number], string | null> & { state: 'pending' | 'confirmed' | 'withdrawn' | null; confirmEventSeq: number | null };
+/**
+ * What the gate may read about one person and one of the asked purposes (purpose and state are null without
+ * consent), and the column each comes from.
+ */
+const FACT_SOURCES = {
+	id: 's.id',
+	purpose: 'c.purpose',
+	state: 'c.state',
+	confirmEventSeq: 'c.confirm_event_seq',
+	lastInboundAt: 's.last_inbound_at',
+	lastWithdrawalAt: 's.last_withdrawal_at',
+	stopOwedAt: 's.stop_owed_at',
+	stopConfirmedFor: 's.stop_confirmed_for',
+	marketingStoppedAt: 's.marketing_stopped_at',
+	marketingResumedAt: 's.marketing_resumed_at',
+	marketingWithdrawnAt: 'c.marketing_withdrawn_at',
+	confirmedAt: 'c.confirmed_at',
+	textVersion: 'c.text_version',
+} as const;
+type FactName = keyof typeof FACT_SOURCES;
+type FactRow = Partial<Record<FactName, string | null>> & { state?: 'pending' | 'confirmed' | 'withdrawn' | null; confirmEventSeq?: number | null };
+
+/** Only what the rule will read for these questions: every column costs time at 100,000 questions. */
+function factsNeeded(categories: Set<Category>, options: { confirmedAt: boolean; textVersion: boolean }): FactName[] {
+	const needed: FactName[] = ['id', 'purpose', 'state', 'confirmEventSeq'];
+	if (categories.has('service')) needed.push('lastInboundAt', 'lastWithdrawalAt');
+	if (categories.has('withdrawal_confirmation')) needed.push('stopOwedAt', 'stopConfirmedFor');
+	if (categories.has('marketing')) needed.push('marketingStoppedAt', 'marketingResumedAt', 'marketingWithdrawnAt');
+	if (options.confirmedAt) needed.push('confirmedAt');
+	if (options.textVersion) needed.push('textVersion');
+	return needed;
+}
 
 /**
  * The facts for many people in one query. They come back as one JSON text, not as rows: for 100,000 questions
@@ -162,18 +177,13 @@ async function fetchFacts(
 	kind: Identity['kind'],
 	lookups: string[],
 	purposes: string[],
-	columns: { confirmedAt: boolean; textVersion: boolean },
+	facts: FactName[],
 	lock: GateLock,
 ): Promise<Map<string, FactRow[]>> {
 	const column = kind === 'phone' ? 'phone_hmac' : 'user_id_hmac';
-	// Only what the rule will read: every column costs time at 100,000 questions.
-	const [{ facts }] = await db.query<{ facts: string | null }>(
-		`SELECT json_agg(json_build_array(lookup, id, last_inbound_at, last_withdrawal_at, stop_owed_at, stop_confirmed_for,
-				marketing_stopped_at, marketing_resumed_at, purpose, state, confirmed_at, text_version, confirm_event_seq, marketing_withdrawn_at))::text AS facts
-		 FROM (SELECT s.${column} AS lookup, s.id, s.last_inbound_at, s.last_withdrawal_at, s.stop_owed_at, s.stop_confirmed_for,
-				s.marketing_stopped_at, s.marketing_resumed_at,
-				c.purpose, c.state, ${columns.confirmedAt ? 'c.confirmed_at' : 'NULL::timestamptz AS confirmed_at'},
-				${columns.textVersion ? 'c.text_version' : 'NULL::text AS text_version'}, c.confirm_event_seq, c.marketing_withdrawn_at
+	const [{ found }] = await db.query<{ found: string | null }>(
+		`SELECT json_agg(json_build_array(lookup, ${facts.map((_, index) => `f${index}`).join(', ')}))::text AS found
+		 FROM (SELECT s.${column} AS lookup, ${facts.map((fact, index) => `${FACT_SOURCES[fact]} AS f${index}`).join(', ')}
 			 FROM subjects s
 			 LEFT JOIN consents c ON c.subject_id = s.id AND c.purpose = ANY($2::text[])
 			 WHERE s.${column} = ANY(string_to_array($1, ','))${lock === 'none' ? '' : lock === 'share' ? ' FOR SHARE OF s' : ' FOR UPDATE OF s'}) AS fact`,
@@ -181,8 +191,8 @@ async function fetchFacts(
 		[lookups.join(','), purposes],
 	);
 	const byLookup = new Map<string, FactRow[]>();
-	for (const [lookup, ...values] of JSON.parse(facts ?? '[]') as [string, ...unknown[]][]) {
-		const row = Object.fromEntries(FACT_COLUMNS.map((name, index) => [name, values[index]])) as FactRow;
+	for (const [lookup, ...values] of JSON.parse(found ?? '[]') as [string, ...unknown[]][]) {
+		const row = Object.fromEntries(facts.map((name, index) => [name, values[index]])) as FactRow;
 		const known = byLookup.get(lookup);
 		if (known) known.push(row);
 		else byLookup.set(lookup, [row]);
@@ -214,11 +224,14 @@ export async function answer(
 	const purposes = [...new Set(questions.filter((q) => !isReply(q.category)).map((q) => q.purpose))];
 	const minVersions = await loadPurposes(db, purposes);
 
-	const columns = { confirmedAt: ctx.options.maxConsentAgeDays !== undefined, textVersion: [...minVersions.values()].some(Boolean) };
+	const facts = factsNeeded(new Set(questions.map((q) => q.category)), {
+		confirmedAt: ctx.options.maxConsentAgeDays !== undefined,
+		textVersion: [...minVersions.values()].some(Boolean),
+	});
 	const fetching = Promise.all(
 		(['phone', 'user'] as const).map((kind) => {
 			const lookups = [...new Set(identities.filter((identity) => identity.kind === kind).map((identity) => identity.lookup))];
-			return lookups.length === 0 ? new Map<string, FactRow[]>() : fetchFacts(db, kind, lookups, purposes, columns, lock);
+			return lookups.length === 0 ? new Map<string, FactRow[]>() : fetchFacts(db, kind, lookups, purposes, facts, lock);
 		}),
 	);
 	fetching.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
@@ -245,8 +258,8 @@ export async function answer(
 			consent: consent && {
 				state: consent.state!,
 				confirmedAt: dateOf(consent.confirmedAt),
-				textVersion: consent.textVersion,
-				confirmEventSeq: consent.confirmEventSeq,
+				textVersion: consent.textVersion ?? null,
+				confirmEventSeq: consent.confirmEventSeq ?? null,
 				marketingWithdrawnAt: dateOf(consent.marketingWithdrawnAt),
 			},
 			suppressed: false,

@@ -272,7 +272,7 @@ async function unmatched(ctx: LedgerContext, tx: Queryable, message: InboundMess
 	const looksLikeCode = hadCandidates && CODE_WORD.test(message.text.toUpperCase());
 	if (looksLikeCode && senderId) {
 		const [pending] = await tx.query<{ id: string; attempts: number }>(
-			`SELECT id, attempts FROM optin_requests WHERE subject_id = $1 AND status = 'pending' ORDER BY created_at DESC LIMIT 1`,
+			`SELECT id, attempts FROM optin_requests WHERE subject_id = $1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 1`,
 			[senderId],
 		);
 		if (pending) await countAttempt(ctx, tx, pending);

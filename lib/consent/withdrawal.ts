@@ -55,7 +55,9 @@ export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<Wit
 					? numberOfWaId(input.waId)
 					: undefined;
 		const suppressed = e164 ? await suppress(ctx, tx, e164, describeScope(scope), at) : false;
-		const withdrawn = [...new Set((await Promise.all(people.map((person) => withdrawConsents(tx, person.id, scope, at, owesConfirmation)))).flat())].sort();
+		const ended = new Set<string>();
+		for (const person of people) for (const purpose of await withdrawConsents(tx, person.id, scope, at, owesConfirmation)) ended.add(purpose);
+		const withdrawn = [...ended].sort();
 		if (withdrawn.length > 0 || suppressed) {
 			await appendEvents(
 				tx,

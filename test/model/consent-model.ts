@@ -201,7 +201,8 @@ export class ConsentModel {
 		if (!owner || !request) {
 			const sender = this.openWindow(message);
 			if (!message.looksLikeCode) return 'no_code';
-			const pending = sender?.requests.filter((r) => r.status === 'pending').sort((a, b) => b.createdAt - a.createdAt)[0];
+			// The newest pending request takes the failed try; of two made in the same millisecond, the greater id.
+			const pending = sender?.requests.filter((r) => r.status === 'pending').sort((a, b) => b.createdAt - a.createdAt || (b.id > a.id ? 1 : -1))[0];
 			if (pending) this.attempt(pending);
 			return 'unknown_code';
 		}

@@ -1,0 +1,37 @@
+/**
+ * Histories the model-based search found, pasted as they were printed, each with what it showed. They run on both
+ * stores like the search itself.
+ */
+import { STORE_KINDS, type StoreKind } from '../helpers/ledgers';
+import { HistoryRunner, type Action } from './histories';
+
+const FOUND: [string, Action[]][] = [
+	[
+		// #10, #14: five requests for one number in the same millisecond, wrong codes, then the newest code: which request
+		// took the failed tries was up to the database (ORDER BY created_at alone); now it is the newest, then the greater id.
+		'failed tries go to one request, the same one every time, when requests share their time',
+		[
+			{ t: 'signUp', who: 2, purposes: ['updates'], form: 'e164' },
+			{ t: 'optIn', who: 2, purposes: ['offers'] },
+			{ t: 'signUp', who: 2, purposes: ['offers'], form: 'e164' },
+			{ t: 'signUp', who: 2, purposes: ['updates'], form: 'e164' },
+			{ t: 'burst', ops: [{ who: 2, kind: 'signUp' }, { who: 0, kind: 'signUp' }] },
+			{ t: 'wrongCode', who: 2, times: 4, late: 0 },
+			{ t: 'code', who: 0, of: 2, own: false, pick: 'newest', style: 'plain', sender: 'waId', late: 0 },
+			{ t: 'optIn', who: 2, purposes: ['updates'] },
+		],
+	],
+];
+
+describe.each(STORE_KINDS)('histories the model found, on the %s store', (kind: StoreKind) => {
+	let runner: HistoryRunner;
+	beforeAll(async () => {
+		runner = await HistoryRunner.open(kind);
+	});
+	afterAll(() => runner.close());
+
+	// Ids are random: a history that depends on their order runs a few times.
+	test.each(FOUND)('%s', async (_what, history) => {
+		for (let run = 0; run < 5; run++) await runner.run(history);
+	});
+});
