@@ -1,14 +1,41 @@
-// n8n's own lint rules (eslint-plugin-n8n-nodes-base) for nodes and credentials, typescript-eslint everywhere.
-// Non-cloud configuration: this package has runtime dependencies (a database driver), so it is a self-hosted package.
+// n8n's own lint rules for nodes and credentials, typescript-eslint everywhere.
+// - eslint-plugin-n8n-nodes-base: the long-standing node and credential rules.
+// - @n8n/eslint-plugin-community-nodes: n8n's current rules (what `@n8n/node-cli lint` and n8n's package scanner
+//   apply), in its non-cloud configuration `recommendedWithoutN8nCloudSupport`: this package has runtime
+//   dependencies (the consent ledger's database drivers), so it is a self-hosted package, not a verified one.
 import tseslint from 'typescript-eslint';
 import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
+import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
+
+const communityNodes = n8nCommunityNodesPlugin.configs.recommendedWithoutN8nCloudSupport;
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**', 'demo/**', '**/*.js', '**/*.mjs', 'lib/widget/assets/**'] },
-	...tseslint.configs.recommended,
+	{ ignores: ['dist/**', 'node_modules/**', 'demo/**', 'demo-legacy/**', '**/*.js', '**/*.mjs', 'lib/widget/assets/**'] },
+	{ ...tseslint.configs.base, files: ['**/*.ts'] },
+	...tseslint.configs.recommended.map((config) => ({ ...config, files: ['**/*.ts'] })),
 	{
+		files: ['**/*.ts'],
 		rules: {
 			'@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', ignoreRestSiblings: true }],
+		},
+	},
+	{
+		// The community-nodes rules that check the manifest walk package.json as an object literal (as n8n's
+		// scanner does it: the TypeScript parser reads a JSON object).
+		files: ['package.json'],
+		languageOptions: { parser: tseslint.parser },
+	},
+	{
+		files: ['package.json', 'nodes/**/*.ts', 'credentials/**/*.ts'],
+		...communityNodes,
+		rules: {
+			...communityNodes.rules,
+			// The consent ledger must store every consent durably: PGlite (embedded PostgreSQL) and pg are runtime
+			// dependencies, and they are the reason this package is self-hosted only (README: "Self-hosted only").
+			'@n8n/community-nodes/no-runtime-dependencies': 'off',
+			// `overrides` only acts at the root of an install (it pins xlsx for this repository's dev install of
+			// n8n-nodes-base); npm ignores it when n8n installs the package, so it cannot change a user's n8n.
+			'@n8n/community-nodes/no-overrides-field': 'off',
 		},
 	},
 	{
@@ -16,7 +43,8 @@ export default tseslint.config(
 		plugins: { 'n8n-nodes-base': n8nNodesBase },
 		rules: {
 			...n8nNodesBase.configs.nodes.rules,
-			// Our nodes document themselves through their own README section, not n8n's docs site.
+			// Inputs and outputs use NodeConnectionTypes, not the string "main" these rules look for (n8n's scanner
+			// turns them off for the same reason).
 			'n8n-nodes-base/node-class-description-inputs-wrong-regular-node': 'off',
 			'n8n-nodes-base/node-class-description-outputs-wrong': 'off',
 		},
@@ -31,6 +59,7 @@ export default tseslint.config(
 		plugins: { 'n8n-nodes-base': n8nNodesBase },
 		rules: {
 			...n8nNodesBase.configs.credentials.rules,
+			// Not valid for community nodes (n8n's scanner turns it off too): the documentation URL is a full URL.
 			'n8n-nodes-base/cred-class-field-documentation-url-miscased': 'off',
 		},
 	},

@@ -28,7 +28,7 @@ export class HandleStop implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Handle STOP',
 		name: 'handleStop',
-		icon: 'file:handleStop.svg',
+		icon: { light: 'file:handleStop.svg', dark: 'file:handleStop.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{ $parameter["scope"] === "all" ? "withdraws all purposes" : "withdraws marketing" }}',
