@@ -91,7 +91,8 @@ export class DemoFolder {
 		const lock = JSON.parse(readFileSync(join(this.folder, 'package-lock.json'), 'utf8'));
 		const paths = Object.keys(lock.packages).filter((path) => path.startsWith('node_modules/'));
 		const present = paths.filter((path) => existsSync(join(this.folder, path, 'package.json'))).length;
-		return `${present.toLocaleString('en')} of ${paths.length.toLocaleString('en')} packages (${Math.floor((100 * present) / paths.length)} %)`;
+		if (present === 0) return `downloading ${paths.length.toLocaleString('en')} packages (npm unpacks them afterwards)`;
+		return `${present.toLocaleString('en')} of ${paths.length.toLocaleString('en')} packages unpacked (${Math.floor((100 * present) / paths.length)} %)`;
 	}
 
 	npm(args, output, onTick) {
