@@ -89,7 +89,11 @@ export class DemoFolder {
 	/** How many of the lock file's packages are on disk. */
 	progress() {
 		const lock = JSON.parse(readFileSync(join(this.folder, 'package-lock.json'), 'utf8'));
-		const paths = Object.keys(lock.packages).filter((path) => path.startsWith('node_modules/'));
+		// Packages for other platforms (os, cpu, libc in the lock file: Linux x64 with glibc here) are never unpacked.
+		const fits = (list, value) => !list || list.includes(value) || (list.some((entry) => entry.startsWith('!')) && !list.includes(`!${value}`));
+		const paths = Object.entries(lock.packages)
+			.filter(([path, entry]) => path.startsWith('node_modules/') && fits(entry.os, process.platform) && fits(entry.cpu, process.arch) && fits(entry.libc, 'glibc'))
+			.map(([path]) => path);
 		const present = paths.filter((path) => existsSync(join(this.folder, path, 'package.json'))).length;
 		if (present === 0) return `downloading ${paths.length.toLocaleString('en')} packages (npm unpacks them afterwards)`;
 		return `${present.toLocaleString('en')} of ${paths.length.toLocaleString('en')} packages unpacked (${Math.floor((100 * present) / paths.length)} %)`;
