@@ -26,7 +26,9 @@ export default tseslint.config(
 		languageOptions: { parser: tseslint.parser },
 	},
 	{
-		files: ['package.json', 'nodes/**/*.ts', 'credentials/**/*.ts'],
+		// As @n8n/node-cli's configWithoutCloudSupport: on every TypeScript file (the core in lib/ ships in the
+		// package too) and on package.json.
+		files: ['package.json', '**/*.ts'],
 		...communityNodes,
 		rules: {
 			...communityNodes.rules,
@@ -37,6 +39,21 @@ export default tseslint.config(
 			// n8n-nodes-base); npm ignores it when n8n installs the package, so it cannot change a user's n8n.
 			'@n8n/community-nodes/no-overrides-field': 'off',
 		},
+	},
+	{
+		files: ['**/*.ts'],
+		rules: { 'no-console': 'error' },
+	},
+	{
+		// The core has no n8n imports (it is tested and benchmarked without n8n): it throws its own errors, and the
+		// nodes turn them into NodeOperationError / NodeApiError where they meet n8n (nodes/shared/errors.ts).
+		files: ['lib/**/*.ts'],
+		rules: { '@n8n/community-nodes/require-node-api-error': 'off' },
+	},
+	{
+		files: ['package.json'],
+		plugins: { 'n8n-nodes-base': n8nNodesBase },
+		rules: { ...n8nNodesBase.configs.community.rules },
 	},
 	{
 		files: ['nodes/**/*.ts'],
