@@ -1,6 +1,6 @@
 // The demo's n8n: its environment, its command line (imports) and the few REST calls `npm start` makes.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A local, quiet n8n on the embedded SQLite database in the given user folder, on the demo folder's Node.js. */
@@ -8,6 +8,9 @@ export function n8nEnvironment({ demo, userFolder, port }) {
 	// Modules of current n8n versions that only fetch lists from n8n's servers, and log a stack trace each time
 	// they cannot reach them. n8n 2.8 does not know these module names (and refuses unknown ones).
 	const offlineModules = ['mcp-registry'].filter((name) => existsSync(join(demo.folder, 'node_modules', 'n8n', 'dist', 'modules', name)));
+	// Current n8n reads N8N_WEBHOOK_URL (and calls WEBHOOK_URL deprecated); n8n 2.8 knows only WEBHOOK_URL.
+	const config = join(demo.folder, 'node_modules', '@n8n', 'config', 'dist', 'index.js');
+	const webhookUrlVariable = existsSync(config) && readFileSync(config, 'utf8').includes("'N8N_WEBHOOK_URL'") ? 'N8N_WEBHOOK_URL' : 'WEBHOOK_URL';
 	return {
 		...demo.environment(),
 		...(offlineModules.length ? { N8N_DISABLED_MODULES: offlineModules.join(',') } : {}),
@@ -19,7 +22,7 @@ export function n8nEnvironment({ demo, userFolder, port }) {
 		N8N_PORT: String(port),
 		N8N_LISTEN_ADDRESS: '127.0.0.1',
 		N8N_HOST: 'localhost',
-		WEBHOOK_URL: `http://localhost:${port}/`,
+		[webhookUrlVariable]: `http://localhost:${port}/`,
 		DB_TYPE: 'sqlite',
 		N8N_DIAGNOSTICS_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
