@@ -5,16 +5,20 @@ import { join } from 'node:path';
 import type { Config } from '@jest/types';
 import { Client } from 'pg';
 
-function installDemos(globalConfig: Config.GlobalConfig): void {
+const REAL_N8N_TEST = join(__dirname, '..', 'e2e', 'n8n-load.test.ts');
+
+function installDemos(globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): void {
+	// Only when the run includes the real-n8n test: not for `npx jest test/unit`, nor for the benchmarks (roots bench/).
+	if (projectConfig && !projectConfig.roots.some((root) => REAL_N8N_TEST.startsWith(root))) return;
 	const pattern = globalConfig.testPathPattern;
-	if (pattern && !new RegExp(pattern, 'i').test(join('test', 'e2e', 'n8n-load.test.ts'))) return;
+	if (pattern && !new RegExp(pattern, 'i').test(REAL_N8N_TEST)) return;
 	const names = (process.env.N8N_E2E_DEMOS ?? 'demo,demo-legacy').split(',').filter(Boolean);
 	const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'setup-demo.mjs'), ...names], { stdio: 'inherit' });
 	if (result.status !== 0) throw new Error(`Installing the n8n of ${names.join(', ')} for the real-n8n test failed (see above)`);
 }
 
-export default async function globalSetup(globalConfig: Config.GlobalConfig): Promise<void> {
-	installDemos(globalConfig);
+export default async function globalSetup(globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): Promise<void> {
+	installDemos(globalConfig, projectConfig);
 	const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/consent_test');
 	const database = url.pathname.slice(1);
 	const admin = new URL(url.toString());
