@@ -11,9 +11,9 @@ export class ConsentLedgerApi implements ICredentialType {
 
 	displayName = 'Consent Ledger API';
 
-	icon = 'file:consentLedger.svg' as const;
+	icon = { light: 'file:consentLedger.svg', dark: 'file:consentLedger.dark.svg' } as const;
 
-	documentationUrl = 'https://github.com/n8n-nodes-whatsapp-consent/n8n-nodes-whatsapp-consent#consent-ledger';
+	documentationUrl = 'https://github.com/n8n-nodes-whatsapp-consent/n8n-nodes-whatsapp-consent#credential-consent-ledger';
 
 	properties: INodeProperties[] = [
 		{

@@ -6,7 +6,7 @@ export class WhatsAppCloudApi implements ICredentialType {
 
 	displayName = 'WhatsApp Consent Cloud API';
 
-	icon = 'file:whatsAppConsent.svg' as const;
+	icon = { light: 'file:whatsAppConsent.svg', dark: 'file:whatsAppConsent.dark.svg' } as const;
 
 	documentationUrl = 'https://developers.facebook.com/docs/whatsapp/cloud-api/get-started';
 

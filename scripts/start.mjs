@@ -1,19 +1,23 @@
-// `npm start`: n8n 2.8.4 with this package installed as from the n8n UI, the sample workflows and the local WhatsApp
-// Cloud API sandbox, on n8n's embedded SQLite and the embedded consent ledger. Ctrl-C stops everything.
+// `npm start`: the pinned n8n of demo/ on its pinned Node.js (both installed on the first start), with this package
+// installed as from the n8n UI, the sample workflows and the local WhatsApp Cloud API sandbox, on n8n's embedded SQLite
+// and the embedded consent ledger. Ctrl-C stops everything.
 //
-// Settings (environment): N8N_PORT (5678), SANDBOX_PORT (8787), DEMO_USER_FOLDER (demo/.n8n), DEMO_SKIP_BUILD=1 to
-// use dist/ as it is, and the sandbox's own SANDBOX_* variables.
+// Settings (environment): N8N_PORT (5678), SANDBOX_PORT (8787), DEMO_N8N (demo, or demo-legacy for the oldest
+// supported n8n), DEMO_USER_FOLDER (<demo folder>/.n8n), DEMO_SKIP_BUILD=1 to use dist/ as it is, and the sandbox's
+// own SANDBOX_* variables.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImportRecord, demoCredentials, sampleWorkflows, triggerUrls } from './lib/demo-data.mjs';
-import { N8nRestClient, n8nBinary, n8nCommand, n8nEnvironment } from './lib/n8n.mjs';
+import { DemoFolder } from './lib/demo-folder.mjs';
+import { N8nRestClient, n8nCommand, n8nEnvironment } from './lib/n8n.mjs';
 import { installPackage } from './lib/package-install.mjs';
 import { startProcess, stopProcess } from './lib/processes.mjs';
 import { build, ensureDependencies } from './lib/setup.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const userFolder = resolve(process.env.DEMO_USER_FOLDER ?? join(root, 'demo', '.n8n'));
+const demo = new DemoFolder(root, process.env.DEMO_N8N || 'demo');
+const userFolder = resolve(process.env.DEMO_USER_FOLDER ?? join(demo.folder, '.n8n'));
 const n8nPort = Number(process.env.N8N_PORT ?? 5678);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 8787);
 const n8nUrl = `http://localhost:${n8nPort}`;
@@ -48,16 +52,16 @@ function importDemoData(env, record) {
 	if (record.changed('credentials', credentials)) {
 		const file = join(userFolder, 'demo-credentials.import.json');
 		writeJson(file, credentials);
-		n8nCommand(root, env, ['import:credentials', `--input=${file}`]);
+		n8nCommand(demo, env, ['import:credentials', `--input=${file}`]);
 		record.remember('credentials', credentials);
 		console.log(`Imported credentials: ${credentials.map((credential) => credential.name).join(', ')}`);
 	}
-	const workflows = sampleWorkflows(root);
+	const workflows = sampleWorkflows(root, { sandboxUrl: settings.SANDBOX_URL });
 	const changed = workflows.filter(({ file, workflow }) => record.changed(`workflow:${file}`, workflow));
 	if (changed.length > 0) {
 		const file = join(userFolder, 'demo-workflows.import.json');
 		writeJson(file, changed.map(({ workflow }) => workflow));
-		n8nCommand(root, env, ['import:workflow', `--input=${file}`]);
+		n8nCommand(demo, env, ['import:workflow', `--input=${file}`]);
 		console.log(`Imported workflows: ${changed.map(({ file }) => file).join(', ')}`);
 	}
 	return { workflows, changed };
@@ -68,22 +72,22 @@ function writeJson(file, value) {
 }
 
 async function main() {
-	ensureDependencies(root);
+	await ensureDependencies(root, demo);
 	if (process.env.DEMO_SKIP_BUILD !== '1') build(root);
 	mkdirSync(userFolder, { recursive: true });
 	installPackage(root, userFolder);
 
-	const env = n8nEnvironment({ userFolder, port: n8nPort });
+	const env = n8nEnvironment({ demo, userFolder, port: n8nPort });
 	const record = new ImportRecord(userFolder);
 	const { workflows, changed } = importDemoData(env, record);
 
-	console.log(`Starting n8n on ${n8nUrl} (user folder ${userFolder})…`);
+	console.log(`Starting ${demo.label} on ${n8nUrl} (user folder ${userFolder})…`);
 	const startedAt = Date.now();
 	const loadErrors = [];
 	const n8n = startProcess({
 		label: 'n8n',
-		command: n8nBinary(root),
-		args: ['start'],
+		command: demo.node,
+		args: [demo.n8nScript, 'start'],
 		cwd: root,
 		env,
 		logFile: join(userFolder, 'n8n.log'),
@@ -145,7 +149,7 @@ async function main() {
 	console.log(
 		[
 			'',
-			'Ready.',
+			`Ready: ${demo.label}.`,
 			`  n8n editor:        ${n8nUrl}`,
 			`  login:             ${owner.email} / ${owner.password}${signedIn ? '' : '  (refused: the password was changed in n8n)'}`,
 			...triggers.map((trigger) => `  ${trigger.node} (${trigger.workflow}): ${trigger.url}`),

@@ -13,12 +13,11 @@ import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
 import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
-import type { ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, WithdrawalResult } from './types';
+import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
 import { parse, purposeSchema } from './validation';
 import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
 import { appendEvent } from './chain';
 import { z } from 'zod';
-import type { Category, ReplyCategory } from './types';
 
 export class Ledger {
 	private readonly ctx: LedgerContext;

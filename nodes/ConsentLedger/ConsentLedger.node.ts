@@ -1,10 +1,30 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
 import { consentLedgerConnectionTest, getPurposes } from '../shared/methods';
 import { router } from './actions/router';
-import { versionDescription } from './actions/versionDescription';
+import { properties } from './actions/versionDescription';
 
 export class ConsentLedger implements INodeType {
-	description = versionDescription;
+	description: INodeTypeDescription = {
+		displayName: 'Consent Ledger',
+		name: 'consentLedger',
+		icon: { light: 'file:consentLedger.svg', dark: 'file:consentLedger.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] + ": " + $parameter["resource"] }}',
+		description: 'Subscribers, proof, data-subject requests and retention for WhatsApp consent',
+		defaults: { name: 'Consent Ledger' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }],
+		properties,
+	};
 
 	methods = { loadOptions: { getPurposes }, credentialTest: { consentLedgerConnectionTest } };
 

@@ -21,9 +21,10 @@ export class HandleStop implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Handle STOP',
 		name: 'handleStop',
-		icon: 'file:handleStop.svg',
+		icon: { light: 'file:handleStop.svg', dark: 'file:handleStop.dark.svg' },
 		group: ['transform'],
 		version: 1,
+		subtitle: 'STOP, Stop promotions and the in-app switch',
 		description: 'Withdraw consent when someone writes STOP on WhatsApp, and write the confirmation',
 		defaults: { name: 'Handle STOP' },
 		usableAsTool: true,

@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	NodeOperationError,
 	type IDataObject,
 	type IHookFunctions,
@@ -23,14 +24,14 @@ export class OptInTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'WhatsApp Consent Opt-In Trigger',
 		name: 'optInTrigger',
-		icon: 'file:optInTrigger.svg',
+		icon: { light: 'file:optInTrigger.svg', dark: 'file:optInTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{ "/webhook/" + $parameter["path"] }}',
 		description: 'Starts a workflow on WhatsApp sign-ups, confirmations, STOP and messages, with a double opt-in widget',
 		defaults: { name: 'Opt-In Trigger' },
 		inputs: [],
-		outputs: ['main'],
+		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }, { name: 'whatsAppCloudApi', required: true }],
 		webhooks: [
 			{ name: 'setup', httpMethod: 'GET', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },

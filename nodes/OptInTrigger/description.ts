@@ -104,6 +104,17 @@ export const properties: INodeProperties[] = [
 			{ displayName: 'Default Country', name: 'defaultCountry', type: 'string', default: 'DE', description: 'For numbers entered without +' },
 			{ displayName: 'Imprint URL', name: 'imprintUrl', type: 'string', default: '' },
 			{
+				displayName: 'Keep Visitor IP Address',
+				name: 'ipMode',
+				type: 'options',
+				options: [
+					{ name: 'No', value: 'off' },
+					{ name: 'Truncated (Last Part Removed)', value: 'truncated' },
+					{ name: 'As Keyed Hash', value: 'hashed' },
+				],
+				default: 'off',
+			},
+			{
 				displayName: 'Languages',
 				name: 'languages',
 				type: 'multiOptions',
@@ -116,17 +127,6 @@ export const properties: INodeProperties[] = [
 			},
 			{ displayName: 'Main Colour', name: 'primaryColour', type: 'color', default: '#075E54' },
 			{ displayName: 'Minimum Age', name: 'minimumAge', type: 'number', default: 16 },
-			{
-				displayName: 'Keep Visitor IP Address',
-				name: 'ipMode',
-				type: 'options',
-				options: [
-					{ name: 'No', value: 'off' },
-					{ name: 'Truncated (Last Part Removed)', value: 'truncated' },
-					{ name: 'As Keyed Hash', value: 'hashed' },
-				],
-				default: 'off',
-			},
 			redactOutputOption,
 			{ displayName: 'Sign-Up Page URL for Replies', name: 'signupUrl', type: 'string', default: '', description: 'Linked in replies to START and to expired codes. Empty: this trigger\'s page.' },
 		],

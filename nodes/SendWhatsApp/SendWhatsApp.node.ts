@@ -1,10 +1,34 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
 import { consentLedgerConnectionTest, getPurposes } from '../shared/methods';
 import { router } from './actions/router';
-import { versionDescription } from './actions/versionDescription';
+import { properties } from './actions/versionDescription';
 
 export class SendWhatsApp implements INodeType {
-	description = versionDescription;
+	description: INodeTypeDescription = {
+		displayName: 'Send WhatsApp',
+		name: 'sendWhatsApp',
+		icon: { light: 'file:whatsAppConsent.svg', dark: 'file:whatsAppConsent.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] + " · " + $parameter["category"] }}',
+		description: 'Send WhatsApp messages through the official Cloud API, only to people who consented',
+		defaults: { name: 'Send WhatsApp' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Sent', 'Not Sent'],
+		credentials: [
+			{ name: 'whatsAppCloudApi', required: true },
+			{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' },
+		],
+		properties,
+	};
 
 	methods = { loadOptions: { getPurposes }, credentialTest: { consentLedgerConnectionTest } };
 

@@ -19,7 +19,7 @@ export class VerifyConsent implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Verify Consent',
 		name: 'verifyConsent',
-		icon: 'file:verifyConsent.svg',
+		icon: { light: 'file:verifyConsent.svg', dark: 'file:verifyConsent.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{ $parameter["purpose"] + " · " + $parameter["category"] }}',
@@ -61,7 +61,7 @@ export class VerifyConsent implements INodeType {
 			try {
 				questions.push({ index, recipient: normalizeRecipient(raw, ledger.defaultCountry), purpose, category });
 			} catch (error) {
-				if (!(error instanceof ValidationError)) throw error;
+				if (!(error instanceof ValidationError)) throw toNodeError(this.getNode(), error, index);
 				decisions[index] = {
 					allowed: false,
 					reason: 'invalid_recipient',

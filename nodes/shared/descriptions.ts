@@ -18,7 +18,7 @@ export const purposeParameter: INodeProperties = {
 	typeOptions: { loadOptionsMethod: 'getPurposes' },
 	default: '',
 	required: true,
-	description: 'What the message is for, as defined in the Opt-In Trigger. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code-examples/expressions/">expression</a>.',
+	description: 'What the message is for, as defined in the Opt-In Trigger. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 };
 
 export const categoryParameter: INodeProperties = {

@@ -15,16 +15,33 @@ export function demoCredentials(root, settings) {
 	return JSON.parse(text);
 }
 
-/** The sample workflows, each with an id derived from its file name, so a re-import updates instead of adding. */
-export function sampleWorkflows(root) {
+/** Where the sample workflows expect the sandbox: their Settings nodes point the CRM, newsletter and helpdesk here. */
+export const WORKFLOW_SANDBOX_URL = 'http://127.0.0.1:8787';
+
+/**
+ * The sample workflows, each with an id derived from its file name, so a re-import updates instead of adding, and
+ * with the sandbox's stand-in URLs moved to `sandboxUrl` (the sandbox of this start, e.g. on another SANDBOX_PORT).
+ */
+export function sampleWorkflows(root, { sandboxUrl = WORKFLOW_SANDBOX_URL } = {}) {
 	const folder = join(root, 'workflows');
 	return readdirSync(folder)
 		.filter((file) => file.endsWith('.json'))
 		.sort()
 		.map((file) => {
-			const workflow = JSON.parse(readFileSync(join(folder, file), 'utf8'));
+			const workflow = moveSandbox(JSON.parse(readFileSync(join(folder, file), 'utf8')), sandboxUrl);
 			return { file, workflow: { ...workflow, id: sha256(basename(file, '.json')).slice(0, 16) } };
 		});
+}
+
+/** Every string in the workflow that starts with the sandbox URL the files use, starting with `sandboxUrl` instead. */
+function moveSandbox(value, sandboxUrl) {
+	if (typeof value === 'string') {
+		// Also inside expressions: "={{ … }}" strings.
+		return value.split(`${WORKFLOW_SANDBOX_URL}/`).join(`${sandboxUrl}/`);
+	}
+	if (Array.isArray(value)) return value.map((entry) => moveSandbox(entry, sandboxUrl));
+	if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, moveSandbox(entry, sandboxUrl)]));
+	return value;
 }
 
 /** Remembers what was imported into a user folder, by content hash. */

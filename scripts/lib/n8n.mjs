@@ -1,22 +1,28 @@
 // The demo's n8n: its environment, its command line (imports) and the few REST calls `npm start` makes.
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function n8nBinary(root) {
-	return join(root, 'demo', 'node_modules', '.bin', 'n8n');
-}
-
-/** A local, quiet n8n on the embedded SQLite database in the given user folder. */
-export function n8nEnvironment({ userFolder, port }) {
+/** A local, quiet n8n on the embedded SQLite database in the given user folder, on the demo folder's Node.js. */
+export function n8nEnvironment({ demo, userFolder, port }) {
+	// Modules of current n8n versions that only fetch lists from n8n's servers, and log a stack trace each time
+	// they cannot reach them. n8n 2.8 does not know these module names (and refuses unknown ones).
+	const offlineModules = ['mcp-registry'].filter((name) => existsSync(join(demo.folder, 'node_modules', 'n8n', 'dist', 'modules', name)));
+	// Current n8n reads N8N_WEBHOOK_URL (and calls WEBHOOK_URL deprecated); n8n 2.8 knows only WEBHOOK_URL.
+	const config = join(demo.folder, 'node_modules', '@n8n', 'config', 'dist', 'index.js');
+	const webhookUrlVariable = existsSync(config) && readFileSync(config, 'utf8').includes("'N8N_WEBHOOK_URL'") ? 'N8N_WEBHOOK_URL' : 'WEBHOOK_URL';
 	return {
-		...process.env,
+		...demo.environment(),
+		...(offlineModules.length ? { N8N_DISABLED_MODULES: offlineModules.join(',') } : {}),
+		// The default of current n8n versions becomes `false` (no unverified community packages, like this one).
+		N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
 		// Under NODE_ENV=test (set by jest, for instance) n8n silences its logger and refuses to load nodes.
 		NODE_ENV: 'production',
 		N8N_USER_FOLDER: userFolder,
 		N8N_PORT: String(port),
 		N8N_LISTEN_ADDRESS: '127.0.0.1',
 		N8N_HOST: 'localhost',
-		WEBHOOK_URL: `http://localhost:${port}/`,
+		[webhookUrlVariable]: `http://localhost:${port}/`,
 		DB_TYPE: 'sqlite',
 		N8N_DIAGNOSTICS_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
@@ -27,8 +33,12 @@ export function n8nEnvironment({ userFolder, port }) {
 }
 
 /** Runs an n8n command (e.g. import:workflow) against the same user folder; n8n must not be running. */
-export function n8nCommand(root, env, args) {
-	execFileSync(n8nBinary(root), args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+export function n8nCommand(demo, env, args) {
+	try {
+		execFileSync(demo.node, [demo.n8nScript, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+	} catch (error) {
+		throw new Error(`\`n8n ${args.join(' ')}\` failed (${error.status ?? error.signal}):\n${`${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(-20).join('\n')}`);
+	}
 }
 
 /** The REST API the editor uses, with the session cookie of the owner. */

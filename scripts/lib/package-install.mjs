@@ -1,4 +1,5 @@
-// Installs the built package into an n8n user folder the way n8n 2.8 installs a community package from its UI:
+// Installs the built package into an n8n user folder the way n8n installs a community package from its UI (the same in
+// n8n 2.8.4 and 2.41.1, CommunityPackagesService.downloadPackage):
 // packed as it would be published, unpacked to <user folder>/.n8n/nodes/node_modules/<name>, without dev, peer and
 // optional dependencies, runtime dependencies installed inside it without scripts. n8n then names the node types
 // `<name>.<node>`, exactly as for a user who installs the package from Settings → Community Nodes.
@@ -7,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { run } from './setup.mjs';
 
-/** n8n's own arguments for `npm install` of a community package (CommunityPackagesService, n8n 2.8). */
+/** n8n's own arguments for `npm install` of a community package (CommunityPackagesService, n8n 2.8.4 and 2.41.1). */
 const N8N_INSTALL_ARGS = ['--audit=false', '--fund=false', '--bin-links=false', '--install-strategy=shallow', '--ignore-scripts=true', '--package-lock=false'];
 
 /** Returns the package folder; reinstalls only when the packed content changed. */

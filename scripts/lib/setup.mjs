@@ -1,33 +1,33 @@
-// Puts a fresh clone in the state `npm start` needs: dependencies of the package and of the demo n8n, and a build.
+// Puts a fresh clone in the state `npm start` needs: the package's dependencies, the demo n8n with its Node.js, and a
+// build. Each step prints one line; the tools' own output goes to a log file, shown only when a step fails.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Runs a command in the foreground, showing its output; stops the start with the command's name when it fails. */
-export function run(command, args, cwd) {
-	const result = spawnSync(command, args, { cwd, stdio: 'inherit' });
-	if (result.status !== 0) throw new Error(`\`${command} ${args.join(' ')}\` failed in ${cwd} (exit ${result.status ?? result.signal})`);
+/** Runs a command, its output kept in `logFile`; a failure names the command and prints the end of its output. */
+export function run(command, args, cwd, logFile) {
+	const result = spawnSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+	const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+	if (logFile) writeFileSync(logFile, `$ ${command} ${args.join(' ')}\n${output}`);
+	if (result.status !== 0) {
+		const tail = output.trim().split('\n').slice(-30).join('\n');
+		throw new Error(`\`${command} ${args.join(' ')}\` failed in ${cwd} (exit ${result.status ?? result.signal})${logFile ? `; its output: ${logFile}` : ''}\n${tail}`);
+	}
+	return output;
 }
 
-export function ensureDependencies(root) {
+export async function ensureDependencies(root, demo) {
 	if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
-		console.log('Installing the package dependencies (npm ci)…');
-		run('npm', ['ci', '--no-audit', '--no-fund'], root);
+		const started = Date.now();
+		console.log("Installing the package's dependencies (npm ci, about 1.5 minutes, once; npm's output: npm-install.log)");
+		run('npm', ['ci', '--no-audit', '--no-fund'], root, join(root, 'npm-install.log'));
+		console.log(`  done in ${Math.round((Date.now() - started) / 1000)} s`);
 	}
-	const demo = join(root, 'demo');
-	if (!existsSync(join(demo, 'node_modules', 'n8n', 'package.json'))) {
-		console.log('Installing n8n 2.8.4 for the demo (npm ci in demo/: about 2 GB, 4 to 5 minutes, once)…');
-		run('npm', ['ci', '--no-audit', '--no-fund'], demo);
-	}
-	// demo/package.json allows sqlite3's build script; an install made without that permission lacks the binding,
-	// and n8n then stops with "SQLite package has not been found".
-	if (!existsSync(join(demo, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'))) {
-		console.log('Building the SQLite driver for n8n (npm rebuild sqlite3, about a minute, once)…');
-		run('npm', ['rebuild', 'sqlite3'], demo);
-	}
+	await demo.ensureInstalled();
 }
 
 export function build(root) {
-	console.log('Building the package (npm run build)…');
-	run('npm', ['run', 'build', '--silent'], root);
+	const started = Date.now();
+	run('npm', ['run', 'build', '--silent'], root, join(root, 'build.log'));
+	console.log(`Built the package (npm run build, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }

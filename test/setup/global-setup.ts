@@ -1,7 +1,24 @@
-// Creates the PostgreSQL test database when it is missing, so `npm test` works on a fresh machine.
+// Creates the PostgreSQL test database when it is missing, and installs the demo folders' n8n (demo/, demo-legacy/)
+// when the real-n8n test is part of the run, so `npm test` works on a fresh machine.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Config } from '@jest/types';
 import { Client } from 'pg';
 
-export default async function globalSetup(): Promise<void> {
+const REAL_N8N_TEST = join(__dirname, '..', 'e2e', 'n8n-load.test.ts');
+
+function installDemos(globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): void {
+	// Only when the run includes the real-n8n test: not for `npx jest test/unit`, nor for the benchmarks (roots bench/).
+	if (projectConfig && !projectConfig.roots.some((root) => REAL_N8N_TEST.startsWith(root))) return;
+	const pattern = globalConfig.testPathPattern;
+	if (pattern && !new RegExp(pattern, 'i').test(REAL_N8N_TEST)) return;
+	const names = (process.env.N8N_E2E_DEMOS ?? 'demo,demo-legacy').split(',').filter(Boolean);
+	const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'setup-demo.mjs'), ...names], { stdio: 'inherit' });
+	if (result.status !== 0) throw new Error(`Installing the n8n of ${names.join(', ')} for the real-n8n test failed (see above)`);
+}
+
+export default async function globalSetup(globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): Promise<void> {
+	installDemos(globalConfig, projectConfig);
 	const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/consent_test');
 	const database = url.pathname.slice(1);
 	const admin = new URL(url.toString());

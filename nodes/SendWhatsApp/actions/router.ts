@@ -102,7 +102,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				try {
 					recipient = normalizeRecipient(raw, ledger.defaultCountry);
 				} catch (error) {
-					if (!(error instanceof ValidationError)) throw error;
+					if (!(error instanceof ValidationError)) throw toNodeError(this.getNode(), error, index);
 					return { json: { status: 'not_sent', recipient: String(raw ?? ''), reason: 'invalid_recipient', message: `${error.message}. ${error.hint ?? ''}`.trim() }, ok: false };
 				}
 				const outgoing = build(read, index);

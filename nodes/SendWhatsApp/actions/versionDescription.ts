@@ -1,78 +1,61 @@
-import { NodeConnectionTypes, type INodeTypeDescription } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 import { categoryParameter, purposeParameter, recipientParameter, redactOutputOption } from '../../shared/descriptions';
 import * as message from './message/Message.resource';
 
-export const versionDescription: INodeTypeDescription = {
-	displayName: 'Send WhatsApp',
-	name: 'sendWhatsApp',
-	icon: 'file:whatsAppConsent.svg',
-	group: ['output'],
-	version: 1,
-	subtitle: '={{ $parameter["operation"] + " · " + $parameter["category"] }}',
-	description: 'Send WhatsApp messages through the official Cloud API, only to people who consented',
-	defaults: { name: 'Send WhatsApp' },
-	usableAsTool: true,
-	inputs: [NodeConnectionTypes.Main],
-	outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
-	outputNames: ['Sent', 'Not Sent'],
-	credentials: [
-		{ name: 'whatsAppCloudApi', required: true },
-		{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' },
-	],
-	properties: [
-		{
-			displayName: 'Resource',
-			name: 'resource',
-			type: 'hidden',
-			noDataExpression: true,
-			default: 'message',
-		},
-		...message.description,
-		recipientParameter,
-		categoryParameter,
-		{ ...purposeParameter, displayOptions: { hide: { category: ['service', 'withdrawal_confirmation'] } } },
-		{
-			displayName: 'Options',
-			name: 'options',
-			type: 'collection',
-			placeholder: 'Add Option',
-			default: {},
-			options: [
-				{
-					displayName: 'Campaign Key',
-					name: 'campaignKey',
-					type: 'string',
-					default: '',
-					placeholder: 'newsletter-2026-11',
-					description:
-						'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces.',
-				},
-				{
-					displayName: 'Messages Per Second',
-					name: 'messagesPerSecond',
-					type: 'number',
-					typeOptions: { minValue: 1, maxValue: 1000 },
-					default: 80,
-					description: "The business number's throughput limit: 80 by default, 1,000 after Meta's upgrade",
-				},
-				{
-					displayName: 'Seconds Between Messages to One Person',
-					name: 'pairRateSeconds',
-					type: 'number',
-					typeOptions: { minValue: 0 },
-					default: 6,
-					description: "Meta's pair rate limit: about one message every 6 seconds to the same person",
-				},
-				{
-					displayName: 'Parallel Requests',
-					name: 'parallelRequests',
-					type: 'number',
-					typeOptions: { minValue: 1, maxValue: 500 },
-					default: 100,
-					description: 'How many messages may wait for Meta\'s answer at once',
-				},
-				redactOutputOption,
-			],
-		},
-	],
-};
+/** The node's parameters; the rest of its description is in ../SendWhatsApp.node.ts, beside its icons. */
+export const properties: INodeProperties[] = [
+	{
+		displayName: 'Resource',
+		name: 'resource',
+		type: 'hidden',
+		noDataExpression: true,
+		default: 'message',
+	},
+	...message.description,
+	recipientParameter,
+	categoryParameter,
+	{ ...purposeParameter, displayOptions: { hide: { category: ['service', 'withdrawal_confirmation'] } } },
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Campaign Key',
+				name: 'campaignKey',
+				type: 'string',
+				default: '',
+				placeholder: 'newsletter-2026-11',
+				description:
+					'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces.',
+			},
+			{
+				displayName: 'Messages Per Second',
+				name: 'messagesPerSecond',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 1000 },
+				default: 80,
+				description: "The business number's throughput limit: 80 by default, 1,000 after Meta's upgrade",
+			},
+			{
+				displayName: 'Seconds Between Messages to One Person',
+				name: 'pairRateSeconds',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 6,
+				description: "Meta's pair rate limit: about one message every 6 seconds to the same person",
+			},
+			{
+				displayName: 'Parallel Requests',
+				name: 'parallelRequests',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 500 },
+				default: 100,
+				description: 'How many messages may wait for Meta\'s answer at once',
+			},
+			redactOutputOption,
+		],
+	},
+];
