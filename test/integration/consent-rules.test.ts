@@ -79,6 +79,12 @@ describe.each(STORE_KINDS)('consent rules on the %s store', (kind: StoreKind) =>
 			await knownTwice();
 			await ledger.setMarketingPreference({ waId, value: 'stop', at: seconds(2) }, `preference:${waId}:stop`);
 			expect(await gate('offers', 'marketing', phone)).toMatchObject({ allowed: false, reason: 'marketing_stopped_in_app' });
+			await ledger.setMarketingPreference({ waId, value: 'resume', at: seconds(3) }, `preference:${waId}:resume`);
+			expect(await gate('offers', 'marketing', phone)).toMatchObject({ allowed: true });
+			expect((await ledger.reserveSend({ key: 'news-br', recipient: phone, purpose: 'offers', category: 'marketing' })).status).toBe('reserved');
+			await ledger.completeSend('news-br', { wamid: 'wamid.NEWSBR' });
+			await ledger.recordStatus({ messageId: 'wamid.NEWSBR', status: 'failed', at: seconds(4), recipientId: waId, errors: [{ code: 131050, title: 'marketing stopped' }] });
+			expect(await gate('offers', 'marketing', phone)).toMatchObject({ allowed: false, reason: 'marketing_stopped_in_app' });
 		});
 
 		test('erasure by the number erases the person wherever they were known', async () => {
