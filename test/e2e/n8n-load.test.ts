@@ -97,7 +97,8 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 		it.skip(`needs ${name}/ installed`, () => undefined);
 		return;
 	}
-	const userFolder = mkdtempSync(join(tmpdir(), 'consent-demo-'));
+	// Made in beforeAll: a run that filters every test out (jest -t) runs no hooks and must leave no folder behind.
+	let userFolder = '';
 	let demo: StartedDemo;
 	let n8nUrl: string;
 	let cookie = '';
@@ -114,6 +115,7 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 	beforeAll(async () => {
 		const [n8nPort, brokerPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
 		ports.push(n8nPort, brokerPort, sandboxPort);
+		userFolder = mkdtempSync(join(tmpdir(), 'consent-demo-'));
 		n8nUrl = `http://127.0.0.1:${n8nPort}`;
 		const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
 			cwd: ROOT,
@@ -139,7 +141,7 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 			demo.child.kill('SIGINT');
 			await demo.exited;
 		}
-		rmSync(userFolder, { recursive: true, force: true });
+		if (userFolder) rmSync(userFolder, { recursive: true, force: true });
 	}, 60_000);
 
 	it('loads every node and credential the package declares, named as after an install from the n8n UI', async () => {
