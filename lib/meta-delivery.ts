@@ -24,10 +24,24 @@ export type MetaAnswer =
 	| { httpStatus: 500; text: string; error: Error }
 	| { httpStatus: 200; text: string; emitted: TriggerEvent[]; otherNumbers: NumberEvents['otherNumbers'] };
 
+/** A signed body that is not JSON: one rejected event, kept like any other event that cannot be understood. */
+function eventsOfBody(raw: Buffer, phoneNumberId: string): NumberEvents {
+	const text = raw.toString('utf8');
+	let body: unknown;
+	try {
+		body = JSON.parse(text);
+	} catch (error) {
+		return { events: [{ kind: 'rejected', reason: `The body is not JSON (${(error as Error).message})`, raw: text }], otherNumbers: [] };
+	}
+	return parseWebhookFor(body, phoneNumberId);
+}
+
 /**
  * Checks and records one delivery. `record` commits the events in the ledger and returns what the workflow may
- * start with; it is not called when no event is for this number. A failure of `record` (or a body that is not a
- * WhatsApp webhook) is answered 500, so Meta delivers again.
+ * start with; it is not called when no event is for this number. Each event is taken on its own (invariant 6): one
+ * that cannot be understood (a body that is not a webhook included) reaches `record` as a `rejected` event, to be
+ * kept, and is answered 200 with the rest. Only a failure of `record` itself (the store) is answered 500, so Meta
+ * delivers again.
  */
 export async function receiveMetaDelivery(
 	delivery: MetaDelivery,
@@ -36,7 +50,7 @@ export async function receiveMetaDelivery(
 ): Promise<MetaAnswer> {
 	if (!delivery.raw || !verifySignature(delivery.raw, delivery.signature, expected.appSecret)) return { httpStatus: 401, text: 'Invalid signature' };
 	try {
-		const { events, otherNumbers } = parseWebhookFor(JSON.parse(delivery.raw.toString('utf8')), expected.phoneNumberId);
+		const { events, otherNumbers } = eventsOfBody(delivery.raw, expected.phoneNumberId);
 		const emitted = events.length > 0 ? await record(events) : [];
 		return { httpStatus: 200, text: 'OK', emitted, otherNumbers };
 	} catch (error) {

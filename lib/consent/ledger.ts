@@ -15,6 +15,7 @@ import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOption
 import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
 import type { ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, WithdrawalResult } from './types';
 import { parse, purposeSchema } from './validation';
+import { recordRejected, rejectedEvents, type RejectedEventInput } from './rejected';
 import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
 import { appendEvent } from './chain';
 import { z } from 'zod';
@@ -152,6 +153,16 @@ export class Ledger {
 
 	recordStatus(status: DeliveryStatus) {
 		return recordStatus(this.ctx, status);
+	}
+
+	/** A webhook event that cannot be understood: kept (encrypted) with the reason, once however often it comes. */
+	recordRejected(event: RejectedEventInput) {
+		return recordRejected(this.ctx, event);
+	}
+
+	/** The rejected webhook events, newest first, decrypted. */
+	rejectedEvents(limit?: number) {
+		return rejectedEvents(this.ctx, limit);
 	}
 
 	getConsent(recipient: string) {

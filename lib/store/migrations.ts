@@ -376,6 +376,23 @@ const MIGRATIONS: Migration[] = [
 			...OPT_IN_FUNCTIONS,
 		],
 	},
+	{
+		// Webhook durability (issue 10): events that cannot be understood are kept, not retried for ever.
+		version: 7,
+		name: 'webhook durability',
+		statements: [
+			// A webhook event the ledger could not read: the reason, when the delivery came, and the event itself
+			// encrypted (it may carry a number or a text). Purged after the operational retention.
+			`CREATE TABLE rejected_events (
+				id text PRIMARY KEY,
+				reason text NOT NULL,
+				received_at timestamptz NOT NULL,
+				event_at timestamptz,
+				raw_enc text NOT NULL
+			)`,
+			`CREATE INDEX rejected_events_received ON rejected_events (received_at)`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

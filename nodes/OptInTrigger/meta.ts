@@ -57,6 +57,9 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	if (answer.httpStatus !== 200) return { noWebhookResponse: true };
 	const notice = otherNumbersNotice(answer.otherNumbers, phoneNumberId);
 	if (notice) this.logger.warn(notice);
+	for (const event of answer.emitted) {
+		if (event.event === 'event.rejected') this.logger.warn(`WhatsApp webhook event not understood, kept in the consent ledger as ${String(event.rejectedId)}: ${String(event.reason)}`);
+	}
 	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], triggerOptions(this).redactOutput === true).map((json) => ({ json: json as IDataObject }));
 	return items.length > 0 ? { noWebhookResponse: true, workflowData: [items] } : { noWebhookResponse: true };
 }
