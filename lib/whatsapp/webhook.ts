@@ -69,15 +69,18 @@ function withRaw<T extends WebhookEvent>(event: T, raw: unknown): T {
 
 const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
 
+/** Unix seconds, as a string or a number, between 1970 and the year 5000 (what the store can hold, with room). */
 const unixTime = z
 	.union([z.string(), z.number()])
 	.transform((value) => new Date(Number(value) * 1000))
-	.refine((date) => !Number.isNaN(date.getTime()), 'is not a time in unix seconds');
+	.refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= 0 && date.getTime() < 95_617_584_000_000, 'is not a time in unix seconds');
 
 /** Meta's error codes are numbers; a code sent as digits in a string is the same code. */
-const errorCode = z.union([z.number().int(), z.string().regex(/^\d{1,12}$/).transform(Number)], {
-	errorMap: () => ({ message: 'is not a number (error codes are numbers)' }),
-});
+const errorCode = z
+	.union([z.number().int(), z.string().regex(/^-?\d{1,10}$/).transform(Number)], {
+		errorMap: () => ({ message: 'is not a number (error codes are numbers)' }),
+	})
+	.refine((code) => Math.abs(code) <= 2_147_483_647, 'is not an error code (out of range)');
 
 const contact = z.object({ wa_id: z.string().optional(), user_id: z.string().optional(), profile: z.object({ name: z.string().optional() }).passthrough().optional() }).passthrough();
 
