@@ -391,6 +391,20 @@ const MIGRATIONS: Migration[] = [
 				raw_enc text NOT NULL
 			)`,
 			`CREATE INDEX rejected_events_received ON rejected_events (received_at)`,
+			// A delivery status that came before the send's completion was recorded (Meta's webhook overtook the
+			// answer to the send): kept by the keyed HMAC of the wamid (a wamid encodes the number), the recipient
+			// encrypted, until completeSend(s) applies it.
+			`CREATE TABLE early_statuses (
+				wamid_hmac text NOT NULL,
+				status text NOT NULL,
+				at timestamptz NOT NULL,
+				recipient_enc text,
+				error_code int,
+				error_message text,
+				received_at timestamptz NOT NULL,
+				PRIMARY KEY (wamid_hmac, status)
+			)`,
+			`CREATE INDEX early_statuses_received ON early_statuses (received_at)`,
 		],
 	},
 ];
