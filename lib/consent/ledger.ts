@@ -46,6 +46,16 @@ export class Ledger {
 		return this.ctx.options.withdrawal;
 	}
 
+	/** A webhook event whose Meta time is older than this is a replay, without effect (the credential's Replay Window). */
+	get replayWindowMs(): number {
+		return this.ctx.options.replayWindowDays * 86_400_000;
+	}
+
+	/** The ledger's clock. */
+	now(): Date {
+		return this.ctx.now();
+	}
+
 	/** The country numbers without + are read in. */
 	get defaultCountry() {
 		return this.ctx.options.defaultCountry;

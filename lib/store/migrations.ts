@@ -405,6 +405,9 @@ const MIGRATIONS: Migration[] = [
 				PRIMARY KEY (wamid_hmac, status)
 			)`,
 			`CREATE INDEX early_statuses_received ON early_statuses (received_at)`,
+			// purge() deletes operational rows by age: handled deliveries, finished sends.
+			`CREATE INDEX processed_deliveries_processed ON processed_deliveries (processed_at)`,
+			`CREATE INDEX sends_updated ON sends (updated_at)`,
 		],
 	},
 ];
