@@ -152,7 +152,7 @@ export class Ledger {
 		return completeSend(this.ctx, key, accepted);
 	}
 
-	/** `completeSend` for many sends in one statement. */
+	/** `completeSend` for many sends in one transaction. */
 	completeSends(accepted: { key: string; wamid: string }[]) {
 		return completeSends(this.ctx, accepted);
 	}

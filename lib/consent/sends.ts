@@ -174,7 +174,7 @@ export async function completeSend(ctx: LedgerContext, key: string, accepted: { 
 }
 
 /**
- * Meta accepted these messages: one statement for a slice of completions. Statuses that came for their wamids before
+ * Meta accepted these messages: one transaction, and one UPDATE, for a slice of completions. Statuses that came for their wamids before
  * (Meta's webhook can overtake the answer to the send) are applied now, in their order, and then forgotten.
  */
 export async function completeSends(ctx: LedgerContext, accepted: { key: string; wamid: string }[]): Promise<void> {
