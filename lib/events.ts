@@ -70,13 +70,23 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 		try {
 			await processEvent(ledger, event, options, out, labels);
 		} catch (error) {
-			// An event the ledger refuses as input is kept and reported; it blocks neither its siblings nor the
-			// redeliveries (invariant 6). Anything else (the store) fails the delivery, so Meta delivers it again.
-			if (!(error instanceof ValidationError)) throw error;
-			await reject(event, error.message);
+			// An event the ledger refuses as input, or whose data the database cannot hold, is kept and reported; it
+			// blocks neither its siblings nor the redeliveries (invariant 6). Anything else (the store) fails the
+			// delivery, so Meta delivers it again.
+			const refused = refusedAsData(error);
+			if (refused === undefined) throw error;
+			await reject(event, refused);
 		}
 	}
 	return out;
+}
+
+/** Why the event itself was refused: a ValidationError, or a data exception of the database (SQLSTATE class 22). */
+function refusedAsData(error: unknown): string | undefined {
+	if (error instanceof ValidationError) return error.message;
+	const code = (error as { code?: unknown } | null)?.code;
+	if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return `The ledger cannot store this event (SQLSTATE ${code}: ${(error as Error).message})`;
+	return undefined;
 }
 
 async function processEvent(
