@@ -139,6 +139,22 @@ export class ConsentLedgerApi implements ICredentialType {
 			default: 72,
 		},
 		{
+			displayName: 'Keep Operational Records For (Days)',
+			name: 'operationalRetentionDays',
+			type: 'number',
+			default: 30,
+			description:
+				"Handled webhook deliveries, finished sends' records, early statuses and rejected events are deleted by Purge after this many days. Meta redelivers a webhook for up to 7 days; keep this at least the replay window.",
+		},
+		{
+			displayName: 'Replay Window (Days)',
+			name: 'replayWindowDays',
+			type: 'number',
+			default: 14,
+			description:
+				"A signed webhook event whose Meta timestamp is older than this is a replay: answered 200 and logged, without effect. At most Keep Operational Records For.",
+		},
+		{
 			displayName: 'STOP Withdraws',
 			name: 'stopScope',
 			type: 'options',

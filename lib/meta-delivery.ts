@@ -17,17 +17,38 @@ export interface MetaExpectations {
 	appSecret: string;
 	/** The credential's Phone Number ID: events for any other number change nothing. */
 	phoneNumberId: string;
+	/**
+	 * An event whose Meta timestamp is older than this (ms) is a replay: counted, answered 200, without effect. The
+	 * ledger forgets handled deliveries after its operational retention, so an old signed body must not reach it.
+	 */
+	replayWindowMs?: number;
+	/** The clock the window is measured on (the ledger's). */
+	now?: () => Date;
 }
 
 export type MetaAnswer =
 	| { httpStatus: 401; text: string }
 	| { httpStatus: 500; text: string; error: Error }
-	| { httpStatus: 200; text: string; emitted: TriggerEvent[]; otherNumbers: NumberEvents['otherNumbers'] };
+	| { httpStatus: 200; text: string; emitted: TriggerEvent[]; otherNumbers: NumberEvents['otherNumbers']; replays: number };
+
+/** A signed body that is not JSON: one rejected event, kept like any other event that cannot be understood. */
+function eventsOfBody(raw: Buffer, phoneNumberId: string): NumberEvents {
+	const text = raw.toString('utf8');
+	let body: unknown;
+	try {
+		body = JSON.parse(text);
+	} catch (error) {
+		return { events: [{ kind: 'rejected', reason: `The body is not JSON (${(error as Error).message})`, raw: text }], otherNumbers: [] };
+	}
+	return parseWebhookFor(body, phoneNumberId);
+}
 
 /**
  * Checks and records one delivery. `record` commits the events in the ledger and returns what the workflow may
- * start with; it is not called when no event is for this number. A failure of `record` (or a body that is not a
- * WhatsApp webhook) is answered 500, so Meta delivers again.
+ * start with; it is not called when no event is for this number. Each event is taken on its own (invariant 6): one
+ * that cannot be understood (a body that is not a webhook included) reaches `record` as a `rejected` event, to be
+ * kept, and is answered 200 with the rest. Only a failure of `record` itself (the store) is answered 500, so Meta
+ * delivers again.
  */
 export async function receiveMetaDelivery(
 	delivery: MetaDelivery,
@@ -36,9 +57,11 @@ export async function receiveMetaDelivery(
 ): Promise<MetaAnswer> {
 	if (!delivery.raw || !verifySignature(delivery.raw, delivery.signature, expected.appSecret)) return { httpStatus: 401, text: 'Invalid signature' };
 	try {
-		const { events, otherNumbers } = parseWebhookFor(JSON.parse(delivery.raw.toString('utf8')), expected.phoneNumberId);
+		const { events: all, otherNumbers } = eventsOfBody(delivery.raw, expected.phoneNumberId);
+		const oldest = expected.replayWindowMs === undefined ? undefined : (expected.now?.() ?? new Date()).getTime() - expected.replayWindowMs;
+		const events = oldest === undefined ? all : all.filter((event) => !(event.at && event.at.getTime() < oldest));
 		const emitted = events.length > 0 ? await record(events) : [];
-		return { httpStatus: 200, text: 'OK', emitted, otherNumbers };
+		return { httpStatus: 200, text: 'OK', emitted, otherNumbers, replays: all.length - events.length };
 	} catch (error) {
 		return { httpStatus: 500, text: 'Not recorded; please retry', error: error as Error };
 	}
@@ -49,6 +72,12 @@ export function otherNumbersNotice(otherNumbers: NumberEvents['otherNumbers'], o
 	if (otherNumbers.length === 0) return undefined;
 	const list = otherNumbers.map((other) => `${other.events} for ${other.phoneNumberId}`).join(', ');
 	return `WhatsApp webhook events for another business number ignored (${list}; this credential's Phone Number ID is ${own}). Give each number's trigger its own WhatsApp credential, or subscribe only this number's account to this callback URL.`;
+}
+
+/** The log line for events older than the replay window (none of them reached the ledger). */
+export function replaysNotice(replays: number, windowMs: number): string | undefined {
+	if (replays === 0) return undefined;
+	return `${replays} WhatsApp webhook event(s) older than the replay window (${windowMs / 86_400_000} days) ignored as replays: answered 200, nothing recorded. If Meta really delivers events this late, lengthen Replay Window (and Keep Operational Records For) in the Consent Ledger credential.`;
 }
 
 /** The events the workflow starts with: those of the wanted kinds, with personal data redacted if asked. */

@@ -1,4 +1,5 @@
 /** What every ledger operation shares: the store, the keys, the settings and the clock. */
+import { ValidationError } from '../errors';
 import type { KeywordOptions } from '../keywords';
 import type { CountryCode } from '../phone';
 import type { Queryable, Store } from '../store';
@@ -24,6 +25,16 @@ export interface LedgerOptions {
 	maxConsentAgeDays?: number;
 	/** What is kept of the visitor's IP address (default 'off', checklist 8). */
 	ipMode?: IpMode;
+	/**
+	 * Operational records are deleted by purge() after this many days (default 30): handled webhook deliveries, the
+	 * rows of finished sends, early statuses and rejected events. Meta redelivers a webhook for up to 7 days.
+	 */
+	operationalRetentionDays?: number;
+	/**
+	 * A webhook event whose Meta timestamp is older than this many days is a replay, without effect (default 14).
+	 * At most the operational retention: a redelivery must never outlive the record that it was handled.
+	 */
+	replayWindowDays?: number;
 	/** Sign-up requests per number per hour (default 5). */
 	maxRequestsPerNumberPerHour?: number;
 	/** What a withdrawal is: the one setting the Opt-In Trigger (before it answers Meta) and Handle STOP both use. */
@@ -41,7 +52,25 @@ export type ResolvedOptions = Required<Omit<LedgerOptions, 'defaultCountry' | 'c
 
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
+/** Meta retries a webhook for up to 7 days: the replay window is twice that, the retention about four times. */
+export const DEFAULT_REPLAY_WINDOW_DAYS = 14;
+export const DEFAULT_OPERATIONAL_RETENTION_DAYS = 30;
+
 export function resolveOptions(options: LedgerOptions): ResolvedOptions {
+	const retention = options.operationalRetentionDays ?? DEFAULT_OPERATIONAL_RETENTION_DAYS;
+	const window = options.replayWindowDays ?? DEFAULT_REPLAY_WINDOW_DAYS;
+	for (const [field, days] of [['operationalRetentionDays', retention], ['replayWindowDays', window]] as const) {
+		if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+			throw new ValidationError(field, `${field} must be a number of days above 0`, 'Leave it empty for the default');
+		}
+	}
+	if (window > retention) {
+		throw new ValidationError(
+			'replayWindowDays',
+			`The replay window (${window} days) is longer than the operational retention (${retention} days): a redelivery inside the window could find its record purged and be processed again`,
+			'Make Replay Window at most Keep Operational Records For (both in days)',
+		);
+	}
 	return {
 		defaultCountry: options.defaultCountry,
 		codeTtlMinutes: options.codeTtlMinutes ?? 24 * 60,
@@ -51,6 +80,8 @@ export function resolveOptions(options: LedgerOptions): ResolvedOptions {
 		maxConsentAgeDays: options.maxConsentAgeDays,
 		ipMode: options.ipMode ?? 'off',
 		maxRequestsPerNumberPerHour: options.maxRequestsPerNumberPerHour ?? 5,
+		operationalRetentionDays: options.operationalRetentionDays ?? DEFAULT_OPERATIONAL_RETENTION_DAYS,
+		replayWindowDays: options.replayWindowDays ?? DEFAULT_REPLAY_WINDOW_DAYS,
 		withdrawal: { scope: options.withdrawal?.scope ?? 'all', keywords: options.withdrawal?.keywords ?? {} },
 	};
 }

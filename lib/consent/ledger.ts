@@ -15,6 +15,7 @@ import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOption
 import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
 import { parse, purposeSchema } from './validation';
+import { recordRejected, rejectedEvents, type RejectedEventInput } from './rejected';
 import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
 import { appendEvent } from './chain';
 import { z } from 'zod';
@@ -42,6 +43,16 @@ export class Ledger {
 	/** What a withdrawal is, for everything that reads messages: the Opt-In Trigger and Handle STOP. */
 	get withdrawalPolicy(): WithdrawalPolicy {
 		return this.ctx.options.withdrawal;
+	}
+
+	/** A webhook event whose Meta time is older than this is a replay, without effect (the credential's Replay Window). */
+	get replayWindowMs(): number {
+		return this.ctx.options.replayWindowDays * 86_400_000;
+	}
+
+	/** The ledger's clock. */
+	now(): Date {
+		return this.ctx.now();
 	}
 
 	/** The country numbers without + are read in. */
@@ -140,7 +151,7 @@ export class Ledger {
 		return completeSend(this.ctx, key, accepted);
 	}
 
-	/** `completeSend` for many sends in one statement. */
+	/** `completeSend` for many sends in one transaction. */
 	completeSends(accepted: { key: string; wamid: string }[]) {
 		return completeSends(this.ctx, accepted);
 	}
@@ -151,6 +162,16 @@ export class Ledger {
 
 	recordStatus(status: DeliveryStatus) {
 		return recordStatus(this.ctx, status);
+	}
+
+	/** A webhook event that cannot be understood: kept (encrypted) with the reason, once however often it comes. */
+	recordRejected(event: RejectedEventInput) {
+		return recordRejected(this.ctx, event);
+	}
+
+	/** The rejected webhook events, newest first, decrypted. */
+	rejectedEvents(limit?: number) {
+		return rejectedEvents(this.ctx, limit);
 	}
 
 	getConsent(recipient: string) {

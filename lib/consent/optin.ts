@@ -90,11 +90,17 @@ export async function requestOptIn(ctx: LedgerContext, input: OptInRequest): Pro
 	return { requestId, subjectId, phone: identity.e164, purposes, code, expiresAt, textHash };
 }
 
+/**
+ * A message text as evidence. WhatsApp lets a person send 4,096 characters, and what it counts as one is not one
+ * UTF-16 unit (400 family emoji, 👨‍👩‍👧‍👦, are 4,400): the bound only guards the ledger against a runaway input.
+ */
+const MAX_MESSAGE_TEXT = 65_536;
+
 const inboundSchema = z.object({
 	messageId: z.string({ required_error: 'is required' }).min(1, 'is empty').max(256),
 	from: z.string({ invalid_type_error: 'must be text' }).regex(/^\+?\d{6,20}$/, 'must be the digits of a wa_id').optional(),
 	userId: z.string().max(128).optional(),
-	text: z.string({ invalid_type_error: 'must be text' }).max(4096).default(''),
+	text: z.string({ invalid_type_error: 'must be text' }).max(MAX_MESSAGE_TEXT, `is longer than ${MAX_MESSAGE_TEXT} characters`).default(''),
 	at: z.date({ required_error: 'is required', invalid_type_error: 'must be a date' }),
 });
 

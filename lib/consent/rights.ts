@@ -216,6 +216,8 @@ export interface PurgeResult {
 	requestsDeleted: number;
 	/** People without consent whose proof is past its retention period. */
 	proofErased: number;
+	/** Operational records older than the operational retention (operational data, not chain events). */
+	operational: { deliveries: number; sends: number; earlyStatuses: number; rejectedEvents: number };
 }
 
 /**
@@ -231,7 +233,8 @@ export async function purge(ctx: LedgerContext): Promise<PurgeResult> {
 			`SELECT s.id FROM subjects s
 			 WHERE s.created_at < $1
 				AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.subject_id = s.id AND (c.state <> 'pending' OR c.withdrawn_at IS NOT NULL OR c.requested_at >= $1))
-				AND NOT EXISTS (SELECT 1 FROM sends d WHERE d.subject_id = s.id)
+				-- messaged once: the chain's send.recorded, which outlives the send's operational row
+				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.subject_id = s.id AND e.type = 'send.recorded')
 				AND EXISTS (SELECT 1 FROM consents c WHERE c.subject_id = s.id)
 			 FOR UPDATE`,
 			[pendingCutoff],
@@ -262,8 +265,27 @@ export async function purge(ctx: LedgerContext): Promise<PurgeResult> {
 		if (result.unconfirmedErased + result.requestsDeleted + result.proofErased > 0) {
 			await appendEvent(tx, ctx.keys, { type: 'retention.purged', subjectId: null, at: now, payload: { ...result } });
 		}
-		return result;
+		return { ...result, operational: await purgeOperational(tx, new Date(now.getTime() - ctx.options.operationalRetentionDays * 86_400_000)) };
 	});
+}
+
+/**
+ * The operational rows older than the cutoff: handled deliveries (a redelivery that old is a replay, refused before
+ * it reaches the ledger), finished sends (a send still reserved, or of unknown outcome, stays: it may have gone out
+ * and its key must not be sent again), early statuses no send claimed, rejected events. The proof of a send is its
+ * send.recorded event in the chain, which stays.
+ */
+async function purgeOperational(tx: Queryable, cutoff: Date): Promise<PurgeResult['operational']> {
+	const [row] = await tx.query<{ deliveries: number; sends: number; early: number; rejected: number }>(
+		`WITH deliveries AS (DELETE FROM processed_deliveries WHERE processed_at < $1 RETURNING 1),
+		sends AS (DELETE FROM sends WHERE updated_at < $1 AND status IN ('accepted', 'sent', 'delivered', 'read', 'failed') RETURNING 1),
+		early AS (DELETE FROM early_statuses WHERE received_at < $1 RETURNING 1),
+		rejected AS (DELETE FROM rejected_events WHERE received_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM deliveries)::int AS deliveries, (SELECT count(*) FROM sends)::int AS sends,
+			(SELECT count(*) FROM early)::int AS early, (SELECT count(*) FROM rejected)::int AS rejected`,
+		[cutoff],
+	);
+	return { deliveries: Number(row.deliveries), sends: Number(row.sends), earlyStatuses: Number(row.early), rejectedEvents: Number(row.rejected) };
 }
 
 export interface Subscriber {

@@ -5,9 +5,10 @@
  */
 import { ValidationError } from '../errors';
 import { appendEvents } from './chain';
-import type { LedgerContext } from './context';
+import type { LedgerContext, Queryable } from './context';
 import { once } from './deliveries';
 import { answer, refusal } from './gate';
+import { phoneOf } from './identity';
 import { openWindow, parseInbound } from './optin';
 import { applyMarketingPreference } from './withdrawal';
 import type { GateDecision, GateQuestion, InboundMessage } from './types';
@@ -172,19 +173,83 @@ export async function completeSend(ctx: LedgerContext, key: string, accepted: { 
 	await completeSends(ctx, [{ key, wamid: accepted.wamid }]);
 }
 
-/** Meta accepted these messages: one statement for a slice of completions. */
+/**
+ * Meta accepted these messages: one transaction, and one UPDATE, for a slice of completions. Statuses that came for their wamids before
+ * (Meta's webhook can overtake the answer to the send) are applied now, in their order, and then forgotten.
+ */
 export async function completeSends(ctx: LedgerContext, accepted: { key: string; wamid: string }[]): Promise<void> {
 	if (accepted.length === 0) return;
 	const now = ctx.now();
-	await ctx.store.query(
-		`WITH send AS (
-			UPDATE sends SET status = 'accepted', wamid = done.wamid, updated_at = $3
-			FROM unnest($1::text[], $2::text[]) AS done (key, wamid)
-			WHERE idempotency_key = done.key
-			RETURNING subject_id
-		)
-		UPDATE subjects SET last_activity_at = greatest(last_activity_at, $3) WHERE id IN (SELECT subject_id FROM send)`,
-		[accepted.map((send) => send.key), accepted.map((send) => send.wamid), now],
+	const hmacs = accepted.map((send) => wamidHmac(ctx, send.wamid));
+	await ctx.store.transaction(async (tx) => {
+		// The same lock a status for one of these wamids takes: it is applied either here or by recordStatus, never lost.
+		await lockWamids(tx, hmacs);
+		await tx.query(
+			`WITH send AS (
+				UPDATE sends SET status = 'accepted', wamid = done.wamid, updated_at = $3
+				FROM unnest($1::text[], $2::text[]) AS done (key, wamid)
+				WHERE idempotency_key = done.key
+				RETURNING subject_id
+			)
+			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $3) WHERE id IN (SELECT subject_id FROM send)`,
+			[accepted.map((send) => send.key), accepted.map((send) => send.wamid), now],
+		);
+		const early = await tx.query<EarlyStatusRow>(
+			`DELETE FROM early_statuses WHERE wamid_hmac = ANY($1::text[])
+			 RETURNING wamid_hmac, status, at, recipient_enc, error_code, error_message`,
+			[hmacs],
+		);
+		if (early.length === 0) return;
+		const wamidOf = new Map(hmacs.map((hmac, index) => [hmac, accepted[index].wamid]));
+		early.sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || STATUS_RANK[a.status] - STATUS_RANK[b.status]);
+		for (const row of early) {
+			const status: DeliveryStatus = {
+				messageId: wamidOf.get(row.wamid_hmac)!,
+				status: row.status as DeliveryStatus['status'],
+				at: new Date(row.at),
+				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc),
+				errors: row.error_code === null && row.error_message === null ? undefined : [{ code: Number(row.error_code ?? 0), message: row.error_message ?? undefined }],
+			};
+			const updated = await applyStatus(tx, status);
+			if (status.status === 'failed' && Number(row.error_code) === MARKETING_STOPPED_CODE) {
+				// The in-app stop: for the recipient Meta named (already set when the status came), else the send's person.
+				const subjectId = updated[0]?.subject_id;
+				const [subject] = status.recipientId || !subjectId ? [] : await tx.query<{ phone_enc: string }>('SELECT phone_enc FROM subjects WHERE id = $1', [subjectId]);
+				const waId = status.recipientId ?? (subject ? phoneOf(ctx, subject).replace(/^\+/, '') : undefined);
+				if (waId) await applyMarketingPreference(ctx, tx, { waId, value: 'stop', at: status.at }, 'error_131050');
+			}
+		}
+	});
+}
+
+interface EarlyStatusRow {
+	wamid_hmac: string;
+	status: string;
+	at: Date;
+	recipient_enc: string | null;
+	error_code: number | null;
+	error_message: string | null;
+}
+
+/** A wamid encodes the recipient's number: tables keep only its keyed HMAC. */
+function wamidHmac(ctx: LedgerContext, wamid: string): string {
+	return ctx.keys.lookupHmac(`wamid:${wamid}`);
+}
+
+/** Transaction locks on wamids, in one order, so a status and the completion of its send take turns. */
+async function lockWamids(tx: Queryable, hmacs: string[]): Promise<void> {
+	await tx.query(`SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT DISTINCT 'wamid:' || k AS k FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`, [hmacs]);
+}
+
+/** Moves the send with this wamid forward to the status (never back); the sends it moved. */
+function applyStatus(tx: Queryable, status: DeliveryStatus) {
+	const error = status.errors?.[0];
+	return tx.query<{ idempotency_key: string; subject_id: string | null }>(
+		`UPDATE sends SET status = $2, updated_at = $3, error_code = coalesce($4, error_code), error_message = coalesce($5, error_message)
+		 WHERE wamid = $1 AND (CASE status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
+			WHEN 'failed' THEN 5 ELSE 0 END) < $6
+		 RETURNING idempotency_key, subject_id`,
+		[status.messageId, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
 	);
 }
 
@@ -220,26 +285,46 @@ export const MARKETING_STOPPED_CODE = 131050;
 export async function recordStatus(
 	ctx: LedgerContext,
 	status: DeliveryStatus,
-): Promise<{ updated: boolean; key?: string; duplicate: boolean; marketingStopped: boolean }> {
+): Promise<{ updated: boolean; key?: string; early: boolean; duplicate: boolean; marketingStopped: boolean }> {
 	if (!(status.status in STATUS_RANK) || status.status === ('reserved' as string)) {
 		throw new ValidationError('status', `'${String(status.status)}' is not a delivery status`);
 	}
 	const deliveryKey = `status:${status.messageId}:${status.status}`;
 	const marketingStopped = status.status === 'failed' && (status.errors ?? []).some((error) => error.code === MARKETING_STOPPED_CODE);
 	const result = await once(ctx, deliveryKey, async (tx) => {
-		const error = status.errors?.[0];
-		const rows = await tx.query<{ idempotency_key: string; subject_id: string | null }>(
-			`UPDATE sends SET status = $2, updated_at = $3, error_code = coalesce($4, error_code), error_message = coalesce($5, error_message)
-			 WHERE wamid = $1 AND (CASE status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
-				WHEN 'failed' THEN 5 ELSE 0 END) < $6
-			 RETURNING idempotency_key, subject_id`,
-			[status.messageId, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
-		);
+		let rows = await applyStatus(tx, status);
+		let early = false;
+		if (rows.length === 0) {
+			// No send has this wamid yet, or its status is already further: Meta's webhook can overtake the answer to
+			// the send. Under the wamid's lock (completeSends takes it too) look again, else keep the status for it.
+			const hmac = wamidHmac(ctx, status.messageId);
+			await lockWamids(tx, [hmac]);
+			rows = await applyStatus(tx, status);
+			if (rows.length === 0) {
+				const error = status.errors?.find((candidate) => candidate.code === MARKETING_STOPPED_CODE) ?? status.errors?.[0];
+				const kept = await tx.query(
+					`INSERT INTO early_statuses (wamid_hmac, status, at, recipient_enc, error_code, error_message, received_at)
+					 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM sends WHERE wamid = $8)
+					 ON CONFLICT (wamid_hmac, status) DO NOTHING RETURNING status`,
+					[
+						hmac,
+						status.status,
+						status.at,
+						status.recipientId ? ctx.keys.encrypt(status.recipientId) : null,
+						error?.code ?? null,
+						(error?.message ?? error?.title)?.slice(0, 1000) ?? null,
+						ctx.now(),
+						status.messageId,
+					],
+				);
+				early = kept.length > 0;
+			}
+		}
 		// 131050 is the in-app stop, written with the status: a status marked processed without it would lose it.
 		if (marketingStopped && status.recipientId) {
 			await applyMarketingPreference(ctx, tx, { waId: status.recipientId, value: 'stop', at: status.at }, 'error_131050');
 		}
-		return { updated: rows.length > 0, key: rows[0]?.idempotency_key };
+		return { updated: rows.length > 0, key: rows[0]?.idempotency_key, early };
 	});
 	return { ...result, marketingStopped };
 }

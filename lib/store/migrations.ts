@@ -376,6 +376,40 @@ const MIGRATIONS: Migration[] = [
 			...OPT_IN_FUNCTIONS,
 		],
 	},
+	{
+		// Webhook durability (issue 10): events that cannot be understood are kept, not retried for ever.
+		version: 7,
+		name: 'webhook durability',
+		statements: [
+			// A webhook event the ledger could not read: the reason, when the delivery came, and the event itself
+			// encrypted (it may carry a number or a text). Purged after the operational retention.
+			`CREATE TABLE rejected_events (
+				id text PRIMARY KEY,
+				reason text NOT NULL,
+				received_at timestamptz NOT NULL,
+				event_at timestamptz,
+				raw_enc text NOT NULL
+			)`,
+			`CREATE INDEX rejected_events_received ON rejected_events (received_at)`,
+			// A delivery status that came before the send's completion was recorded (Meta's webhook overtook the
+			// answer to the send): kept by the keyed HMAC of the wamid (a wamid encodes the number), the recipient
+			// encrypted, until completeSend(s) applies it.
+			`CREATE TABLE early_statuses (
+				wamid_hmac text NOT NULL,
+				status text NOT NULL,
+				at timestamptz NOT NULL,
+				recipient_enc text,
+				error_code int,
+				error_message text,
+				received_at timestamptz NOT NULL,
+				PRIMARY KEY (wamid_hmac, status)
+			)`,
+			`CREATE INDEX early_statuses_received ON early_statuses (received_at)`,
+			// purge() deletes operational rows by age: handled deliveries, finished sends.
+			`CREATE INDEX processed_deliveries_processed ON processed_deliveries (processed_at)`,
+			`CREATE INDEX sends_updated ON sends (updated_at)`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -48,11 +48,39 @@ export type WebhookEvent =
 			errors?: { code: number; title?: string; message?: string; details?: string }[];
 	  }
 	| { kind: 'preference'; waId?: string; userId?: string; category: string; value: 'stop' | 'resume'; at: Date }
-	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; body?: string; at: Date };
+	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; body?: string; at: Date }
+	/**
+	 * An event this parser cannot understand (a field of the wrong type, a value Meta documents no meaning for): kept,
+	 * with the reason, so that the events beside it are processed (invariant 6). `raw` is the event as Meta sent it.
+	 */
+	| { kind: 'rejected'; reason: string; raw: unknown; at?: Date };
+
+/** The event as Meta sent it, for every event the parser made (the ledger keeps it, encrypted, if it refuses it). */
+const RAW = new WeakMap<object, unknown>();
+
+export function rawOf(event: WebhookEvent): unknown {
+	return event.kind === 'rejected' ? event.raw : RAW.get(event);
+}
+
+function withRaw<T extends WebhookEvent>(event: T, raw: unknown): T {
+	RAW.set(event, raw);
+	return event;
+}
 
 const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
 
-const unixTime = z.union([z.string(), z.number()]).transform((value) => new Date(Number(value) * 1000));
+/** Unix seconds, as a string or a number, between 1970 and the year 5000 (what the store can hold, with room). */
+const unixTime = z
+	.union([z.string(), z.number()])
+	.transform((value) => new Date(Number(value) * 1000))
+	.refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= 0 && date.getTime() < 95_617_584_000_000, 'is not a time in unix seconds');
+
+/** Meta's error codes are numbers; a code sent as digits in a string is the same code. */
+const errorCode = z
+	.union([z.number().int(), z.string().regex(/^-?\d{1,10}$/).transform(Number)], {
+		errorMap: () => ({ message: 'is not a number (error codes are numbers)' }),
+	})
+	.refine((code) => Math.abs(code) <= 2_147_483_647, 'is not an error code (out of range)');
 
 const contact = z.object({ wa_id: z.string().optional(), user_id: z.string().optional(), profile: z.object({ name: z.string().optional() }).passthrough().optional() }).passthrough();
 
@@ -88,7 +116,7 @@ const status = z
 		errors: z
 			.array(
 				z
-					.object({ code: z.number(), title: z.string().optional(), message: z.string().optional(), error_data: z.object({ details: z.string().optional() }).passthrough().optional() })
+					.object({ code: errorCode, title: z.string().optional(), message: z.string().optional(), error_data: z.object({ details: z.string().optional() }).passthrough().optional() })
 					.passthrough(),
 			)
 			.optional(),
@@ -105,60 +133,118 @@ const preference = z
 	})
 	.passthrough();
 
-/** The `value` of a change: what n8n's own WhatsApp Trigger passes on as its item. */
+/**
+ * The `value` of a change: what n8n's own WhatsApp Trigger passes on as its item. Only the shape of the lists is
+ * checked here; each message, status and preference is checked on its own, so one that cannot be understood does not
+ * sink the others.
+ */
 const value = z
 	.object({
 		metadata: z.object({ phone_number_id: z.string().optional() }).passthrough().optional(),
-		contacts: z.array(contact).optional(),
-		messages: z.array(message).optional(),
-		statuses: z.array(status).optional(),
-		user_preferences: z.array(preference).optional(),
+		contacts: z.array(z.unknown()).optional(),
+		messages: z.array(z.unknown()).optional(),
+		statuses: z.array(z.unknown()).optional(),
+		user_preferences: z.array(z.unknown()).optional(),
 	})
 	.passthrough();
 
 const envelope = z.object({
 	object: z.literal('whatsapp_business_account'),
-	entry: z.array(z.object({ changes: z.array(z.object({ field: z.string(), value: value }).passthrough()) }).passthrough()),
+	entry: z.array(z.object({ changes: z.array(z.object({ field: z.string().optional(), value: z.unknown() }).passthrough()) }).passthrough()),
 });
 
-function eventsOf(change: z.output<typeof value>): WebhookEvent[] {
+function describeIssue(list: string, index: number, error: z.ZodError): string {
+	const issue = error.issues[0];
+	return `${[`${list}[${index}]`, ...issue.path.map(String)].join('.')}: ${issue.message}`;
+}
+
+/** The Meta time of an event that could not be read otherwise, if it has one that can be read. */
+function timeOf(raw: unknown): Date | undefined {
+	const parsed = unixTime.safeParse((raw as { timestamp?: unknown } | null)?.timestamp);
+	return parsed.success ? parsed.data : undefined;
+}
+
+function rejected(reason: string, raw: unknown): WebhookEvent {
+	return { kind: 'rejected', reason, raw, at: timeOf(raw) };
+}
+
+function eventsOf(rawValue: unknown): WebhookEvent[] {
+	const parsedValue = value.safeParse(rawValue);
+	if (!parsedValue.success) {
+		const issue = parsedValue.error.issues[0];
+		return [rejected(`value.${issue.path.join('.') || '(the change)'}: ${issue.message}`, rawValue)];
+	}
+	const change = parsedValue.data;
+	const contacts = (change.contacts ?? []).flatMap((raw) => {
+		const parsed = contact.safeParse(raw);
+		return parsed.success ? [parsed.data] : [];
+	});
 	const events: WebhookEvent[] = [];
-	for (const item of change.messages ?? []) {
-		const sender = change.contacts?.find((c) => c.wa_id === item.from || (item.from_user_id && c.user_id === item.from_user_id)) ?? change.contacts?.[0];
+	(change.messages ?? []).forEach((raw, index) => {
+		const parsed = message.safeParse(raw);
+		if (!parsed.success) {
+			events.push(rejected(describeIssue('messages', index, parsed.error), raw));
+			return;
+		}
+		const item = parsed.data;
+		const sender = contacts.find((c) => c.wa_id === item.from || (item.from_user_id && c.user_id === item.from_user_id)) ?? contacts[0];
 		if (item.type === 'system') {
-			events.push({ kind: 'system', type: item.system?.type ?? 'system', messageId: item.id, from: item.from, newWaId: item.system?.wa_id, body: item.system?.body, at: item.timestamp });
-			continue;
+			events.push(withRaw({ kind: 'system', type: item.system?.type ?? 'system', messageId: item.id, from: item.from, newWaId: item.system?.wa_id, body: item.system?.body, at: item.timestamp }, raw));
+			return;
 		}
 		const reply = item.interactive?.button_reply ?? item.interactive?.list_reply;
-		events.push({
-			kind: 'message',
-			messageId: item.id,
-			from: item.from,
-			userId: item.from_user_id ?? sender?.user_id,
-			profileName: sender?.profile?.name,
-			at: item.timestamp,
-			type: item.type,
-			text: item.text?.body ?? item.button?.text ?? reply?.title ?? '',
-			buttonPayload: item.button?.payload,
-			interactiveId: reply?.id,
-			contextMessageId: item.context?.id,
-			phoneNumberId: change.metadata?.phone_number_id,
-		});
-	}
-	for (const item of change.statuses ?? []) {
-		if (!STATUSES.has(item.status)) continue;
-		events.push({
-			kind: 'status',
-			messageId: item.id,
-			status: item.status as 'sent' | 'delivered' | 'read' | 'failed',
-			recipientId: item.recipient_id,
-			at: item.timestamp,
-			errors: item.errors?.map((error) => ({ code: error.code, title: error.title, message: error.message, details: error.error_data?.details })),
-		});
-	}
-	for (const item of change.user_preferences ?? []) {
-		events.push({ kind: 'preference', waId: item.wa_id, userId: item.user_id, category: item.category, value: item.value, at: item.timestamp });
-	}
+		events.push(
+			withRaw(
+				{
+					kind: 'message',
+					messageId: item.id,
+					from: item.from,
+					userId: item.from_user_id ?? sender?.user_id,
+					profileName: sender?.profile?.name,
+					at: item.timestamp,
+					type: item.type,
+					text: item.text?.body ?? item.button?.text ?? reply?.title ?? '',
+					buttonPayload: item.button?.payload,
+					interactiveId: reply?.id,
+					contextMessageId: item.context?.id,
+					phoneNumberId: change.metadata?.phone_number_id,
+				},
+				raw,
+			),
+		);
+	});
+	(change.statuses ?? []).forEach((raw, index) => {
+		const parsed = status.safeParse(raw);
+		if (!parsed.success) {
+			events.push(rejected(describeIssue('statuses', index, parsed.error), raw));
+			return;
+		}
+		const item = parsed.data;
+		// Statuses Meta adds (e.g. `deleted`) say nothing about delivery: tolerated and left out.
+		if (!STATUSES.has(item.status)) return;
+		events.push(
+			withRaw(
+				{
+					kind: 'status',
+					messageId: item.id,
+					status: item.status as 'sent' | 'delivered' | 'read' | 'failed',
+					recipientId: item.recipient_id,
+					at: item.timestamp,
+					errors: item.errors?.map((error) => ({ code: error.code, title: error.title, message: error.message, details: error.error_data?.details })),
+				},
+				raw,
+			),
+		);
+	});
+	(change.user_preferences ?? []).forEach((raw, index) => {
+		const parsed = preference.safeParse(raw);
+		if (!parsed.success) {
+			events.push(rejected(describeIssue('user_preferences', index, parsed.error), raw));
+			return;
+		}
+		const item = parsed.data;
+		events.push(withRaw({ kind: 'preference', waId: item.wa_id, userId: item.user_id, category: item.category, value: item.value, at: item.timestamp }, raw));
+	});
 	return events;
 }
 
@@ -170,6 +256,12 @@ export function parseWebhook(body: unknown): WebhookEvent[] {
 		throw new ValidationError('body', `This is not a WhatsApp Cloud API webhook (${issue.path.join('.') || 'body'}: ${issue.message})`);
 	}
 	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => eventsOf(change.value)));
+}
+
+/** The phone number id a change names, if it names one. */
+function numberOf(rawValue: unknown): string | undefined {
+	const id = (rawValue as { metadata?: { phone_number_id?: unknown } } | null)?.metadata?.phone_number_id;
+	return typeof id === 'string' ? id : undefined;
 }
 
 /** Events of a delivery for one business number, and what came for other numbers (only counted, never read further). */
@@ -184,15 +276,19 @@ export interface NumberEvents {
  * serve several numbers and sends the webhooks of all of them to the same callback URL: a change whose
  * `metadata.phone_number_id` names another number is left out, so a code or a STOP sent to another business
  * number changes nothing here. A change without metadata cannot be told apart and is kept (Meta sends metadata
- * with every `messages` and `user_preferences` change).
+ * with every `messages` and `user_preferences` change). Nothing here throws: what cannot be understood (a body that is
+ * not a webhook, a change or an event of the wrong shape) becomes a `rejected` event, kept by the caller.
  */
 export function parseWebhookFor(body: unknown, phoneNumberId: string): NumberEvents {
 	const parsed = envelope.safeParse(body);
-	if (!parsed.success) return { events: parseWebhook(body), otherNumbers: [] };
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		return { events: [rejected(`This is not a WhatsApp Cloud API webhook (${issue.path.join('.') || 'body'}: ${issue.message})`, body)], otherNumbers: [] };
+	}
 	const events: WebhookEvent[] = [];
 	const other = new Map<string, number>();
 	for (const change of parsed.data.entry.flatMap((entry) => entry.changes)) {
-		const own = change.value.metadata?.phone_number_id;
+		const own = numberOf(change.value);
 		const found = eventsOf(change.value);
 		if (own === undefined || own === phoneNumberId) events.push(...found);
 		else other.set(own, (other.get(own) ?? 0) + found.length);
@@ -207,6 +303,6 @@ export function parseWebhookFor(body: unknown, phoneNumberId: string): NumberEve
  */
 export function parseTriggerItem(json: unknown): WebhookEvent[] {
 	if ((json as { object?: unknown })?.object === 'whatsapp_business_account') return parseWebhook(json);
-	const parsed = value.safeParse(json);
-	return parsed.success ? eventsOf(parsed.data) : [];
+	if (!value.safeParse(json).success) return [];
+	return eventsOf(json).filter((event) => event.kind !== 'rejected');
 }

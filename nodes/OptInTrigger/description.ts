@@ -10,6 +10,7 @@ export const EVENT_OPTIONS = [
 	{ name: 'Other Message', value: 'message.received', description: 'Any other message: a question for the helpdesk, or START' },
 	{ name: 'Delivery Status', value: 'status.updated', description: 'Sent, delivered, read or failed (recorded either way)' },
 	{ name: 'In-App Marketing Preference', value: 'marketing.preference', description: 'The person switched marketing off or on in WhatsApp' },
+	{ name: 'Rejected Event', value: 'event.rejected', description: 'An event from Meta that could not be understood: kept in the ledger with the reason, the rest was processed' },
 ];
 
 export const properties: INodeProperties[] = [

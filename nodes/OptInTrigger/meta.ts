@@ -2,8 +2,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { processEvents } from '../../lib/events';
-import { otherNumbersNotice, receiveMetaDelivery, workflowItems } from '../../lib/meta-delivery';
-import { ledgerFor } from '../shared/ledger';
+import { otherNumbersNotice, receiveMetaDelivery, replaysNotice, workflowItems } from '../../lib/meta-delivery';
+import { ledgerFor, replayWindowMsOf } from '../shared/ledger';
 import { triggerOptions, widgetConfigOf } from './widgetConfig';
 
 function sameSecret(given: string, expected: string): boolean {
@@ -36,11 +36,13 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	const credentials = await this.getCredentials('whatsAppCloudApi');
 	const raw = request.rawBody ?? (await request.readRawBody(), request.rawBody);
 	const phoneNumberId = String(credentials.phoneNumberId ?? '');
+	const ledgerCredentials = await this.getCredentials('consentLedgerApi');
+	const replayWindowMs = replayWindowMsOf(ledgerCredentials);
 	const answer = await receiveMetaDelivery(
 		{ raw, signature: request.headers['x-hub-signature-256'] },
-		{ appSecret: String(credentials.appSecret ?? ''), phoneNumberId },
+		{ appSecret: String(credentials.appSecret ?? ''), phoneNumberId, replayWindowMs },
 		async (events) => {
-			const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
+			const ledger = await ledgerFor(ledgerCredentials);
 			const config = widgetConfigOf(this);
 			const options = triggerOptions(this);
 			return await processEvents(ledger, events, {
@@ -57,6 +59,11 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	if (answer.httpStatus !== 200) return { noWebhookResponse: true };
 	const notice = otherNumbersNotice(answer.otherNumbers, phoneNumberId);
 	if (notice) this.logger.warn(notice);
+	const replays = replaysNotice(answer.replays, replayWindowMs);
+	if (replays) this.logger.warn(replays);
+	for (const event of answer.emitted) {
+		if (event.event === 'event.rejected') this.logger.warn(`WhatsApp webhook event not understood, kept in the consent ledger as ${String(event.rejectedId)}: ${String(event.reason)}`);
+	}
 	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], triggerOptions(this).redactOutput === true).map((json) => ({ json: json as IDataObject }));
 	return items.length > 0 ? { noWebhookResponse: true, workflowData: [items] } : { noWebhookResponse: true };
 }

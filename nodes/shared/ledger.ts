@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { openLedger, type Ledger, type LedgerConfig } from '../../lib/consent/ledger';
+import { DEFAULT_REPLAY_WINDOW_DAYS } from '../../lib/consent/context';
 import { wordList, type MatchMode } from '../../lib/keywords';
 import { assertCountry } from '../../lib/phone';
 
@@ -38,6 +39,8 @@ export function ledgerConfig(credentials: ICredentialDataDecryptedObject): Ledge
 		maxConsentAgeDays: positive(credentials.maxConsentAgeDays),
 		proofRetentionYears: positive(credentials.proofRetentionYears),
 		pendingRetentionHours: positive(credentials.pendingRetentionHours),
+		operationalRetentionDays: positive(credentials.operationalRetentionDays),
+		replayWindowDays: positive(credentials.replayWindowDays),
 		withdrawal: {
 			scope: credentials.stopScope === 'marketing' ? 'marketing' : 'all',
 			keywords: {
@@ -47,6 +50,12 @@ export function ledgerConfig(credentials: ICredentialDataDecryptedObject): Ledge
 			},
 		},
 	};
+}
+
+/** The replay window of the credential's ledger, in ms (what the Opt-In Trigger checks before it opens the ledger). */
+export function replayWindowMsOf(credentials: ICredentialDataDecryptedObject): number {
+	const days = typeof credentials.replayWindowDays === 'number' && credentials.replayWindowDays > 0 ? credentials.replayWindowDays : DEFAULT_REPLAY_WINDOW_DAYS;
+	return days * 86_400_000;
 }
 
 export function ledgerFor(credentials: ICredentialDataDecryptedObject): Promise<Ledger> {

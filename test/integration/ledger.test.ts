@@ -385,7 +385,12 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		await signUp('+4915100000005');
 		await ledger.revoke({ recipient: '+4915100000005', purposes: 'all', channel: 'email' });
 		clock.advance(71 * 3_600_000);
-		expect(await ledger.purge()).toEqual({ unconfirmedErased: 0, requestsDeleted: 0, proofErased: 0 });
+		expect(await ledger.purge()).toEqual({
+			unconfirmedErased: 0,
+			requestsDeleted: 0,
+			proofErased: 0,
+			operational: { deliveries: 0, sends: 0, earlyStatuses: 0, rejectedEvents: 0 },
+		});
 		clock.advance(2 * 3_600_000);
 		const first = await ledger.purge();
 		expect(first).toMatchObject({ unconfirmedErased: 1, proofErased: 0 });

@@ -165,6 +165,20 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 		expect(exported!.sends[0]).toMatchObject({ key: 'k-status', status: 'read', wamid: sent.wamid });
 	});
 
+	test('statuses that overtake the answer to the send are kept and applied when the send completes', async () => {
+		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: WA_ID, text: code });
+		await until('the confirmation', () => ofType('optin.confirmed')[0]);
+		await ledger.reserveSend({ key: 'k-overtaken', recipient: PHONE, purpose: 'offers', category: 'marketing' });
+		const client = new WhatsAppClient({ accessToken: 'sandbox-token', phoneNumberId: '100000000000001', baseUrl: sandbox.url, pairRateSeconds: 0 });
+		const sent = await client.send(PHONE, { type: 'template', name: 'welcome', language: 'de', body: ['Anna'] });
+		// the process that sent it is slow to record Meta's answer: every status arrives first
+		await until('three statuses', async () => ofType('status.updated').length === 3 && (await sandboxIdle(sandbox)));
+		expect(ofType('status.updated').every((event) => event.sendKey === undefined)).toBe(true);
+		await ledger.completeSend('k-overtaken', { wamid: sent.wamid });
+		expect((await ledger.exportPerson(PHONE))!.sends[0]).toMatchObject({ key: 'k-overtaken', status: 'read', wamid: sent.wamid });
+	});
+
 	test('#32 a changed number needs a new confirmation: the system event without contacts ends the old consent', async () => {
 		const { code } = await ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT_DE, source: {} });
 		await control(sandbox, 'inbound', { from: WA_ID, text: code });

@@ -35,6 +35,10 @@ export interface Settings {
 	pendingRetention: Ms;
 	proofRetentionYears: number;
 	maxConsentAge?: Ms;
+	/** Operational records (handled deliveries, finished sends) are forgotten by purge after this. */
+	operationalRetention: Ms;
+	/** A webhook event older than this (by its Meta time) is a replay and not delivered at all (the trigger's check). */
+	replayWindow: Ms;
 }
 
 export interface Request {
@@ -82,6 +86,8 @@ export interface Send {
 	person: number | null;
 	status: 'reserved' | 'accepted' | 'sent' | 'delivered' | 'read' | 'failed' | 'unknown';
 	wamid?: string;
+	/** The last change: the server's time of a reservation, completion or failure, Meta's time of a status. */
+	updatedAt: Ms;
 }
 
 const STATUS_RANK: Record<string, number> = { reserved: 0, accepted: 1, sent: 2, delivered: 3, read: 4, failed: 5 };
@@ -106,6 +112,8 @@ export class ConsentModel {
 	readonly suppressions = new Map<number, Set<string>>();
 	/** #3 of the architecture: a delivery changes the ledger once. */
 	readonly deliveries = new Map<string, unknown>();
+	/** When each delivery was handled (server time): purge forgets it after the operational retention. */
+	readonly deliveredAt = new Map<string, Ms>();
 	readonly sends = new Map<string, Send>();
 	now: Ms;
 
@@ -143,7 +151,10 @@ export class ConsentModel {
 	private once<T>(key: string | undefined, work: () => T): T & { duplicate: boolean } {
 		if (key !== undefined && this.deliveries.has(key)) return { ...(this.deliveries.get(key) as T), duplicate: true };
 		const result = work();
-		if (key !== undefined) this.deliveries.set(key, result);
+		if (key !== undefined) {
+			this.deliveries.set(key, result);
+			this.deliveredAt.set(key, this.now);
+		}
 		return { ...result, duplicate: false };
 	}
 
@@ -352,7 +363,7 @@ export class ConsentModel {
 		const person = this.people.get(index)!;
 		person.hasSends = true;
 		if (category === 'withdrawal_confirmation') person.stopConfirmedFor = person.stopOwedAt;
-		this.sends.set(key, { person: index, status: 'reserved' });
+		this.sends.set(key, { person: index, status: 'reserved', updatedAt: this.now });
 		return 'reserved';
 	}
 
@@ -360,19 +371,25 @@ export class ConsentModel {
 		const send = this.sends.get(key)!;
 		send.status = 'accepted';
 		send.wamid = wamid;
+		send.updatedAt = this.now;
 		const person = send.person === null ? undefined : this.people.get(send.person);
 		if (person) this.touch(person, this.now);
 	}
 
 	fail(key: string, outcome: 'failed' | 'unknown') {
-		this.sends.get(key)!.status = outcome;
+		const send = this.sends.get(key)!;
+		send.status = outcome;
+		send.updatedAt = this.now;
 	}
 
 	/** Statuses move a send forward only; 131050 on a failed one is the in-app stop, in the same transaction. */
 	status(key: string, status: 'sent' | 'delivered' | 'read' | 'failed', marketingStopped: boolean, at: Ms, recipient: number) {
 		return this.once(`status:${this.sends.get(key)!.wamid}:${status}`, () => {
 			const send = this.sends.get(key)!;
-			if ((STATUS_RANK[send.status] ?? 0) < STATUS_RANK[status] && send.status !== 'unknown') send.status = status;
+			if ((STATUS_RANK[send.status] ?? 0) < STATUS_RANK[status] && send.status !== 'unknown') {
+				send.status = status;
+				send.updatedAt = at;
+			}
 			if (status === 'failed' && marketingStopped) {
 				const person = this.people.get(recipient);
 				if (person) person.inAppStopAt = Math.max(person.inAppStopAt ?? -Infinity, at);
@@ -433,5 +450,17 @@ export class ConsentModel {
 				![...p.consents.values()].some((c) => c.state === 'confirmed' || c.state === 'pending'),
 		);
 		for (const [index] of [...unconfirmed, ...expired]) this.forget(index);
+		// Operational records: handled deliveries and finished sends (one reserved or of unknown outcome stays: it may
+		// have gone out). A forgotten key can be sent again; a forgotten delivery is older than the replay window.
+		const operational = this.now - this.settings.operationalRetention;
+		for (const [key, at] of this.deliveredAt) {
+			if (at < operational) {
+				this.deliveredAt.delete(key);
+				this.deliveries.delete(key);
+			}
+		}
+		for (const [key, send] of this.sends) {
+			if (send.status !== 'reserved' && send.status !== 'unknown' && send.updatedAt < operational) this.sends.delete(key);
+		}
 	}
 }

@@ -31,6 +31,8 @@ const SETTINGS = {
 	pendingRetention: 72 * HOUR,
 	proofRetentionYears: 3,
 	maxConsentAge: 400 * DAY,
+	operationalRetention: 30 * DAY,
+	replayWindow: 14 * DAY,
 };
 const START = Date.parse('2026-03-02T10:00:00Z');
 
@@ -204,6 +206,12 @@ class Run {
 	}
 
 	async deliver(delivery: Delivery): Promise<void> {
+		// The Opt-In Trigger takes no event older than the replay window (lib/meta-delivery.ts): it never reaches the ledger.
+		const at = delivery.kind === 'message' ? delivery.message.at : delivery.at;
+		if (at < this.clock.current.getTime() - SETTINGS.replayWindow) {
+			count('replay');
+			return;
+		}
 		if (delivery.kind === 'message') {
 			const { message } = delivery;
 			const result: ConfirmResult = await this.ledger.confirm({ messageId: message.messageId, from: delivery.from, userId: delivery.userId, text: delivery.text, at: new Date(message.at) });
@@ -237,7 +245,8 @@ class Run {
 			await applyPreference(this.ledger, { waId, value: delivery.value, at: new Date(delivery.at) });
 			this.model.setInAppPreference(delivery.index, delivery.value, delivery.at, `preference:${waId}:${delivery.value}:${delivery.at}`);
 		} else {
-			const send = this.model.sends.get(delivery.key)!;
+			const send = this.model.sends.get(delivery.key);
+			if (!send) return; // its operational record was purged (the status itself is then older than the window)
 			await this.ledger.recordStatus({
 				messageId: send.wamid!,
 				status: delivery.status,
@@ -465,6 +474,8 @@ export class HistoryRunner {
 			pendingRetentionHours: SETTINGS.pendingRetention / HOUR,
 			proofRetentionYears: SETTINGS.proofRetentionYears,
 			maxConsentAgeDays: SETTINGS.maxConsentAge / DAY,
+			operationalRetentionDays: SETTINGS.operationalRetention / DAY,
+			replayWindowDays: SETTINGS.replayWindow / DAY,
 		});
 		await ledger.definePurposes(PURPOSE_IDS.map((id) => ({ id, label: id })));
 		return new HistoryRunner(ledger, clock);

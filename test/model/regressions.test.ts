@@ -21,6 +21,23 @@ const FOUND: [string, Action[]][] = [
 			{ t: 'optIn', who: 2, purposes: ['updates'] },
 		],
 	],
+	[
+		// Issue 10, item 7: after the operational retention (30 days) purge forgets a finished send and a handled
+		// delivery. The key may then go out again; the old code message, redelivered, is a replay and reaches nothing.
+		'a finished send and a handled delivery are forgotten after the operational retention; an old redelivery is a replay',
+		[
+			{ t: 'optIn', who: 0, purposes: ['offers'] },
+			{ t: 'reserve', key: 0, who: 0, byUserId: false, purpose: 'offers', category: 'utility' },
+			{ t: 'complete', key: 0 },
+			{ t: 'status', key: 0, status: 'delivered', marketingStopped: false, late: 0 },
+			...Array.from({ length: 30 }, () => ({ t: 'tick' as const, ms: 25 * 3_600_000 })),
+			{ t: 'reserve', key: 0, who: 0, byUserId: false, purpose: 'offers', category: 'utility' },
+			{ t: 'purge' },
+			{ t: 'redeliver', nth: 0 },
+			{ t: 'redeliver', nth: 1 },
+			{ t: 'reserve', key: 0, who: 0, byUserId: false, purpose: 'offers', category: 'utility' },
+		],
+	],
 ];
 
 describe.each(STORE_KINDS)('histories the model found, on the %s store', (kind: StoreKind) => {

@@ -222,12 +222,34 @@ describe('parseWebhook', () => {
 
 	test.each([
 		['a page webhook', { object: 'page', entry: [] }],
-		['a message without an id', message({ id: undefined, type: 'text', text: { body: 'x' } })],
 		['no body', undefined],
 		['a string', 'hello'],
 	])('%s is a typed error', (_name, body) => {
 		expect(() => parseWebhook(body)).toThrow(ValidationError);
 		expect(() => parseWebhook(body)).toThrow(/not a WhatsApp Cloud API webhook/);
+	});
+
+	test('an event that cannot be read is a rejected event with the reason and Meta\'s bytes; its siblings are read', () => {
+		const noId = { from: '4915112345678', timestamp: '1764340000', type: 'text', text: { body: 'no id' } };
+		const body = webhook({
+			contacts,
+			messages: [
+				noId,
+				{ from: '4915112345678', id: 'wamid.OK', timestamp: '1764340001', type: 'reaction', reaction: { emoji: '👍' } },
+			],
+			statuses: [{ id: 'wamid.OUT1', status: 'failed', timestamp: '1764340002', errors: [{ code: '131050' }, { code: 'soon' }] }],
+			user_preferences: [{ wa_id: '4915112345678', category: 'marketing_messages', value: 'snooze', timestamp: 1764340003 }],
+		});
+		const events = parseWebhook(body);
+		expect(events.map((event) => event.kind)).toEqual(['rejected', 'message', 'rejected', 'rejected']);
+		expect(events[0]).toEqual({ kind: 'rejected', reason: 'messages[0].id: Required', raw: noId, at: new Date(1764340000000) });
+		// an unknown message type is an ordinary message, with no text: it means "other"
+		expect(events[1]).toMatchObject({ kind: 'message', messageId: 'wamid.OK', type: 'reaction', text: '' });
+		expect(events[2]).toMatchObject({ kind: 'rejected', reason: expect.stringMatching(/^statuses\[0\]\.errors\.1\.code: is not a number/) });
+		expect(events[3]).toMatchObject({ kind: 'rejected', reason: expect.stringMatching(/^user_preferences\[0\]\.value: Invalid enum value/) });
+		// a code as digits is the code
+		const [failed] = parseWebhook(webhook({ statuses: [{ id: 'wamid.OUT1', status: 'failed', timestamp: '1764340002', errors: [{ code: '131050' }] }] }));
+		expect(failed).toMatchObject({ kind: 'status', errors: [{ code: 131050 }] });
 	});
 });
 
@@ -240,7 +262,10 @@ describe('parseWebhookFor: events of one business number', () => {
 		const { events, otherNumbers } = parseWebhookFor(body, '100000000000001');
 		expect(events.map((event) => event.kind)).toEqual(['message', 'message']);
 		expect(otherNumbers).toEqual([{ phoneNumberId: '100000000000999', events: 2 }]);
-		expect(() => parseWebhookFor({ object: 'page' }, '1')).toThrow(/not a WhatsApp Cloud API webhook/);
+		expect(parseWebhookFor({ object: 'page' }, '1')).toEqual({
+			events: [{ kind: 'rejected', reason: expect.stringMatching(/^This is not a WhatsApp Cloud API webhook/), raw: { object: 'page' }, at: undefined }],
+			otherNumbers: [],
+		});
 	});
 });
 

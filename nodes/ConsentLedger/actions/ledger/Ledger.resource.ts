@@ -15,7 +15,7 @@ export const description: INodeProperties[] = [
 			{
 				name: 'Purge Expired Data',
 				value: 'purge',
-				description: 'Delete unconfirmed sign-ups and proof past its retention period',
+				description: 'Delete unconfirmed sign-ups, proof past its retention period and old operational records',
 				action: 'Purge expired data',
 			},
 			{
