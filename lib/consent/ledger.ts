@@ -119,7 +119,7 @@ export class Ledger {
 		return recordInbound(this.ctx, message);
 	}
 
-	revoke(withdrawal: Withdrawal): Promise<WithdrawalResult & { scope: string[]; duplicate: boolean }> {
+	revoke(withdrawal: Withdrawal): Promise<WithdrawalResult & { duplicate: boolean }> {
 		return revoke(this.ctx, withdrawal);
 	}
 

@@ -118,6 +118,8 @@ export interface WithdrawalInput {
 export interface WithdrawalResult {
 	/** Purposes that were active (pending or confirmed) and are now withdrawn. */
 	withdrawn: string[];
+	/** What the withdrawal was for, as recorded: 'all', 'marketing' or purpose ids. A redelivery gets the first one's. */
+	scope: string[];
 	duplicate: boolean;
 	subjectId?: string;
 	phone?: string;

@@ -30,7 +30,7 @@ function describeScope(scope: WithdrawalScope): string[] {
 	return scope === 'all' || scope === 'marketing' ? [scope] : scope;
 }
 
-export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<WithdrawalResult & { scope: string[] }> {
+export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<WithdrawalResult> {
 	if (!WITHDRAWAL_CHANNELS.includes(input.channel)) {
 		throw new ValidationError('channel', `'${String(input.channel)}' is not a withdrawal channel`, `Use one of: ${WITHDRAWAL_CHANNELS.join(', ')}`);
 	}
