@@ -8,6 +8,7 @@ import { verifyChain, type ChainVerification } from './chain';
 import { assertKeywords } from '../keywords';
 import { resolveOptions, type LedgerContext, type LedgerOptions, type WithdrawalPolicy } from './context';
 import { LedgerKeys } from './crypto';
+import { keyOperationalRows } from './keyed';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
@@ -214,5 +215,11 @@ export async function openLedger(config: LedgerConfig): Promise<Ledger> {
 	const { store: storeConfig, secret, ...options } = config;
 	new LedgerKeys(secret); // a bad secret fails before any connection is made
 	const store = await openStore(storeConfig);
+	try {
+		await keyOperationalRows(store, new LedgerKeys(secret));
+	} catch (error) {
+		await store.close();
+		throw error;
+	}
 	return new Ledger(store, secret, options);
 }

@@ -9,6 +9,7 @@ import { appendEvent, sealPayload } from './chain';
 import type { IpMode, LedgerContext, Queryable } from './context';
 import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex } from './crypto';
 import { once, processedResult } from './deliveries';
+import { deliveryKeyHmac } from './keyed';
 import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
 import { findSenders, phoneOf, resolveRecipient, senderLookups } from './identity';
@@ -135,11 +136,12 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	if (confirmation.purposes.length === 0) return undefined;
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
+	const delivery = deliveryKeyHmac(ctx.keys, key);
 	let outcome: string;
 	try {
 		outcome = await ctx.optIns.confirmations.run({
 			...confirmation.row,
-			delivery_key: key,
+			delivery_key: delivery,
 			result: JSON.stringify(result),
 			processed_at: ctx.now(),
 		});
@@ -147,7 +149,7 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 		if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
 		outcome = 'duplicate'; // the full path recorded this message at the same moment
 	}
-	if (outcome === 'duplicate') return { ...(await processedResult<ConfirmResult>(ctx.store, key)), duplicate: true };
+	if (outcome === 'duplicate') return { ...(await processedResult<ConfirmResult>(ctx.store, delivery)), duplicate: true };
 	return outcome === 'confirmed' ? { ...result, phone } : undefined;
 }
 

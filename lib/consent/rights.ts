@@ -117,14 +117,14 @@ export async function exportPerson(ctx: LedgerContext, recipient: string, reques
 			[subject.id],
 		);
 		const sends = await tx.query<{
-			idempotency_key: string;
+			key_enc: string;
 			purpose: string;
 			category: string;
 			status: string;
-			wamid: string | null;
+			wamid_enc: string | null;
 			created_at: Date;
 			consent_event_seq: number | null;
-		}>('SELECT * FROM sends WHERE subject_id = $1 ORDER BY created_at', [subject.id]);
+		}>('SELECT key_enc, purpose, category, status, wamid_enc, created_at, consent_event_seq FROM sends WHERE subject_id = $1 ORDER BY created_at', [subject.id]);
 		return {
 			exportedAt: now.toISOString(),
 			...record,
@@ -136,11 +136,11 @@ export async function exportPerson(ctx: LedgerContext, recipient: string, reques
 				expiresAt: iso(row.expires_at)!,
 			})),
 			sends: sends.map((row) => ({
-				key: row.idempotency_key,
+				key: ctx.keys.decrypt(row.key_enc),
 				purpose: row.purpose,
 				category: row.category,
 				status: row.status,
-				wamid: row.wamid,
+				wamid: row.wamid_enc === null ? null : ctx.keys.decrypt(row.wamid_enc),
 				at: iso(row.created_at)!,
 				consentEventSeq: row.consent_event_seq === null ? null : Number(row.consent_event_seq),
 			})),
@@ -167,6 +167,12 @@ export interface ErasureResult {
 }
 
 /** Blanks a person's event payloads (tombstones) and deletes their rows; the chain still verifies. */
+/**
+ * Erasure reaches every table (invariant 8): payloads blanked (their hashes keep the chain whole), the people deleted
+ * and with them (ON DELETE CASCADE) their consents, requests and sends. What stays, keyed or encrypted and linked to
+ * nobody, until the operational retention: the HMACs of handled deliveries (they keep a stale redelivery from
+ * recreating the person), statuses that came before their send completed, rejected events; and the suppression entry.
+ */
 async function eraseSubjects(tx: Queryable, subjectIds: string[]): Promise<void> {
 	if (subjectIds.length === 0) return;
 	await tx.query('UPDATE events SET payload = NULL WHERE subject_id = ANY($1::text[]) AND payload IS NOT NULL', [subjectIds]);

@@ -7,6 +7,7 @@ import { ValidationError } from '../errors';
 import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { once } from './deliveries';
+import { sendKeyHmac, wamidHmac } from './keyed';
 import { answer, refusal } from './gate';
 import { phoneOf } from './identity';
 import { openWindow, parseInbound } from './optin';
@@ -39,15 +40,17 @@ export async function reserveSend(ctx: LedgerContext, reservation: SendReservati
 }
 
 interface PreviousSend {
-	idempotency_key: string;
+	key_hmac: string;
 	status: string;
-	wamid: string | null;
+	wamid_enc: string | null;
 	updated_at: Date;
 }
 
-const duplicateOf = (row: PreviousSend): ReservationResult => ({
+const PREVIOUS_SEND = 'SELECT key_hmac, status, wamid_enc, updated_at FROM sends WHERE key_hmac = ANY($1::text[])';
+
+const duplicateOf = (ctx: LedgerContext, row: PreviousSend): ReservationResult => ({
 	status: 'duplicate',
-	previous: { status: row.status, wamid: row.wamid, at: new Date(row.updated_at) },
+	previous: { status: row.status, wamid: row.wamid_enc === null ? null : ctx.keys.decrypt(row.wamid_enc), at: new Date(row.updated_at) },
 });
 
 /**
@@ -61,12 +64,8 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 	reservations.forEach((reservation, index) => assertKey(reservation?.key, `reservations[${index}].key`));
 	if (reservations.length === 0) return [];
 	return ctx.store.transaction(async (tx) => {
-		const keys = [...new Set(reservations.map((reservation) => reservation.key))];
-		const previous = new Map(
-			(
-				await tx.query<PreviousSend>('SELECT idempotency_key, status, wamid, updated_at FROM sends WHERE idempotency_key = ANY($1::text[])', [keys])
-			).map((row) => [row.idempotency_key, row]),
-		);
+		const hmacOf = new Map(reservations.map((reservation) => [reservation.key, sendKeyHmac(ctx.keys, reservation.key)]));
+		const previous = new Map((await tx.query<PreviousSend>(PREVIOUS_SEND, [[...hmacOf.values()]])).map((row) => [row.key_hmac, row]));
 		const results = new Array<ReservationResult | undefined>(reservations.length);
 		/** The first reservation of each key in the slice; later ones share its fate. */
 		const first = new Map<string, number>();
@@ -74,9 +73,9 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 		reservations.forEach((reservation, index) => {
 			if (first.has(reservation.key)) return;
 			first.set(reservation.key, index);
-			const before = previous.get(reservation.key);
+			const before = previous.get(hmacOf.get(reservation.key)!);
 			// Only a send Meta refused outright may be tried again under its key: anything else may have gone out.
-			if (before && before.status !== 'failed') results[index] = duplicateOf(before);
+			if (before && before.status !== 'failed') results[index] = duplicateOf(ctx, before);
 			else asking.push(index);
 		});
 
@@ -99,23 +98,25 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 		const now = ctx.now();
 		// Sorted by key, so two processes reserving overlapping slices lock the rows in the same order. A key another
 		// process reserved in the meantime is neither inserted nor updated, and is reported as a duplicate below.
-		allowed.sort((a, b) => (reservations[a.index].key < reservations[b.index].key ? -1 : 1));
+		const hmacAt = (index: number) => hmacOf.get(reservations[index].key)!;
+		allowed.sort((a, b) => (hmacAt(a.index) < hmacAt(b.index) ? -1 : 1));
 		const inserted = new Set(
 			allowed.length === 0
 				? []
 				: (
-						await tx.query<{ idempotency_key: string }>(
-							`INSERT INTO sends (idempotency_key, subject_id, purpose, category, consent_event_seq, status, created_at, updated_at)
-							 SELECT r.key, r.subject_id, r.purpose, r.category, r.consent_event_seq, 'reserved', $6, $6
-							 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY
-								AS r (key, subject_id, purpose, category, consent_event_seq, position)
+						await tx.query<{ key_hmac: string }>(
+							`INSERT INTO sends (key_hmac, key_enc, subject_id, purpose, category, consent_event_seq, status, created_at, updated_at)
+							 SELECT r.key_hmac, r.key_enc, r.subject_id, r.purpose, r.category, r.consent_event_seq, 'reserved', $7, $7
+							 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY
+								AS r (key_hmac, key_enc, subject_id, purpose, category, consent_event_seq, position)
 							 ORDER BY r.position
-							 ON CONFLICT (idempotency_key) DO UPDATE SET status = 'reserved', error_code = NULL, error_message = NULL,
+							 ON CONFLICT (key_hmac) DO UPDATE SET status = 'reserved', error_code = NULL, error_message = NULL,
 								consent_event_seq = EXCLUDED.consent_event_seq, updated_at = EXCLUDED.updated_at
 							 WHERE sends.status = 'failed'
-							 RETURNING idempotency_key`,
+							 RETURNING key_hmac`,
 							[
-								allowed.map(({ index }) => reservations[index].key),
+								allowed.map(({ index }) => hmacAt(index)),
+								allowed.map(({ index }) => ctx.keys.encrypt(reservations[index].key)),
 								allowed.map(({ decision }) => decision.subjectId ?? null),
 								allowed.map(({ index }) => reservations[index].purpose),
 								allowed.map(({ index }) => reservations[index].category),
@@ -123,9 +124,9 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 								now,
 							],
 						)
-					).map((row) => row.idempotency_key),
+					).map((row) => row.key_hmac),
 		);
-		const reserved = allowed.filter(({ index }) => inserted.has(reservations[index].key));
+		const reserved = allowed.filter(({ index }) => inserted.has(hmacAt(index)));
 		await appendEvents(
 			tx,
 			ctx.keys,
@@ -151,10 +152,11 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 			]);
 		}
 
-		const lost = allowed.filter(({ index }) => !inserted.has(reservations[index].key)).map(({ index }) => reservations[index].key);
+		const lost = allowed.filter(({ index }) => !inserted.has(hmacAt(index)));
 		if (lost.length > 0) {
-			const rows = await tx.query<PreviousSend>('SELECT idempotency_key, status, wamid, updated_at FROM sends WHERE idempotency_key = ANY($1::text[])', [lost]);
-			for (const row of rows) results[first.get(row.idempotency_key)!] = duplicateOf(row);
+			const indexOf = new Map(lost.map(({ index }) => [hmacAt(index), index]));
+			const rows = await tx.query<PreviousSend>(PREVIOUS_SEND, [[...indexOf.keys()]]);
+			for (const row of rows) results[indexOf.get(row.key_hmac)!] = duplicateOf(ctx, row);
 		}
 
 		return reservations.map((reservation, index): ReservationResult => {
@@ -180,19 +182,19 @@ export async function completeSend(ctx: LedgerContext, key: string, accepted: { 
 export async function completeSends(ctx: LedgerContext, accepted: { key: string; wamid: string }[]): Promise<void> {
 	if (accepted.length === 0) return;
 	const now = ctx.now();
-	const hmacs = accepted.map((send) => wamidHmac(ctx, send.wamid));
+	const hmacs = accepted.map((send) => wamidHmac(ctx.keys, send.wamid));
 	await ctx.store.transaction(async (tx) => {
 		// The same lock a status for one of these wamids takes: it is applied either here or by recordStatus, never lost.
 		await lockWamids(tx, hmacs);
 		await tx.query(
 			`WITH send AS (
-				UPDATE sends SET status = 'accepted', wamid = done.wamid, updated_at = $3
-				FROM unnest($1::text[], $2::text[]) AS done (key, wamid)
-				WHERE idempotency_key = done.key
+				UPDATE sends SET status = 'accepted', wamid_hmac = done.wamid_hmac, wamid_enc = done.wamid_enc, updated_at = $4
+				FROM unnest($1::text[], $2::text[], $3::text[]) AS done (key_hmac, wamid_hmac, wamid_enc)
+				WHERE sends.key_hmac = done.key_hmac
 				RETURNING subject_id
 			)
-			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $3) WHERE id IN (SELECT subject_id FROM send)`,
-			[accepted.map((send) => send.key), accepted.map((send) => send.wamid), now],
+			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $4) WHERE id IN (SELECT subject_id FROM send)`,
+			[accepted.map((send) => sendKeyHmac(ctx.keys, send.key)), hmacs, accepted.map((send) => ctx.keys.encrypt(send.wamid)), now],
 		);
 		const early = await tx.query<EarlyStatusRow>(
 			`DELETE FROM early_statuses WHERE wamid_hmac = ANY($1::text[])
@@ -210,7 +212,7 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc),
 				errors: row.error_code === null && row.error_message === null ? undefined : [{ code: Number(row.error_code ?? 0), message: row.error_message ?? undefined }],
 			};
-			const updated = await applyStatus(tx, status);
+			const updated = await applyStatus(ctx, tx, status);
 			if (status.status === 'failed' && Number(row.error_code) === MARKETING_STOPPED_CODE) {
 				// The in-app stop: for the recipient Meta named (already set when the status came), else the send's person.
 				const subjectId = updated[0]?.subject_id;
@@ -231,25 +233,20 @@ interface EarlyStatusRow {
 	error_message: string | null;
 }
 
-/** A wamid encodes the recipient's number: tables keep only its keyed HMAC. */
-function wamidHmac(ctx: LedgerContext, wamid: string): string {
-	return ctx.keys.lookupHmac(`wamid:${wamid}`);
-}
-
 /** Transaction locks on wamids, in one order, so a status and the completion of its send take turns. */
 async function lockWamids(tx: Queryable, hmacs: string[]): Promise<void> {
 	await tx.query(`SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT DISTINCT 'wamid:' || k AS k FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`, [hmacs]);
 }
 
 /** Moves the send with this wamid forward to the status (never back); the sends it moved. */
-function applyStatus(tx: Queryable, status: DeliveryStatus) {
+function applyStatus(ctx: LedgerContext, tx: Queryable, status: DeliveryStatus) {
 	const error = status.errors?.[0];
-	return tx.query<{ idempotency_key: string; subject_id: string | null }>(
+	return tx.query<{ key_enc: string; subject_id: string | null }>(
 		`UPDATE sends SET status = $2, updated_at = $3, error_code = coalesce($4, error_code), error_message = coalesce($5, error_message)
-		 WHERE wamid = $1 AND (CASE status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
+		 WHERE wamid_hmac = $1 AND (CASE status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
 			WHEN 'failed' THEN 5 ELSE 0 END) < $6
-		 RETURNING idempotency_key, subject_id`,
-		[status.messageId, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
+		 RETURNING key_enc, subject_id`,
+		[wamidHmac(ctx.keys, status.messageId), status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
 	);
 }
 
@@ -263,8 +260,8 @@ export async function failSend(
 	failure: { outcome: 'failed' | 'unknown'; code?: number; message?: string },
 ): Promise<void> {
 	await ctx.store.query(
-		`UPDATE sends SET status = $2, error_code = $3, error_message = $4, updated_at = $5 WHERE idempotency_key = $1`,
-		[key, failure.outcome, failure.code ?? null, failure.message?.slice(0, 1000) ?? null, ctx.now()],
+		`UPDATE sends SET status = $2, error_code = $3, error_message = $4, updated_at = $5 WHERE key_hmac = $1`,
+		[sendKeyHmac(ctx.keys, key), failure.outcome, failure.code ?? null, failure.message?.slice(0, 1000) ?? null, ctx.now()],
 	);
 }
 
@@ -291,20 +288,21 @@ export async function recordStatus(
 	}
 	const deliveryKey = `status:${status.messageId}:${status.status}`;
 	const marketingStopped = status.status === 'failed' && (status.errors ?? []).some((error) => error.code === MARKETING_STOPPED_CODE);
+	let sealedKey: string | undefined;
 	const result = await once(ctx, deliveryKey, async (tx) => {
-		let rows = await applyStatus(tx, status);
+		let rows = await applyStatus(ctx, tx, status);
 		let early = false;
 		if (rows.length === 0) {
 			// No send has this wamid yet, or its status is already further: Meta's webhook can overtake the answer to
 			// the send. Under the wamid's lock (completeSends takes it too) look again, else keep the status for it.
-			const hmac = wamidHmac(ctx, status.messageId);
+			const hmac = wamidHmac(ctx.keys, status.messageId);
 			await lockWamids(tx, [hmac]);
-			rows = await applyStatus(tx, status);
+			rows = await applyStatus(ctx, tx, status);
 			if (rows.length === 0) {
 				const error = status.errors?.find((candidate) => candidate.code === MARKETING_STOPPED_CODE) ?? status.errors?.[0];
 				const kept = await tx.query(
 					`INSERT INTO early_statuses (wamid_hmac, status, at, recipient_enc, error_code, error_message, received_at)
-					 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM sends WHERE wamid = $8)
+					 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM sends WHERE wamid_hmac = $1)
 					 ON CONFLICT (wamid_hmac, status) DO NOTHING RETURNING status`,
 					[
 						hmac,
@@ -314,7 +312,6 @@ export async function recordStatus(
 						error?.code ?? null,
 						(error?.message ?? error?.title)?.slice(0, 1000) ?? null,
 						ctx.now(),
-						status.messageId,
 					],
 				);
 				early = kept.length > 0;
@@ -324,9 +321,11 @@ export async function recordStatus(
 		if (marketingStopped && status.recipientId) {
 			await applyMarketingPreference(ctx, tx, { waId: status.recipientId, value: 'stop', at: status.at }, 'error_131050');
 		}
-		return { updated: rows.length > 0, key: rows[0]?.idempotency_key, early };
+		// The send's key goes back to the caller only: the stored result of a delivery names no key (it holds the number).
+		sealedKey = rows[0]?.key_enc;
+		return { updated: rows.length > 0, early };
 	});
-	return { ...result, marketingStopped };
+	return { ...result, key: result.duplicate || sealedKey === undefined ? undefined : ctx.keys.decrypt(sealedKey), marketingStopped };
 }
 
 /** Any other inbound message: opens or renews the sender's 24 h window, so a service reply is allowed (checklist 19). */

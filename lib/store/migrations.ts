@@ -410,6 +410,48 @@ const MIGRATIONS: Migration[] = [
 			`CREATE INDEX sends_updated ON sends (updated_at)`,
 		],
 	},
+	{
+		// Keyed operational rows (issue 10): a send's idempotency key holds the recipient's number and a wamid encodes
+		// it, so neither is kept as it is. Rows are found by keyed HMACs; what exports and status events show is kept
+		// encrypted. Rows written before are moved over by `keyOperationalRows` when the ledger opens (it needs the
+		// keys): the old tables are renamed here and dropped once empty.
+		version: 8,
+		name: 'keyed operational rows',
+		statements: [
+			`ALTER TABLE sends RENAME TO sends_unkeyed`,
+			`ALTER INDEX sends_pkey RENAME TO sends_unkeyed_pkey`,
+			`ALTER INDEX sends_updated RENAME TO sends_unkeyed_updated`,
+			`ALTER INDEX sends_subject RENAME TO sends_unkeyed_subject`,
+			`CREATE TABLE sends (
+				key_hmac text PRIMARY KEY,
+				key_enc text NOT NULL,
+				-- erasure deletes a person's sends with them: the proof of each send is its send.recorded event
+				subject_id text REFERENCES subjects (id) ON DELETE CASCADE,
+				purpose text NOT NULL,
+				category text NOT NULL,
+				consent_event_seq bigint,
+				status text NOT NULL CHECK (status IN ('reserved', 'accepted', 'sent', 'delivered', 'read', 'failed', 'unknown')),
+				wamid_hmac text UNIQUE,
+				wamid_enc text,
+				error_code int,
+				error_message text,
+				created_at timestamptz NOT NULL,
+				updated_at timestamptz NOT NULL
+			) WITH (fillfactor = 85)`,
+			`CREATE INDEX sends_subject ON sends (subject_id)`,
+			`CREATE INDEX sends_updated ON sends (updated_at)`,
+			// The key column now holds the keyed HMAC of the delivery's key (a wamid, a wa_id, a send key).
+			`ALTER TABLE processed_deliveries RENAME TO processed_deliveries_unkeyed`,
+			`ALTER INDEX processed_deliveries_pkey RENAME TO processed_deliveries_unkeyed_pkey`,
+			`ALTER INDEX processed_deliveries_processed RENAME TO processed_deliveries_unkeyed_processed`,
+			`CREATE TABLE processed_deliveries (
+				key text PRIMARY KEY,
+				result text NOT NULL,
+				processed_at timestamptz NOT NULL
+			)`,
+			`CREATE INDEX processed_deliveries_processed ON processed_deliveries (processed_at)`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

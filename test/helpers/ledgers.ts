@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { Ledger, openLedger } from '../../lib/consent/ledger';
-import type { LedgerOptions } from '../../lib/consent/context';
+import type { LedgerContext, LedgerOptions } from '../../lib/consent/context';
 import type { StoreConfig } from '../../lib/store';
 
 export type StoreKind = 'embedded' | 'postgres';
@@ -20,6 +20,18 @@ export function pgConnection() {
 export function newStoreConfig(kind: StoreKind): StoreConfig {
 	if (kind === 'embedded') return { kind, folder: mkdtempSync(join(tmpdir(), 'ledger-')) };
 	return { kind, ...pgConnection(), schema: `t_${randomBytes(6).toString('hex')}` };
+}
+
+/** The ledger's keys, for tests that read its tables: every row is found by keyed HMACs and holds ciphertexts. */
+export function ledgerKeys(ledger: Ledger) {
+	return (ledger as unknown as { ctx: LedgerContext }).ctx.keys;
+}
+
+/** Every send row, decrypted: key → status and wamid. */
+export async function sendRows(ledger: Ledger): Promise<Record<string, { status: string; wamid: string | null }>> {
+	const keys = ledgerKeys(ledger);
+	const rows = await ledger.store.query<{ key_enc: string; status: string; wamid_enc: string | null }>('SELECT key_enc, status, wamid_enc FROM sends');
+	return Object.fromEntries(rows.map((row) => [keys.decrypt(row.key_enc), { status: row.status, wamid: row.wamid_enc === null ? null : keys.decrypt(row.wamid_enc) }]));
 }
 
 /** A clock the test moves by hand. */

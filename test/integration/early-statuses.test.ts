@@ -4,7 +4,8 @@
  * the send completes, in order; a 131050 among them still sets the in-app stop.
  */
 import type { Ledger } from '../../lib/consent/ledger';
-import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+import { closeTestLedgers, ledgerKeys, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+import { sendKeyHmac } from '../../lib/consent/keyed';
 
 const PHONE = '+4915112345678';
 const WA_ID = '4915112345678';
@@ -74,7 +75,7 @@ describe.each(STORE_KINDS)('statuses before the send is completed (%s store)', (
 		const sends = (await ledger.exportPerson(PHONE))!.sends;
 		expect(sends.find((send) => send.key === 'k-1')).toMatchObject({ status: 'failed' });
 		expect(sends.find((send) => send.key === 'k-2')).toMatchObject({ status: 'delivered' });
-		const [row] = await ledger.store.query<{ error_code: number }>(`SELECT error_code FROM sends WHERE idempotency_key = 'k-1'`);
+		const [row] = await ledger.store.query<{ error_code: number }>('SELECT error_code FROM sends WHERE key_hmac = $1', [sendKeyHmac(ledgerKeys(ledger), 'k-1')]);
 		expect(Number(row.error_code)).toBe(131050);
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'marketing_stopped_in_app' });
 		expect((await ledger.getConsent(PHONE))!.history.map((event) => event.type)).toContain('marketing.stopped');

@@ -9,7 +9,7 @@ import { sendWithConsent, type ConsentedSend } from '../../lib/sending';
 import { WhatsAppClient, type OutgoingMessage } from '../../lib/whatsapp';
 import { nodeHttpFetch, type HttpFetch } from '../../lib/whatsapp/http';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
-import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE, type StoreKind } from '../helpers/ledgers';
+import { closeTestLedgers, openTestLedger, PURPOSES, sendRows as sendRowsOf, STORE_KINDS, TEXT_DE, type StoreKind } from '../helpers/ledgers';
 
 const WELCOME: OutgoingMessage = { type: 'template', name: 'welcome', language: 'de', body: ['Anna'] };
 let messageCounter = 0;
@@ -26,10 +26,7 @@ describe.each(STORE_KINDS)('sends in slices on the %s store', (kind: StoreKind) 
 
 	const reservation = (key: string, recipient: string) => ({ key, recipient, purpose: 'offers', category: 'marketing' as const });
 
-	async function sendRows(): Promise<Record<string, { status: string; wamid: string | null }>> {
-		const rows = await ledger.store.query<{ idempotency_key: string; status: string; wamid: string | null }>('SELECT idempotency_key, status, wamid FROM sends');
-		return Object.fromEntries(rows.map((row) => [row.idempotency_key, { status: row.status, wamid: row.wamid }]));
-	}
+	const sendRows = () => sendRowsOf(ledger);
 
 	const recordedSends = async () =>
 		Number((await ledger.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'send.recorded'`))[0].n);

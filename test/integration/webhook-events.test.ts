@@ -3,77 +3,16 @@
  * escaped as Meta does, each delivered three times and out of order) to a receiver that does what the Opt-In
  * Trigger does: check the signature over the raw bytes, commit in the ledger, then answer 200.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { processEvents, type TriggerEvent } from '../../lib/events';
+import { processEvents } from '../../lib/events';
 import type { Ledger } from '../../lib/consent/ledger';
-import { receiveMetaDelivery, workflowItems } from '../../lib/meta-delivery';
+import { workflowItems } from '../../lib/meta-delivery';
 import { parseWebhook, WhatsAppClient } from '../../lib/whatsapp';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+import { control, sandboxIdle, startReceiver, until, type Receiver } from '../helpers/receiver';
 
 const PHONE = '+4915112345678';
 const WA_ID = '4915112345678';
-
-interface Receiver {
-	url: string;
-	emitted: TriggerEvent[];
-	answers: number[];
-	/** Events that came for another business number, as `receiveMetaDelivery` reported them. */
-	otherNumbers: { phoneNumberId: string; events: number }[];
-	close(): Promise<void>;
-}
-
-/** Does what the Opt-In Trigger does with Meta's POSTs (`receiveMetaDelivery`, shared with it) for one business number. */
-async function startReceiver(ledger: Ledger, phoneNumberId = '100000000000001'): Promise<Receiver> {
-	const emitted: TriggerEvent[] = [];
-	const answers: number[] = [];
-	const otherNumbers: Receiver['otherNumbers'] = [];
-	const server: Server = createServer((request, response) => {
-		const chunks: Buffer[] = [];
-		request.on('data', (chunk) => chunks.push(chunk));
-		request.on('end', async () => {
-			const answer = await receiveMetaDelivery({ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] }, { appSecret: 'sandbox-secret', phoneNumberId }, (events) =>
-				processEvents(ledger, events, {
-					replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
-				}),
-			);
-			if (answer.httpStatus === 200) {
-				emitted.push(...answer.emitted);
-				otherNumbers.push(...answer.otherNumbers);
-			}
-			answers.push(answer.httpStatus);
-			response.writeHead(answer.httpStatus).end(answer.text);
-		});
-	});
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	return {
-		url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-		emitted,
-		answers,
-		otherNumbers,
-		close: () => new Promise((resolve) => server.close(() => resolve())),
-	};
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-	const started = Date.now();
-	for (;;) {
-		const value = await probe();
-		if (value) return value;
-		if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-}
-
-async function control(sandbox: Sandbox, path: string, body?: unknown) {
-	const response = await fetch(`${sandbox.url}/_sandbox/${path}`, {
-		method: body === undefined ? 'GET' : 'POST',
-		headers: { 'Content-Type': 'application/json' },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	return response.json();
-}
 
 describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)', (kind) => {
 	let ledger: Ledger;
@@ -274,7 +213,3 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 });
 
 /** The sandbox has no webhook left to deliver. */
-async function sandboxIdle(sandbox: Sandbox): Promise<boolean> {
-	const log = (await control(sandbox, 'webhooks')) as { busy: boolean };
-	return !log.busy;
-}

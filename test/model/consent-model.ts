@@ -422,7 +422,8 @@ export class ConsentModel {
 
 	private forget(index: number) {
 		this.people.delete(index);
-		for (const send of this.sends.values()) if (send.person === index) send.person = null;
+		// erasure and purge delete the person's sends with them (their proof is the chain's send.recorded)
+		for (const [key, send] of this.sends) if (send.person === index) this.sends.delete(key);
 	}
 
 	/** #14, #28: unconfirmed sign-ups after the pending retention; proof after the end of the year + N years. */
