@@ -29,10 +29,7 @@ const BATCH = 2000;
  * ledger at the same time waits and finds the work done. Nothing is lost: a key already sent stays a duplicate.
  */
 export async function keyOperationalRows(store: Store, keys: LedgerKeys): Promise<void> {
-	const [pending] = await store.query<{ sends: string | null; deliveries: string | null }>(
-		`SELECT to_regclass('sends_unkeyed')::text AS sends, to_regclass('processed_deliveries_unkeyed')::text AS deliveries`,
-	);
-	if (pending.sends === null && pending.deliveries === null) return;
+	if (!(await exists(store, 'sends_unkeyed')) && !(await exists(store, 'processed_deliveries_unkeyed'))) return;
 	await store.transaction(async (tx) => {
 		await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`whatsapp-consent-ledger:${store.schema}`]);
 		await moveSends(tx, keys);
@@ -40,9 +37,13 @@ export async function keyOperationalRows(store: Store, keys: LedgerKeys): Promis
 	});
 }
 
-async function exists(tx: Queryable, table: string): Promise<boolean> {
-	const [row] = await tx.query<{ name: string | null }>('SELECT to_regclass($1)::text AS name', [table]);
-	return row.name !== null;
+/**
+ * Read from pg_class, not with to_regclass: after waiting for the lock, a second process must see the table the
+ * first one dropped, and the catalog cache behind to_regclass may not have heard of the drop yet.
+ */
+async function exists(db: Queryable, table: string): Promise<boolean> {
+	const rows = await db.query('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [table]);
+	return rows.length > 0;
 }
 
 interface UnkeyedSend {

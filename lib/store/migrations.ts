@@ -418,10 +418,24 @@ const MIGRATIONS: Migration[] = [
 		version: 8,
 		name: 'keyed operational rows',
 		statements: [
-			`ALTER TABLE sends RENAME TO sends_unkeyed`,
-			`ALTER INDEX sends_pkey RENAME TO sends_unkeyed_pkey`,
-			`ALTER INDEX sends_updated RENAME TO sends_unkeyed_updated`,
-			`ALTER INDEX sends_subject RENAME TO sends_unkeyed_subject`,
+			// A ledger without rows (a new one) has nothing to move.
+			`DO $$ BEGIN
+				IF EXISTS (SELECT 1 FROM sends) THEN
+					ALTER TABLE sends RENAME TO sends_unkeyed;
+					ALTER INDEX sends_pkey RENAME TO sends_unkeyed_pkey;
+					ALTER INDEX sends_updated RENAME TO sends_unkeyed_updated;
+					ALTER INDEX sends_subject RENAME TO sends_unkeyed_subject;
+				ELSE
+					DROP TABLE sends;
+				END IF;
+				IF EXISTS (SELECT 1 FROM processed_deliveries) THEN
+					ALTER TABLE processed_deliveries RENAME TO processed_deliveries_unkeyed;
+					ALTER INDEX processed_deliveries_pkey RENAME TO processed_deliveries_unkeyed_pkey;
+					ALTER INDEX processed_deliveries_processed RENAME TO processed_deliveries_unkeyed_processed;
+				ELSE
+					DROP TABLE processed_deliveries;
+				END IF;
+			END $$`,
 			`CREATE TABLE sends (
 				key_hmac text PRIMARY KEY,
 				key_enc text NOT NULL,
@@ -441,9 +455,6 @@ const MIGRATIONS: Migration[] = [
 			`CREATE INDEX sends_subject ON sends (subject_id)`,
 			`CREATE INDEX sends_updated ON sends (updated_at)`,
 			// The key column now holds the keyed HMAC of the delivery's key (a wamid, a wa_id, a send key).
-			`ALTER TABLE processed_deliveries RENAME TO processed_deliveries_unkeyed`,
-			`ALTER INDEX processed_deliveries_pkey RENAME TO processed_deliveries_unkeyed_pkey`,
-			`ALTER INDEX processed_deliveries_processed RENAME TO processed_deliveries_unkeyed_processed`,
 			`CREATE TABLE processed_deliveries (
 				key text PRIMARY KEY,
 				result text NOT NULL,
