@@ -1,4 +1,5 @@
 import type { IAuthenticateGeneric, ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
+import { DEFAULT_GRAPH_VERSION } from '../lib/whatsapp/graph-version';
 
 /** Meta's WhatsApp Cloud API, or the local sandbox that imitates it (change the Base URL). */
 export class WhatsAppCloudApi implements ICredentialType {
@@ -55,7 +56,8 @@ export class WhatsAppCloudApi implements ICredentialType {
 			displayName: 'Graph API Version',
 			name: 'graphApiVersion',
 			type: 'string',
-			default: 'v23.0',
+			default: DEFAULT_GRAPH_VERSION,
+			description: `Meta's current version is ${DEFAULT_GRAPH_VERSION}. An older one keeps working for as long as Meta serves it (see Meta's Graph API changelog).`,
 		},
 		{
 			displayName: 'Base URL',

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
 		[
 			`WhatsApp Cloud API sandbox on ${sandbox.url}`,
 			`  phone page:       ${sandbox.url}/`,
-			`  Graph API base:   ${sandbox.url}  (e.g. POST ${sandbox.url}/v23.0/${options.phoneNumberId}/messages)`,
+			`  Graph API base:   ${sandbox.url}  (e.g. POST ${sandbox.url}/v26.0/${options.phoneNumberId}/messages)`,
 			`  access token:     ${options.accessToken}`,
 			`  phone number id:  ${options.phoneNumberId}    WABA id: ${options.wabaId}`,
 			`  webhooks to:      ${options.webhookUrl ?? '(none: set SANDBOX_WEBHOOK_URL; events stay in GET /_sandbox/webhooks)'}`,

@@ -18,7 +18,7 @@ const FILES: Record<string, { file: string; type: string }> = {
 export async function servePhonePage(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
 	const entry = FILES[url.pathname];
 	if (!entry || (request.method !== 'GET' && request.method !== 'HEAD')) {
-		sendText(response, 404, 'Not found. The phone page is at /, the Graph API under /v23.0/, the control API under /_sandbox/.');
+		sendText(response, 404, 'Not found. The phone page is at /, the Graph API under /v26.0/, the control API under /_sandbox/.');
 		return;
 	}
 	const content = await readFile(join(PUBLIC_DIR, entry.file));

@@ -8,6 +8,7 @@ import { ConnectionError, errorFromResponse, OutcomeUnknownError, type ErrorCont
 import { nodeHttpFetch, type HttpAnswer, type HttpFetch } from './http';
 import { limitersFor, MESSAGES_PER_SECOND, sleep, type PairRateLimiter, type SendWindow, type ThroughputLimiter } from './limiter';
 import { buildMessage, markAsReadRequest, recipientKey, type OutgoingMessage } from './messages';
+import { DEFAULT_GRAPH_VERSION } from './graph-version';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
 
 export interface ClientOptions {
@@ -15,7 +16,7 @@ export interface ClientOptions {
 	phoneNumberId: string;
 	/** Default https://graph.facebook.com; the sandbox's URL in tests. */
 	baseUrl?: string;
-	/** Default v23.0. */
+	/** Default `DEFAULT_GRAPH_VERSION`. */
 	graphVersion?: string;
 	/** How long to wait for Meta's answer to one request (default 20 s). */
 	timeoutMs?: number;
@@ -63,6 +64,7 @@ export interface PhoneNumberInfo {
 }
 
 const GRAPH_VERSION = /^v\d+\.\d+$/;
+
 /** Connection errors raised before any byte of the request left: nothing reached Meta. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -90,8 +92,8 @@ export class WhatsAppClient {
 		}
 		const baseUrl = (options.baseUrl ?? 'https://graph.facebook.com').replace(/\/+$/, '');
 		if (!/^https?:\/\/[^/]+/.test(baseUrl)) throw new ValidationError('baseUrl', `'${options.baseUrl}' is not a web address`, 'Use https://graph.facebook.com');
-		const graphVersion = options.graphVersion ?? 'v23.0';
-		if (!GRAPH_VERSION.test(graphVersion)) throw new ValidationError('graphVersion', `'${graphVersion}' is not a Graph API version`, 'Use a version such as v23.0');
+		const graphVersion = options.graphVersion ?? DEFAULT_GRAPH_VERSION;
+		if (!GRAPH_VERSION.test(graphVersion)) throw new ValidationError('graphVersion', `'${graphVersion}' is not a Graph API version`, `Use a version such as ${DEFAULT_GRAPH_VERSION}`);
 		const timeoutMs = options.timeoutMs ?? 20_000;
 		if (!(timeoutMs >= 100)) throw new ValidationError('timeoutMs', `The timeout must be at least 100 ms, got ${timeoutMs}`);
 

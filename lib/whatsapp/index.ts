@@ -1,4 +1,5 @@
 /** The WhatsApp Cloud API core: message builders, the client with its limits and retries, and webhooks. */
+export { DEFAULT_GRAPH_VERSION } from './graph-version';
 export { WhatsAppClient, type ClientOptions, type SendOptions, type SentMessage, type PhoneNumberInfo } from './client';
 export {
 	WhatsAppError,

@@ -94,7 +94,8 @@ describe('sending', () => {
 
 		const log = await requests();
 		expect(log.map((entry) => entry.outcome.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
-		expect(log[0].path).toBe(`/v23.0/${PHONE_ID}/messages`);
+		// Meta's current Graph API version by default (v26.0, its changelog of 29 July 2026)
+		expect(log[0].path).toBe(`/v26.0/${PHONE_ID}/messages`);
 		expect(log[1].outcome.wamid).toBe(named.wamid);
 		expect(log.map((entry) => entry.body?.type)).toEqual(['template', 'template', 'text', 'interactive', 'document']);
 		expect(log[2].body).toMatchObject({ to: to.slice(1), text: { body: 'Danke!', preview_url: true } });

@@ -4,7 +4,7 @@
  */
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { createHash } from 'node:crypto';
-import { WhatsAppClient } from '../../../lib/whatsapp';
+import { DEFAULT_GRAPH_VERSION, WhatsAppClient } from '../../../lib/whatsapp';
 
 export interface Pace {
 	messagesPerSecond: number;
@@ -18,7 +18,7 @@ export function clientFor(credentials: ICredentialDataDecryptedObject, pace: Pac
 		accessToken: String(credentials.accessToken ?? ''),
 		phoneNumberId: String(credentials.phoneNumberId ?? ''),
 		baseUrl: String(credentials.baseUrl || 'https://graph.facebook.com'),
-		graphVersion: String(credentials.graphApiVersion || 'v23.0'),
+		graphVersion: String(credentials.graphApiVersion || DEFAULT_GRAPH_VERSION),
 		...pace,
 	};
 	const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
