@@ -66,6 +66,42 @@ export class WhatsAppCloudApi implements ICredentialType {
 			default: 'https://graph.facebook.com',
 			description: 'Change to the local sandbox URL (e.g. http://localhost:8787) to try everything without a Meta account',
 		},
+		{
+			displayName:
+				"Prices per message, from Meta's rate card for the market you send to (Meta charges per delivered template by category and the recipient's country). Send WhatsApp and the campaign report show costs with them; leave 0 to show none.",
+			name: 'pricesNotice',
+			type: 'notice',
+			default: '',
+		},
+		{
+			displayName: 'Currency',
+			name: 'priceCurrency',
+			type: 'string',
+			default: 'EUR',
+			placeholder: 'EUR',
+		},
+		{
+			displayName: 'Price per Marketing Message',
+			name: 'priceMarketing',
+			type: 'number',
+			typeOptions: { minValue: 0, numberPrecision: 4 },
+			default: 0,
+		},
+		{
+			displayName: 'Price per Utility Message',
+			name: 'priceUtility',
+			type: 'number',
+			typeOptions: { minValue: 0, numberPrecision: 4 },
+			default: 0,
+			description: 'Charged outside the 24 h window only; free inside it',
+		},
+		{
+			displayName: 'Price per Authentication Message',
+			name: 'priceAuthentication',
+			type: 'number',
+			typeOptions: { minValue: 0, numberPrecision: 4 },
+			default: 0,
+		},
 	];
 
 	authenticate: IAuthenticateGeneric = {

@@ -152,6 +152,7 @@ async function processEvent(
 			at: event.at,
 			recipientId: event.recipientId,
 			errors: event.errors,
+			pricing: event.pricing,
 		});
 		if (result.duplicate) return;
 		out.push({
@@ -162,6 +163,7 @@ async function processEvent(
 			recipientId: event.recipientId,
 			sendKey: result.key,
 			errors: event.errors,
+			pricing: event.pricing,
 			marketingStopped: result.marketingStopped,
 		});
 	} else if (event.kind === 'preference') {

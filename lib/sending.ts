@@ -9,6 +9,7 @@ import { MARKETING_STOPPED_CODE } from './consent/sends';
 import { ConsentError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
+import { expectedPricing, type MessagePricing } from './pricing';
 import { OutcomeUnknownError, WhatsAppApiError, type OutgoingMessage, type Semaphore, type SentMessage, type WhatsAppClient } from './whatsapp';
 
 export interface ConsentedSend {
@@ -18,10 +19,12 @@ export interface ConsentedSend {
 	purpose: string;
 	category: Category;
 	message: OutgoingMessage;
+	/** The Campaign Key the send belongs to (the campaign report counts it). */
+	campaign?: string;
 }
 
 export type SendOutcome =
-	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number }
+	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; pricing: MessagePricing }
 	| { status: 'refused'; key: string; reason: RefusalReason; message: string }
 	| { status: 'already_sent'; key: string; previous: { status: string; wamid: string | null; at: Date } }
 	| { status: 'failed'; key: string; error: ConsentError };
@@ -97,7 +100,7 @@ export async function sendWithConsent(
 			message: 'The person has not written in the last 24 hours: free text is not allowed, use Send Template with an approved template',
 		};
 	}
-	const reservation = await ledger.reserve({ key, recipient: send.recipient, purpose: send.purpose, category: send.category });
+	const reservation = await ledger.reserve({ key, recipient: send.recipient, purpose: send.purpose, category: send.category, campaign: send.campaign });
 	if (reservation.status === 'duplicate') return { status: 'already_sent', key, previous: reservation.previous };
 	if (reservation.status === 'refused') return { status: 'refused', key, reason: reservation.decision.reason, message: reservation.decision.message };
 
@@ -137,5 +140,5 @@ export async function sendWithConsent(
 	// Meta accepted it. Should recording that fail, the send must not be marked failed (that would free its key for
 	// a second message): the error reaches the caller and the reservation keeps the key from being sent again.
 	await ledger.complete(key, { wamid: sent.wamid });
-	return { status: 'sent', key, wamid: sent.wamid, waId: sent.waId, attempts: sent.attempts };
+	return { status: 'sent', key, wamid: sent.wamid, waId: sent.waId, attempts: sent.attempts, pricing: expectedPricing(send.category, send.message.type === 'template') };
 }

@@ -92,7 +92,9 @@ export class CloudApiSimulator {
 
 		this.state.chat(user.waId).push(message);
 		const fails = this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix));
-		this.scheduleStatuses(message, user, category, fails);
+		// Meta's per-message pricing: free-form replies, and utility templates, inside the customer's window are free.
+		const free = category === 'service' || (category === 'utility' && this.windowOpen(user));
+		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', fails);
 		const input = request.to ?? request.recipient ?? user.waId;
 		return {
 			messaging_product: 'whatsapp',
@@ -217,10 +219,10 @@ export class CloudApiSimulator {
 	}
 
 	/** sent → delivered → read, or sent → failed for numbers that fail after acceptance. */
-	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, fails: boolean): void {
+	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, fails: boolean): void {
 		const delays = this.config.statusDelaysMs;
 		const conversation = { id: randomBytes(16).toString('hex'), origin: { type: category } };
-		const pricing = { billable: category !== 'service', pricing_model: 'PMP', category, type: 'regular' };
+		const pricing = { billable: pricingType === 'regular', pricing_model: 'PMP', category, type: pricingType };
 		const report = (status: DeliveryStatus, extra: Record<string, unknown>): void => {
 			message.status = status;
 			this.webhooks.emit(

@@ -15,6 +15,11 @@ export function wamidHmac(keys: LedgerKeys, wamid: string): string {
 	return keys.lookupHmac(`wamid:${wamid}`);
 }
 
+/** A Campaign Key is the operator's text, which may name anything: kept as its HMAC, found by it. */
+export function campaignHmac(keys: LedgerKeys, campaign: string): string {
+	return keys.lookupHmac(`campaign:${campaign}`);
+}
+
 /** The key a webhook delivery is remembered by (`once`, and the SQL functions of the opt-in groups). */
 export function deliveryKeyHmac(keys: LedgerKeys, key: string): string {
 	return keys.lookupHmac(`delivery:${key}`);

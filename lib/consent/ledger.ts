@@ -9,6 +9,8 @@ import { assertKeywords } from '../keywords';
 import { resolveOptions, type LedgerContext, type LedgerOptions, type WithdrawalPolicy } from './context';
 import { LedgerKeys } from './crypto';
 import { keyOperationalRows } from './keyed';
+import { campaignReport } from './campaigns';
+import type { RateCard } from '../pricing';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
@@ -173,6 +175,11 @@ export class Ledger {
 	/** The rejected webhook events, newest first, decrypted. */
 	rejectedEvents(limit?: number) {
 		return rejectedEvents(this.ctx, limit);
+	}
+
+	/** The sends under one Campaign Key: statuses, failures, Meta's pricing and, with a rate card, the cost. */
+	campaignReport(campaign: string, card?: RateCard) {
+		return campaignReport(this.ctx, campaign, card);
 	}
 
 	getConsent(recipient: string) {

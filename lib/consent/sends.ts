@@ -7,16 +7,19 @@ import { ValidationError } from '../errors';
 import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { once } from './deliveries';
-import { sendKeyHmac, wamidHmac } from './keyed';
+import { campaignHmac, sendKeyHmac, wamidHmac } from './keyed';
 import { answer, refusal } from './gate';
 import { phoneOf } from './identity';
 import { openWindow, parseInbound } from './optin';
 import { applyMarketingPreference } from './withdrawal';
 import type { GateDecision, GateQuestion, InboundMessage } from './types';
+import type { MessagePricing } from '../pricing';
 
 export interface SendReservation extends GateQuestion {
 	/** Unique per message: the same key can never be sent twice. */
 	key: string;
+	/** The Campaign Key the send belongs to, for the campaign report. */
+	campaign?: string;
 }
 
 export type ReservationResult =
@@ -31,6 +34,8 @@ function assertKey(key: unknown, field: string): void {
 		throw new ValidationError(field, 'The idempotency key must be 1 to 512 visible characters without spaces');
 	}
 }
+
+const campaignHmacOf = (ctx: LedgerContext, campaign: string | undefined) => (campaign ? campaignHmac(ctx.keys, campaign) : null);
 
 /** Asks the gate and reserves the key in one transaction: `reserveSends` for one send. */
 export async function reserveSend(ctx: LedgerContext, reservation: SendReservation): Promise<ReservationResult> {
@@ -105,10 +110,10 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 				? []
 				: (
 						await tx.query<{ key_hmac: string }>(
-							`INSERT INTO sends (key_hmac, key_enc, subject_id, purpose, category, consent_event_seq, status, created_at, updated_at)
-							 SELECT r.key_hmac, r.key_enc, r.subject_id, r.purpose, r.category, r.consent_event_seq, 'reserved', $7, $7
-							 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY
-								AS r (key_hmac, key_enc, subject_id, purpose, category, consent_event_seq, position)
+							`INSERT INTO sends (key_hmac, key_enc, subject_id, purpose, category, consent_event_seq, campaign_hmac, status, created_at, updated_at)
+							 SELECT r.key_hmac, r.key_enc, r.subject_id, r.purpose, r.category, r.consent_event_seq, r.campaign_hmac, 'reserved', $8, $8
+							 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) WITH ORDINALITY
+								AS r (key_hmac, key_enc, subject_id, purpose, category, consent_event_seq, campaign_hmac, position)
 							 ORDER BY r.position
 							 ON CONFLICT (key_hmac) DO UPDATE SET status = 'reserved', error_code = NULL, error_message = NULL,
 								consent_event_seq = EXCLUDED.consent_event_seq, updated_at = EXCLUDED.updated_at
@@ -121,6 +126,7 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 								allowed.map(({ index }) => reservations[index].purpose),
 								allowed.map(({ index }) => reservations[index].category),
 								allowed.map(({ decision }) => decision.consentEventSeq ?? null),
+								allowed.map(({ index }) => campaignHmacOf(ctx, reservations[index].campaign)),
 								now,
 							],
 						)
@@ -198,7 +204,7 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 		);
 		const early = await tx.query<EarlyStatusRow>(
 			`DELETE FROM early_statuses WHERE wamid_hmac = ANY($1::text[])
-			 RETURNING wamid_hmac, status, at, recipient_enc, error_code, error_message`,
+			 RETURNING wamid_hmac, status, at, recipient_enc, error_code, error_message, pricing_category, pricing_type`,
 			[hmacs],
 		);
 		if (early.length === 0) return;
@@ -211,6 +217,7 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 				at: new Date(row.at),
 				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc),
 				errors: row.error_code === null && row.error_message === null ? undefined : [{ code: Number(row.error_code ?? 0), message: row.error_message ?? undefined }],
+				pricing: row.pricing_category === null ? undefined : { category: row.pricing_category, type: row.pricing_type ?? undefined },
 			};
 			const updated = await applyStatus(ctx, tx, status);
 			if (status.status === 'failed' && Number(row.error_code) === MARKETING_STOPPED_CODE) {
@@ -231,6 +238,8 @@ interface EarlyStatusRow {
 	recipient_enc: string | null;
 	error_code: number | null;
 	error_message: string | null;
+	pricing_category: string | null;
+	pricing_type: string | null;
 }
 
 /** Transaction locks on wamids, in one order, so a status and the completion of its send take turns. */
@@ -238,16 +247,29 @@ async function lockWamids(tx: Queryable, hmacs: string[]): Promise<void> {
 	await tx.query(`SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT DISTINCT 'wamid:' || k AS k FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`, [hmacs]);
 }
 
-/** Moves the send with this wamid forward to the status (never back); the sends it moved. */
-function applyStatus(ctx: LedgerContext, tx: Queryable, status: DeliveryStatus) {
+/**
+ * Moves the send with this wamid forward to the status (never back), and keeps the first pricing Meta reports for
+ * it whatever order its statuses come in; the sends it moved forward. Both conditions are on the row as it is
+ * when locked, so a status that waited for another one's lock re-reads where the send has got to.
+ */
+async function applyStatus(ctx: LedgerContext, tx: Queryable, status: DeliveryStatus) {
 	const error = status.errors?.[0];
-	return tx.query<{ key_enc: string; subject_id: string | null }>(
+	const wamid = wamidHmac(ctx.keys, status.messageId);
+	const moved = await tx.query<{ key_enc: string; subject_id: string | null }>(
 		`UPDATE sends SET status = $2, updated_at = $3, error_code = coalesce($4, error_code), error_message = coalesce($5, error_message)
 		 WHERE wamid_hmac = $1 AND (CASE status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
 			WHEN 'failed' THEN 5 ELSE 0 END) < $6
 		 RETURNING key_enc, subject_id`,
-		[wamidHmac(ctx.keys, status.messageId), status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
+		[wamid, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
 	);
+	if (status.pricing) {
+		await tx.query('UPDATE sends SET pricing_category = $2, pricing_type = $3 WHERE wamid_hmac = $1 AND pricing_category IS NULL', [
+			wamid,
+			status.pricing.category.slice(0, 64),
+			status.pricing.type?.slice(0, 64) ?? null,
+		]);
+	}
+	return moved;
 }
 
 /**
@@ -274,6 +296,8 @@ export interface DeliveryStatus {
 	at: Date;
 	recipientId?: string;
 	errors?: { code: number; title?: string; message?: string }[];
+	/** How Meta priced the message (on `sent` and later statuses). */
+	pricing?: MessagePricing;
 }
 
 /** Marketing stopped in the app: Meta's error 131050 on a failed status. */
@@ -301,8 +325,8 @@ export async function recordStatus(
 			if (rows.length === 0) {
 				const error = status.errors?.find((candidate) => candidate.code === MARKETING_STOPPED_CODE) ?? status.errors?.[0];
 				const kept = await tx.query(
-					`INSERT INTO early_statuses (wamid_hmac, status, at, recipient_enc, error_code, error_message, received_at)
-					 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM sends WHERE wamid_hmac = $1)
+					`INSERT INTO early_statuses (wamid_hmac, status, at, recipient_enc, error_code, error_message, received_at, pricing_category, pricing_type)
+					 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE NOT EXISTS (SELECT 1 FROM sends WHERE wamid_hmac = $1)
 					 ON CONFLICT (wamid_hmac, status) DO NOTHING RETURNING status`,
 					[
 						hmac,
@@ -312,6 +336,8 @@ export async function recordStatus(
 						error?.code ?? null,
 						(error?.message ?? error?.title)?.slice(0, 1000) ?? null,
 						ctx.now(),
+						status.pricing?.category.slice(0, 64) ?? null,
+						status.pricing?.type?.slice(0, 64) ?? null,
 					],
 				);
 				early = kept.length > 0;

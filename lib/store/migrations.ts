@@ -449,11 +449,17 @@ const MIGRATIONS: Migration[] = [
 				wamid_enc text,
 				error_code int,
 				error_message text,
+				-- the Campaign Key's HMAC, for the campaign report; how Meta priced the message, from its statuses
+				campaign_hmac text,
+				pricing_category text,
+				pricing_type text,
 				created_at timestamptz NOT NULL,
 				updated_at timestamptz NOT NULL
 			) WITH (fillfactor = 85)`,
 			`CREATE INDEX sends_subject ON sends (subject_id)`,
 			`CREATE INDEX sends_updated ON sends (updated_at)`,
+			`CREATE INDEX sends_campaign ON sends (campaign_hmac) WHERE campaign_hmac IS NOT NULL`,
+			`ALTER TABLE early_statuses ADD COLUMN pricing_category text, ADD COLUMN pricing_type text`,
 			// The key column now holds the keyed HMAC of the delivery's key (a wamid, a wa_id, a send key).
 			`CREATE TABLE processed_deliveries (
 				key text PRIMARY KEY,

@@ -5,6 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
+import type { MessagePricing } from '../pricing';
 
 /** `sha256=` and the 64 hex digits of one HMAC-SHA256, nothing around it (no whitespace, no second value). */
 const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
@@ -46,6 +47,7 @@ export type WebhookEvent =
 			recipientId?: string;
 			at: Date;
 			errors?: { code: number; title?: string; message?: string; details?: string }[];
+			pricing?: MessagePricing;
 	  }
 	| { kind: 'preference'; waId?: string; userId?: string; category: string; value: 'stop' | 'resume'; at: Date }
 	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; body?: string; at: Date }
@@ -123,6 +125,13 @@ const status = z
 	})
 	.passthrough();
 
+/**
+ * What Meta charges for a message, on its statuses (per-message pricing since July 2025): the category
+ * (marketing, utility, authentication, service, …) and the type (`regular`, `free_customer_service`,
+ * `free_entry_point`). Read on its own: pricing Meta reshapes tomorrow must not cost the status itself.
+ */
+const pricing = z.object({ category: z.string().max(64), type: z.string().max(64).optional(), billable: z.boolean().optional() }).passthrough();
+
 const preference = z
 	.object({
 		wa_id: z.string().optional(),
@@ -162,6 +171,11 @@ function describeIssue(list: string, index: number, error: z.ZodError): string {
 function timeOf(raw: unknown): Date | undefined {
 	const parsed = unixTime.safeParse((raw as { timestamp?: unknown } | null)?.timestamp);
 	return parsed.success ? parsed.data : undefined;
+}
+
+function pricingOf(raw: unknown): MessagePricing | undefined {
+	const parsed = pricing.safeParse(raw);
+	return parsed.success ? { category: parsed.data.category, type: parsed.data.type, billable: parsed.data.billable } : undefined;
 }
 
 function rejected(reason: string, raw: unknown): WebhookEvent {
@@ -231,6 +245,7 @@ function eventsOf(rawValue: unknown): WebhookEvent[] {
 					recipientId: item.recipient_id,
 					at: item.timestamp,
 					errors: item.errors?.map((error) => ({ code: error.code, title: error.title, message: error.message, details: error.error_data?.details })),
+					pricing: pricingOf((raw as { pricing?: unknown }).pricing),
 				},
 				raw,
 			),

@@ -22,7 +22,11 @@ export class ConsentLedger implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }],
+		credentials: [
+			{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' },
+			// Only for the prices in a campaign report.
+			{ name: 'whatsAppCloudApi', required: false, displayOptions: { show: { resource: ['campaign'] } } },
+		],
 		properties,
 	};
 

@@ -136,7 +136,7 @@ describe('parseWebhook', () => {
 		expect(event).toMatchObject({ kind: 'message', type: 'interactive', text: 'Ja, gerne', interactiveId: 'yes' });
 	});
 
-	test('statuses, a failed one with its errors, and unknown fields and statuses tolerated', () => {
+	test('statuses, a failed one with its errors, their pricing, and unknown fields, statuses and pricing shapes tolerated', () => {
 		const events = parseWebhook(
 			webhook({
 				statuses: [
@@ -149,12 +149,14 @@ describe('parseWebhook', () => {
 						recipient_id: '4915112340001',
 						errors: [{ code: 131026, title: 'Message Undeliverable', message: 'Message Undeliverable', error_data: { details: 'not on WhatsApp' }, href: 'https://x' }],
 					},
+					// pricing Meta reshapes: the status stands, without it
+					{ id: 'wamid.OUT3', status: 'sent', timestamp: '1764340004', pricing: { category: 42, type: ['regular'] } },
 				],
 				some_future_field: { anything: true },
 			}),
 		);
 		expect(events).toEqual<WebhookEvent[]>([
-			{ kind: 'status', messageId: 'wamid.OUT1', status: 'delivered', recipientId: '4915112345678', at: new Date(1764340001000), errors: undefined },
+			{ kind: 'status', messageId: 'wamid.OUT1', status: 'delivered', recipientId: '4915112345678', at: new Date(1764340001000), errors: undefined, pricing: { category: 'service' } },
 			{
 				kind: 'status',
 				messageId: 'wamid.OUT2',
@@ -163,6 +165,7 @@ describe('parseWebhook', () => {
 				at: new Date(1764340003000),
 				errors: [{ code: 131026, title: 'Message Undeliverable', message: 'Message Undeliverable', details: 'not on WhatsApp' }],
 			},
+			{ kind: 'status', messageId: 'wamid.OUT3', status: 'sent', at: new Date(1764340004000), pricing: undefined },
 		]);
 	});
 

@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import type { Ledger } from '../../../lib/consent/ledger';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
+import * as campaign from './campaign/Campaign.resource';
 import * as ledgerResource from './ledger/Ledger.resource';
 import * as person from './person/Person.resource';
 import * as subscriber from './subscriber/Subscriber.resource';
@@ -9,6 +10,7 @@ import * as subscriber from './subscriber/Subscriber.resource';
 type Operation = (this: IExecuteFunctions, ledger: Ledger, index: number) => Promise<INodeExecutionData[]>;
 
 const operations: Record<string, Record<string, { execute: Operation }>> = {
+	campaign: { report: campaign.report },
 	ledger: { purge: ledgerResource.purge, verify: ledgerResource.verify },
 	person: { erase: person.erase, export: person.export, get: person.get, recordWithdrawal: person.recordWithdrawal },
 	subscriber: { getAll: subscriber.getAll },

@@ -5,8 +5,10 @@ import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
 import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
 import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
+import { rateCardOf } from '../../shared/pricing';
 import { clientFor } from '../transport/client';
 import * as message from './message/Message.resource';
 import { parameterReader, type ParameterReader } from './parameters';
@@ -34,10 +36,14 @@ interface Options {
 	redactOutput?: boolean;
 }
 
-function outcomeJson(outcome: SendOutcome, recipient: string): JsonObject {
+function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | undefined): JsonObject {
 	switch (outcome.status) {
-		case 'sent':
-			return { status: 'sent', recipient, wamid: outcome.wamid, waId: outcome.waId ?? null, attempts: outcome.attempts, key: outcome.key };
+		case 'sent': {
+			// Meta's statuses say the final pricing (status.updated events, the campaign report); this is the estimate.
+			const cost = costOf(outcome.pricing, card);
+			const pricing = { ...outcome.pricing, estimate: true, ...(cost === undefined ? {} : { cost, currency: card!.currency }) };
+			return { status: 'sent', recipient, wamid: outcome.wamid, waId: outcome.waId ?? null, attempts: outcome.attempts, key: outcome.key, pricing };
+		}
 		case 'refused':
 			return { status: 'not_sent', recipient, reason: outcome.reason, message: outcome.message, key: outcome.key };
 		case 'already_sent':
@@ -75,7 +81,9 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	if (!build) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`);
 	const options = this.getNodeParameter('options', 0, {}) as Options;
 	const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
-	const client = clientFor(await this.getCredentials('whatsAppCloudApi'), {
+	const whatsAppCredentials = await this.getCredentials('whatsAppCloudApi');
+	const card = rateCardOf(whatsAppCredentials);
+	const client = clientFor(whatsAppCredentials, {
 		messagesPerSecond: options.messagesPerSecond ?? 80,
 		pairRateSeconds: options.pairRateSeconds ?? 6,
 	});
@@ -108,7 +116,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				const outgoing = build(read, index);
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
-				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing }, signal, requests);
+				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined }, signal, requests);
 				if (outcome.status === 'failed' && !this.continueOnFail()) {
 					const error = outcome.error;
 					return error instanceof WhatsAppApiError
@@ -120,7 +128,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 							})
 						: toNodeError(this.getNode(), error, index);
 				}
-				return { json: outcomeJson(outcome, recipient), ok: outcome.status === 'sent' };
+				return { json: outcomeJson(outcome, recipient, card), ok: outcome.status === 'sent' };
 			} catch (error) {
 				if (this.continueOnFail()) return { json: { status: 'failed', recipient, message: (error as Error).message }, ok: false };
 				return toNodeError(this.getNode(), error, index);
