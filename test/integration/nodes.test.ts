@@ -88,6 +88,19 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await accepted()).toEqual(['4915100000481', '4915100000481']);
 	});
 
+	test("prices in the WhatsApp credential: Send WhatsApp shows the expected cost; Consent Ledger's campaign report counts the campaign", async () => {
+		await consented('+4915100000471');
+		scenario.credentials.whatsAppCloudApi = { ...scenario.credentials.whatsAppCloudApi, priceCurrency: 'EUR', priceMarketing: 0.1131, priceUtility: 0.0456 };
+		const item = [{ phone: '+4915100000471', name: 'Anna' }];
+		const sent = await run(single('sendWhatsApp', template({ options: { pairRateSeconds: 0, campaignKey: 'Advent 2026' } })), item);
+		expect(sent.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', pricing: { category: 'marketing', type: 'regular', cost: 0.1131, currency: 'EUR', estimate: true } });
+		const report = await run(single('consentLedger', { resource: 'campaign', operation: 'report', campaignKey: 'Advent 2026' }), item);
+		// no status has come yet: counted, not priced
+		expect(report.outputOf('Node', 0)[0].json).toMatchObject({ campaign: 'Advent 2026', sends: 1, byStatus: { accepted: 1 }, cost: { total: 0, currency: 'EUR', unpriced: 1 } });
+		const other = await run(single('consentLedger', { resource: 'campaign', operation: 'report', campaignKey: 'Advent 2025' }), item);
+		expect(other.outputOf('Node', 0)[0].json).toMatchObject({ sends: 0 });
+	});
+
 	test('Redact Personal Data in Output: no number, wa_id or wamid in what n8n keeps; the ledger has it all', async () => {
 		await consented('+4915100000491');
 		const redacted = single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0, redactOutput: true } }));
@@ -268,6 +281,9 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 			[result.outputOf('Node', 0)[0].json, result.outputOf('Node', 0)[0].json],
 		);
 		expect(confirmation.outputOf('Node', 0)).toHaveLength(1); // the one confirmation; the second is refused
+		// a free-form reply inside the window: Meta does not charge it (the credential names no prices: no cost)
+		expect(confirmation.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ pricing: { category: 'service', type: 'free_customer_service', estimate: true } });
+		expect(confirmation.outputOf('Node', 0)[0].json.whatsapp).not.toHaveProperty('pricing.cost');
 		expect(await accepted()).toEqual(['4915100000711']);
 	});
 });

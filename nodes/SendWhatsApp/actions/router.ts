@@ -40,8 +40,8 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 	switch (outcome.status) {
 		case 'sent': {
 			// Meta's statuses say the final pricing (status.updated events, the campaign report); this is the estimate.
-			const cost = costOf(outcome.pricing, card);
-			const pricing = { ...outcome.pricing, estimate: true, ...(cost === undefined ? {} : { cost, currency: card!.currency }) };
+			const cost = card && costOf(outcome.pricing, card);
+			const pricing = { ...outcome.pricing, estimate: true, ...(card && cost !== undefined ? { cost, currency: card.currency } : {}) };
 			return { status: 'sent', recipient, wamid: outcome.wamid, waId: outcome.waId ?? null, attempts: outcome.attempts, key: outcome.key, pricing };
 		}
 		case 'refused':
