@@ -101,6 +101,17 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(other.outputOf('Node', 0)[0].json).toMatchObject({ sends: 0 });
 	});
 
+	test('Send From takes another business number per item; empty, the credential\'s', async () => {
+		await consented('+4915100000461');
+		const from = single('sendWhatsApp', template({ options: { pairRateSeconds: 0, phoneNumberId: '={{ $json.from }}' } }), { onError: 'continueRegularOutput' });
+		const result = await run(from, [{ phone: '+4915100000461', name: 'Anna', from: '999' }, { phone: '+4915100000461', name: 'Anna B.', from: '' }]);
+		// the sandbox knows one business number: Meta's answer for another one (100, subcode 33) shows where it went
+		expect(result.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'failed', code: 100 });
+		expect(result.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		const paths = (await scenario.control<{ requests: { path: string }[] }>('messages')).requests.map((request) => request.path);
+		expect(paths).toEqual(expect.arrayContaining(['/v23.0/999/messages', '/v23.0/100000000000001/messages']));
+	});
+
 	test('Redact Personal Data in Output: no number, wa_id or wamid in what n8n keeps; the ledger has it all', async () => {
 		await consented('+4915100000491');
 		const redacted = single('sendWhatsApp', template({ options: { messagesPerSecond: 50, pairRateSeconds: 0, redactOutput: true } }));

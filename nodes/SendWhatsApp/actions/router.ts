@@ -83,10 +83,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
 	const whatsAppCredentials = await this.getCredentials('whatsAppCloudApi');
 	const card = rateCardOf(whatsAppCredentials);
-	const client = clientFor(whatsAppCredentials, {
-		messagesPerSecond: options.messagesPerSecond ?? 80,
-		pairRateSeconds: options.pairRateSeconds ?? 6,
-	});
+	const pace = { messagesPerSecond: options.messagesPerSecond ?? 80, pairRateSeconds: options.pairRateSeconds ?? 6 };
 	const workflowId = String(this.getWorkflow().id ?? 'workflow');
 	const node = this.getNode().name;
 	const signal = this.getExecutionCancelSignal();
@@ -114,6 +111,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 					return { json: { status: 'not_sent', recipient: String(raw ?? ''), reason: 'invalid_recipient', message: `${error.message}. ${error.hint ?? ''}`.trim() }, ok: false };
 				}
 				const outgoing = build(read, index);
+				const client = clientFor(whatsAppCredentials, pace, String(read('options.phoneNumberId', index, '') ?? ''));
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
 				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined }, signal, requests);

@@ -32,6 +32,15 @@ export const properties: INodeProperties[] = [
 					'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces.',
 			},
 			{
+				displayName: 'Send From (Phone Number ID)',
+				name: 'phoneNumberId',
+				type: 'string',
+				default: '',
+				placeholder: '100000000000001',
+				description:
+					"Another business number of the credential's account to send from, e.g. an expression per item; empty: the credential's Phone Number ID. Each number has its own throughput limit.",
+			},
+			{
 				displayName: 'Messages Per Second',
 				name: 'messagesPerSecond',
 				type: 'number',

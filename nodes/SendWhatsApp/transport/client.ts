@@ -13,10 +13,11 @@ export interface Pace {
 
 const clients = new Map<string, WhatsAppClient>();
 
-export function clientFor(credentials: ICredentialDataDecryptedObject, pace: Pace): WhatsAppClient {
+/** `phoneNumberId`: another business number of the same account than the credential's (the Send From option). */
+export function clientFor(credentials: ICredentialDataDecryptedObject, pace: Pace, phoneNumberId?: string): WhatsAppClient {
 	const settings = {
 		accessToken: String(credentials.accessToken ?? ''),
-		phoneNumberId: String(credentials.phoneNumberId ?? ''),
+		phoneNumberId: (phoneNumberId || String(credentials.phoneNumberId ?? '')).trim(),
 		baseUrl: String(credentials.baseUrl || 'https://graph.facebook.com'),
 		graphVersion: String(credentials.graphApiVersion || DEFAULT_GRAPH_VERSION),
 		...pace,
