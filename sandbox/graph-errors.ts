@@ -20,11 +20,13 @@ const DEFINITIONS: Record<number, ErrorDefinition> = {
 	368: { title: 'Temporarily blocked for policies violations', httpStatus: 400 },
 	80007: { title: 'Rate limit issues', httpStatus: 400 },
 	130429: { title: 'Rate limit hit', httpStatus: 429 },
+	130472: { title: "User's number is part of an experiment", httpStatus: 400 },
 	131000: { title: 'Something went wrong', httpStatus: 500 },
 	131009: { title: 'Parameter value is not valid', httpStatus: 400 },
 	131016: { title: 'Service unavailable', httpStatus: 503 },
 	131026: { title: 'Message Undeliverable', httpStatus: 400 },
 	131031: { title: 'Account has been locked', httpStatus: 400 },
+	131042: { title: 'Business eligibility payment issue', httpStatus: 400 },
 	131047: { title: 'Re-engagement message', httpStatus: 400 },
 	131048: { title: 'Spam rate limit hit', httpStatus: 400 },
 	131049: { title: 'This message was not delivered to maintain healthy ecosystem engagement', httpStatus: 400 },
@@ -33,6 +35,8 @@ const DEFINITIONS: Record<number, ErrorDefinition> = {
 	131057: { title: 'Account in maintenance mode', httpStatus: 400 },
 	132000: { title: 'Number of parameters does not match the expected number of params', httpStatus: 400 },
 	132001: { title: 'Template name does not exist in the translation', httpStatus: 400 },
+	132015: { title: 'Template is Paused', httpStatus: 400 },
+	132016: { title: 'Template is Disabled', httpStatus: 400 },
 	132018: { title: 'There was an issue with the parameters in your template', httpStatus: 400 },
 	133010: { title: 'Phone number Not Registered', httpStatus: 400 },
 };
@@ -44,6 +48,10 @@ export const DEFAULT_DETAILS: Record<number, string> = {
 	131047: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
 	131050: 'The recipient has stopped marketing messages from this business in the WhatsApp app.',
 	131056: 'Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.',
+	130472: "Message failed to send because the user's phone number is part of an experiment.",
+	131042: 'Message failed to send because there were one or more errors related to your payment method.',
+	132015: 'Template is paused due to low quality so it cannot be sent in a template message.',
+	132016: 'Template has been paused too many times due to low quality and is now permanently disabled.',
 };
 
 export function titleOf(code: number): string {

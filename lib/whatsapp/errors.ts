@@ -83,11 +83,25 @@ const CODES: Record<number, CodeAdvice> = {
 	131047: { retry: 'never', fix: 'The customer has not written in the last 24 hours: send an approved template instead' },
 	131026: {
 		retry: 'never',
-		fix: 'The message cannot be delivered to this number (not on WhatsApp, the business is blocked, or an old WhatsApp version): do not send to it again',
+		fix: 'The message cannot be delivered to this number (not on WhatsApp, the business is blocked, or an old WhatsApp version): mark the number as undeliverable in your CRM and do not retry',
 	},
 	131049: {
 		retry: 'much-later',
-		fix: 'Meta limits how many marketing messages this person receives from all businesses: try again in a day or more, not now',
+		fix: 'Meta limits how many marketing messages this person receives from all businesses: this is not an opt-out; do not retry today, try again in a day or more',
+	},
+	130472: {
+		retry: 'never',
+		fix: "Meta held this marketing message back because the person is part of Meta's marketing-message experiment: do not retry it, and do not treat it as an opt-out (keep the person subscribed)",
+	},
+	131042: { retry: 'never', fix: `A problem with the account's payment method: ${OPERATOR_FIX} (Business settings → Payments)` },
+	132015: {
+		retry: 'never',
+		fix: (context) =>
+			`Template '${context.templateName ?? '?'}' is paused by Meta for low quality: wait until it is active again, or edit it in WhatsApp Manager and use another template meanwhile`,
+	},
+	132016: {
+		retry: 'never',
+		fix: (context) => `Template '${context.templateName ?? '?'}' was paused too often and is disabled for good: create a new template and send that instead`,
 	},
 	131050: {
 		retry: 'never',
@@ -113,8 +127,8 @@ const CODES: Record<number, CodeAdvice> = {
 	},
 	132018: { retry: 'never', fix: 'A template parameter contains a line break, a tab or more than four spaces in a row: remove them' },
 	190: { retry: 'never', fix: 'The access token is invalid or expired: create a new one and update the credential' },
-	368: { retry: 'never', fix: `Meta blocked the account for a policy violation: ${OPERATOR_FIX}` },
-	131031: { retry: 'never', fix: `The WhatsApp Business Account is locked: ${OPERATOR_FIX}` },
+	368: { retry: 'never', fix: `Meta temporarily blocked the account for a policy violation: ${OPERATOR_FIX} (Account quality shows why and until when)` },
+	131031: { retry: 'never', fix: `The WhatsApp Business Account is locked (e.g. a policy violation or unverified data): ${OPERATOR_FIX}` },
 	133010: { retry: 'never', fix: 'The business phone number is not registered with the Cloud API: register it in WhatsApp Manager' },
 };
 

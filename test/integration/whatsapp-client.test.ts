@@ -168,20 +168,27 @@ describe('errors Meta answers, as the sandbox produces them', () => {
 		expect(await requests()).toHaveLength(3);
 	});
 
-	test.each<[number, RetryAdvice]>([
-		[131048, 'never'],
-		[131049, 'much-later'],
-		[131057, 'much-later'],
-		[368, 'never'],
-		[131031, 'never'],
-		[133010, 'never'],
-		[424242, 'never'],
-	])('injected %i is classed %s and sent once', async (code, retry) => {
+	test.each<[number, RetryAdvice, string, string]>([
+		[131048, 'never', 'Spam rate limit hit', 'spam'],
+		[131049, 'much-later', 'healthy ecosystem engagement', 'not an opt-out'],
+		[131057, 'much-later', 'maintenance mode', 'about a minute'],
+		[368, 'never', 'policies violations', 'policy violation'],
+		[131031, 'never', 'Account has been locked', 'locked'],
+		[133010, 'never', 'Not Registered', 'not registered'],
+		[130472, 'never', 'part of an experiment', 'do not treat it as an opt-out'],
+		[131042, 'never', 'payment issue', 'payment method'],
+		[131026, 'never', 'Message Undeliverable', 'mark the number as undeliverable'],
+		[132015, 'never', 'Template is Paused', "Template 'welcome' is paused"],
+		[132016, 'never', 'Template is Disabled', "Template 'welcome' was paused too often and is disabled"],
+		[424242, 'never', 'An unknown error occurred', ''],
+	])('injected %i is classed %s and sent once, with Meta\'s title and the fix', async (code, retry, title, fix) => {
 		await fault({ count: 3, kind: 'error', code });
 		const error = await rejection(client({ maxAttempts: 3 }).send(recipient(), WELCOME));
 		expect(error).toBeInstanceOf(WhatsAppApiError);
 		expect(error).toMatchObject({ metaCode: code, retry, attempts: 1 });
+		expect(error.message).toContain(title);
 		expect(error.fix.length).toBeGreaterThan(10);
+		expect(error.fix).toContain(fix);
 		expect(await requests()).toHaveLength(1);
 	});
 

@@ -20,7 +20,11 @@ describe("Meta's error table", () => {
 	test.each<[number, RetryAdvice, string]>([
 		[131047, 'never', 'The customer has not written in the last 24 hours: send an approved template instead'],
 		[131026, 'never', 'cannot be delivered'],
-		[131049, 'much-later', 'try again in a day'],
+		[131049, 'much-later', 'not an opt-out; do not retry today'],
+		[130472, 'never', 'do not retry it, and do not treat it as an opt-out'],
+		[131042, 'never', 'payment method'],
+		[132015, 'never', 'paused by Meta for low quality'],
+		[132016, 'never', 'disabled for good: create a new template'],
 		[131050, 'never', 'marketing opt-out'],
 		[130429, 'backoff', 'throughput limit'],
 		[131056, 'after-pair-rate', 'at least 6 seconds'],
