@@ -4,32 +4,44 @@
  * running concurrently, finds the key taken: its own work is rolled back and the first result is returned.
  */
 import type { LedgerContext, Queryable } from './context';
+import { claimOwed, owe, type OwedItem, type Owing } from './outbox';
 
 class AlreadyProcessed extends Error {}
 
+/**
+ * With `owing`, what the result owes the workflow is written in the same transaction (the outbox, invariant 7) and
+ * returned as `owed`; a redelivery returns what its first delivery still owes, unless another live POST holds it.
+ */
 export async function once<T extends object>(
 	ctx: LedgerContext,
 	key: string | undefined,
 	work: (tx: Queryable) => Promise<T>,
-): Promise<T & { duplicate: boolean }> {
+	owing?: Owing<T>,
+): Promise<T & { duplicate: boolean; owed?: OwedItem }> {
 	try {
 		return await ctx.store.transaction(async (tx) => {
 			const result = await work(tx);
-			if (key !== undefined) {
-				// The stored result answers redeliveries; like everything stored, it holds no number in clear.
-				const { phone: _phone, ...stored } = result as T & { phone?: string };
-				const taken = await tx.query(
-					'INSERT INTO processed_deliveries (key, result, processed_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
-					[key, JSON.stringify(stored), ctx.now()],
-				);
-				if (taken.length === 0) throw new AlreadyProcessed();
-			}
-			return { ...result, duplicate: false };
+			if (key === undefined) return { ...result, duplicate: false };
+			// The stored result answers redeliveries; like everything stored, it holds no number in clear.
+			const { phone: _phone, ...stored } = result as T & { phone?: string };
+			const taken = await tx.query(
+				'INSERT INTO processed_deliveries (key, result, processed_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
+				[key, JSON.stringify(stored), ctx.now()],
+			);
+			if (taken.length === 0) throw new AlreadyProcessed();
+			const owed = owing?.owe(result);
+			return { ...result, duplicate: false, owed: owed && (await owe(ctx, tx, key, owing!.handOver, owed)) };
 		});
 	} catch (error) {
 		if (!(error instanceof AlreadyProcessed)) throw error;
-		return { ...(await processedResult<T>(ctx.store, key!)), duplicate: true };
+		return duplicateOf<T>(ctx, key!, owing);
 	}
+}
+
+/** A delivery handled before: its first result, and what it still owes if the caller hands over. */
+export async function duplicateOf<T>(ctx: LedgerContext, key: string, owing?: Owing<unknown>): Promise<T & { duplicate: true; owed?: OwedItem }> {
+	const result = await processedResult<T>(ctx.store, key);
+	return { ...result, duplicate: true, owed: owing && (await claimOwed(ctx, key, owing.handOver)) };
 }
 
 /** The result a delivery produced when it was first processed. */

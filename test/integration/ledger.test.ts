@@ -389,7 +389,7 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 			unconfirmedErased: 0,
 			requestsDeleted: 0,
 			proofErased: 0,
-			operational: { deliveries: 0, sends: 0, earlyStatuses: 0, rejectedEvents: 0 },
+			operational: { deliveries: 0, sends: 0, earlyStatuses: 0, rejectedEvents: 0, owedItems: 0 },
 		});
 		clock.advance(2 * 3_600_000);
 		const first = await ledger.purge();

@@ -33,14 +33,17 @@ async function startReceiver(ledger: Ledger, phoneNumberId = '100000000000001'):
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk) => chunks.push(chunk));
 		request.on('end', async () => {
-			const answer = await receiveMetaDelivery({ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] }, { appSecret: 'sandbox-secret', phoneNumberId }, (events) =>
-				processEvents(ledger, events, {
-					replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
-				}),
+			const answer = await receiveMetaDelivery(
+				{ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] },
+				{ appSecret: 'sandbox-secret', phoneNumberId },
+				async () => ledger,
+				{ business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
 			);
 			if (answer.httpStatus === 200) {
+				// n8n stores the execution, then answers: the items are handed over.
 				emitted.push(...answer.emitted);
 				otherNumbers.push(...answer.otherNumbers);
+				await answer.handOver.done();
 			}
 			answers.push(answer.httpStatus);
 			response.writeHead(answer.httpStatus).end(answer.text);
@@ -192,7 +195,7 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 					system: { body: 'User A changed from 4915112345678 to 4915199990000', wa_id: '4915199990000', type: 'user_changed_number' } }],
 			} }] }],
 		};
-		const options = { replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' as const } };
+		const options = { replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' as const }, handOver: ledger.handOver('100000000000001') };
 		await processEvents(ledger, parseWebhook(changed), options);
 		await processEvents(ledger, parseWebhook(changed), options);
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
