@@ -68,7 +68,16 @@ function context(request: IncomingMessage, raw: Buffer, res: ServerResponse, url
 	} catch {
 		// the trigger reads the raw bytes; a body that is not JSON is its to judge
 	}
-	const parameters: IDataObject = { path: 'whatsapp', businessName: 'Beispiel GmbH', events: ALL_EVENTS, options: {}, ...options.parameters };
+	const parameters: IDataObject = {
+		path: 'whatsapp',
+		businessName: 'Beispiel GmbH',
+		businessNumber: '+49 30 1234567',
+		privacyUrl: 'https://example.com/datenschutz',
+		purposes: { purpose: [{ id: 'offers', label: 'Angebote' }] },
+		events: ALL_EVENTS,
+		options: {},
+		...options.parameters,
+	};
 	const log = (line: string) => warnings.push(line);
 	return {
 		getRequestObject: () => ({ headers: request.headers, rawBody: raw, body, query: {}, readRawBody: async () => undefined }),

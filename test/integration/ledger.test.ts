@@ -572,8 +572,9 @@ describe('the stores', () => {
 		await client.connect();
 		const { rows } = await client.query(`SELECT array_agg(version ORDER BY version) AS versions FROM ${config.schema}.schema_migrations`);
 		await client.end();
-		// Each migration ran once, whichever process got there first.
-		expect(rows[0].versions).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+		// Each migration ran once, whichever process got there first (8 and 9 come from other branches).
+		expect(rows[0].versions).toEqual([1, 2, 3, 4, 5, 6, 7, 10]);
+		expect(LATEST_SCHEMA_VERSION).toBe(10);
 	});
 
 	test('the embedded store refuses a folder another live process holds, and says to use PostgreSQL', async () => {
