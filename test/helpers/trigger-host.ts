@@ -1,8 +1,8 @@
 /**
  * The Opt-In Trigger's POST webhook served over real HTTP the way n8n 2.41.1 serves an `onReceived` webhook
- * (packages/cli/src/webhooks/webhook-helpers.ts): `webhook()` runs; an answer it sent itself ends the request;
- * when it returns workflow data and sent nothing, n8n creates the execution (WorkflowRunner.run, line 1123) and only
- * then answers (line 1162). `executions` stands for n8n's execution table: the items of every execution stored.
+ * (packages/cli/src/webhooks/webhook-helpers.ts): `webhook()` runs and may answer itself; workflow data starts an
+ * execution either way, and when the node sent nothing, n8n creates the execution (WorkflowRunner.run, line 1123) and
+ * only then answers (line 1162). `executions` stands for n8n's execution table: the items of every execution stored.
  *
  * `beforeStore` runs between `webhook()` returning and the execution being stored: a test makes the host fail there
  * (it throws: n8n cannot store the execution and answers 500), or die there (it answers 'die': the connection is cut
@@ -104,16 +104,21 @@ export async function startTriggerHost(options: TriggerHostOptions): Promise<Tri
 			res.once('finish', () => answers.push(res.statusCode));
 			try {
 				const result = await trigger.webhook.call(context(request, Buffer.concat(chunks), res, url, options, warnings));
-				if (res.writableEnded) return; // answered by the node itself
-				if (!result.workflowData) throw new Error('The trigger neither answered nor returned workflow data');
+				if (!result.workflowData) {
+					if (!res.writableEnded) throw new Error('The trigger neither answered nor returned workflow data');
+					return;
+				}
+				// Workflow data starts an execution even when the node answered itself (noWebhookResponse).
 				const items = result.workflowData[0].map((item) => item.json);
 				if ((await options.beforeStore?.(items)) === 'die') {
 					res.socket?.destroy();
 					return;
 				}
 				executions.push(items);
-				res.statusCode = 200;
-				res.end();
+				if (!res.writableEnded) {
+					res.statusCode = 200;
+					res.end();
+				}
 			} catch (error) {
 				if (!res.writableEnded) {
 					res.statusCode = 500;
