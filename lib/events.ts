@@ -1,7 +1,8 @@
 /**
  * What the Opt-In Trigger does with Meta's webhook events before it answers 200 (invariant 4): every confirmation,
- * withdrawal, inbound message, status and preference is committed in the ledger first. Redeliveries change
- * nothing and start no workflow (invariant 3). Returns the events the workflow may start with.
+ * withdrawal, inbound message, status and preference is committed in the ledger first, with the item it owes the
+ * workflow (invariant 7, the outbox). Redeliveries change nothing (invariant 3) and bring only what their first
+ * delivery still owes. Returns the items the workflow may start with.
  */
 import type { Ledger } from './consent/ledger';
 import { ValidationError } from './errors';
@@ -60,7 +61,7 @@ interface EventScope {
 	options: ProcessingOptions;
 	labels: (ids: string[]) => string[];
 	/** An Owing for a ledger call: `owe` builds the item from the call's result, inside its transaction. */
-	owing<R>(owe: (result: R) => { item: TriggerEvent; about: OwedTo } | undefined): Owing<R>;
+	owing<R>(owe: (result: R) => { item: TriggerEvent; about: OwedTo }): Owing<R>;
 	/** The item the ledger call returned as owed: new, or still owed by an earlier delivery of the same event. */
 	emit(result: { owed?: OwedItem }): void;
 }

@@ -29,8 +29,7 @@ export async function once<T extends object>(
 				[key, JSON.stringify(stored), ctx.now()],
 			);
 			if (taken.length === 0) throw new AlreadyProcessed();
-			const owed = owing?.owe(result);
-			return { ...result, duplicate: false, owed: owed && (await owe(ctx, tx, key, owing!.handOver, owed)) };
+			return { ...result, duplicate: false, owed: owing && (await owe(ctx, tx, key, owing.handOver, owing.owe(result))) };
 		});
 	} catch (error) {
 		if (!(error instanceof AlreadyProcessed)) throw error;

@@ -142,8 +142,7 @@ async function confirmAtOnce(
 	if (confirmation.purposes.length === 0) return undefined;
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
 	// What the confirmation owes the workflow is written by confirm_opt_ins with it (the outbox).
-	const owedAs = owing?.owe({ ...result, phone });
-	const owed = owedAs && owedRow(ctx, key, owing!.handOver, owedAs);
+	const owed = owing && owedRow(ctx, key, owing.handOver, owing.owe({ ...result, phone }));
 	let outcome: string;
 	try {
 		outcome = await ctx.optIns.confirmations.run({

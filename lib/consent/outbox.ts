@@ -27,7 +27,7 @@ export interface OwedTo {
 /** What a ledger call owes the workflow when it commits: built from its result, inside its transaction. */
 export interface Owing<R> {
 	handOver: HandOver;
-	owe(result: R): { item: OwedItem; about: OwedTo } | undefined;
+	owe(result: R): { item: OwedItem; about: OwedTo };
 }
 
 /** One POST's hand-over: the rows it wrote or took, for one business number. */
@@ -142,8 +142,11 @@ export async function release(ctx: LedgerContext, handOver: HandOver): Promise<v
 	await ctx.store.query('UPDATE outbox SET claim = NULL, claimed_at = NULL WHERE claim = $1', [handOver.claim]);
 }
 
-/** Erasure: the rows about these people, found by subject or by the HMACs of the identity's forms. */
-export async function eraseOwed(ctx: Pick<LedgerContext, 'keys'>, tx: Queryable, subjectIds: string[], identity: Identity): Promise<void> {
-	const keys = identity.kind === 'phone' ? numberForms(identity.e164).map((form) => ctx.keys.lookupHmac(form)) : [identity.lookup];
+/**
+ * Erasure and retention: the rows about these people, found by subject, and for an erasure by the HMACs of every
+ * form of the number (or the user id) it names, which also finds the rows of events about no known subject.
+ */
+export async function eraseOwed(ctx: Pick<LedgerContext, 'keys'>, tx: Queryable, subjectIds: string[], identity?: Identity): Promise<void> {
+	const keys = !identity ? [] : identity.kind === 'phone' ? numberForms(identity.e164).map((form) => ctx.keys.lookupHmac(form)) : [identity.lookup];
 	await tx.query('DELETE FROM outbox WHERE subject_ids && $1::text[] OR people && $2::text[]', [subjectIds, keys]);
 }

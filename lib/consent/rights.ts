@@ -264,6 +264,7 @@ export async function purge(ctx: LedgerContext): Promise<PurgeResult> {
 		const unconfirmedIds = unconfirmed.map((row) => row.id);
 		const expiredIds = expired.map((row) => row.id).filter((id) => !unconfirmedIds.includes(id));
 		await eraseSubjects(tx, [...unconfirmedIds, ...expiredIds]);
+		await eraseOwed(ctx, tx, [...unconfirmedIds, ...expiredIds]);
 		const result = { unconfirmedErased: unconfirmedIds.length, requestsDeleted: stale.length, proofErased: expiredIds.length };
 		if (result.unconfirmedErased + result.requestsDeleted + result.proofErased > 0) {
 			await appendEvent(tx, ctx.keys, { type: 'retention.purged', subjectId: null, at: now, payload: { ...result } });
