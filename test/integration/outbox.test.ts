@@ -166,14 +166,20 @@ describe.each(STORE_KINDS)('the outbox (%s store)', (kind: StoreKind) => {
 		for (const [index, waId] of ['4915100000131', '4915100000132'].entries()) {
 			expect(await post(host.url, webhookBody([textMessage(waId, `wamid.owed-${index}`, codes[index], at)]))).toBe(500);
 		}
-		expect(await owedRows(ledger)).toHaveLength(2);
+		// Someone who never confirms: their wrong code is owed to the workflow as a refusal.
+		await signUp(ledger, '4915100000133');
+		expect(await post(host.url, webhookBody([textMessage('4915100000133', 'wamid.owed-wrong', 'ZZZ234', at)]))).toBe(500);
+		expect(await owedRows(ledger)).toHaveLength(3);
 		// No number of the person in the row: the item is encrypted, the lookups are keyed HMACs.
-		expect(JSON.stringify(await ledger.store.query('SELECT * FROM outbox'))).not.toMatch(/15100000131|15100000132/);
+		expect(JSON.stringify(await ledger.store.query('SELECT * FROM outbox'))).not.toMatch(/15100000131|15100000132|15100000133/);
 
 		await ledger.erase('+4915100000131');
-		expect(await owedRows(ledger)).toHaveLength(1);
+		expect(await owedRows(ledger)).toHaveLength(2);
+		// The unconfirmed sign-up is deleted after 72 hours, and what was owed about that person with it.
 		advanceDate(29 * 86_400_000);
-		expect((await ledger.purge()).operational.owedItems).toBe(0);
+		const purged = await ledger.purge();
+		expect(purged).toMatchObject({ unconfirmedErased: 1, operational: { owedItems: 0 } });
+		expect(await owedRows(ledger)).toHaveLength(1);
 		advanceDate(31 * 86_400_000);
 		expect((await ledger.purge()).operational.owedItems).toBe(1);
 		expect(await owedRows(ledger)).toEqual([]);
