@@ -1,11 +1,13 @@
 /**
  * What the Opt-In Trigger does with Meta's webhook events before it answers 200 (invariant 4): every confirmation,
- * withdrawal, inbound message, status and preference is committed in the ledger first. Redeliveries change
- * nothing and start no workflow (invariant 3). Returns the events the workflow may start with.
+ * withdrawal, inbound message, status and preference is committed in the ledger first, with the item it owes the
+ * workflow (invariant 7, the outbox). Redeliveries change nothing (invariant 3) and bring only what their first
+ * delivery still owes. Returns the items the workflow may start with.
  */
 import type { Ledger } from './consent/ledger';
 import { ValidationError } from './errors';
-import type { Category, ConfirmOutcome } from './consent/types';
+import type { OwedItem, OwedTo, Owing, HandOver } from './consent/outbox';
+import type { Category, ConfirmOutcome, ConfirmResult } from './consent/types';
 import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
 import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext } from './replies';
 import { rawOf, type WebhookEvent } from './whatsapp/webhook';
@@ -29,6 +31,11 @@ export interface TriggerEvent {
 /** Which messages withdraw, and what, is the ledger's withdrawal policy (the Consent Ledger credential). */
 export interface ProcessingOptions {
 	replies: ReplyContext & { fallbackLanguage: 'de' | 'en' };
+	/**
+	 * The POST's hand-over: what each event owes the workflow is written to the outbox in the transaction of its effect
+	 * (invariant 7), so a 500 or a crash after the commit does not lose it.
+	 */
+	handOver: HandOver;
 }
 
 /** The parts of a message a workflow needs downstream (Handle STOP, the helpdesk, a reply). */
@@ -49,17 +56,42 @@ const REFUSED: Partial<Record<ConfirmOutcome, true>> = {
 	superseded_by_withdrawal: true,
 };
 
+/** What one event's processing needs: the options, the purpose labels, and where its owed item goes. */
+interface EventScope {
+	options: ProcessingOptions;
+	labels: (ids: string[]) => string[];
+	/** An Owing for a ledger call: `owe` builds the item from the call's result, inside its transaction. */
+	owing<R>(owe: (result: R) => { item: TriggerEvent; about: OwedTo }): Owing<R>;
+	/** The item the ledger call returned as owed: new, or still owed by an earlier delivery of the same event. */
+	emit(result: { owed?: OwedItem }): void;
+}
+
+/**
+ * Returns the items this POST's events owe the workflow: those committed now, and those a redelivered event still
+ * owes (a first delivery that was answered 500, or whose process died before the hand-over).
+ */
 export async function processEvents(ledger: Ledger, events: WebhookEvent[], options: ProcessingOptions): Promise<TriggerEvent[]> {
 	const out: TriggerEvent[] = [];
-	let purposeLabels: Map<string, string> | undefined;
-	const labels = async (ids: string[]) => {
-		purposeLabels ??= new Map((await ledger.listPurposes()).map((p) => [p.id, p.label]));
-		return ids.map((id) => purposeLabels!.get(id) ?? id);
+	// The items are built inside the effects' transactions, so the labels a confirmation's reply names are read first.
+	const purposeLabels = new Map(events.some((event) => event.kind === 'message') ? (await ledger.listPurposes()).map((p) => [p.id, p.label]) : []);
+	const scope: EventScope = {
+		options,
+		labels: (ids) => ids.map((id) => purposeLabels.get(id) ?? id),
+		owing: (owe) => ({ handOver: options.handOver, owe }),
+		emit: (result) => {
+			if (result.owed) out.push(result.owed as TriggerEvent);
+		},
 	};
 
 	const reject = async (event: WebhookEvent, reason: string) => {
-		const result = await ledger.recordRejected({ raw: rawOf(event) ?? event, reason, at: event.at });
-		if (!result.duplicate) out.push({ event: 'event.rejected', at: result.receivedAt, eventAt: event.at?.toISOString(), rejectedId: result.id, reason: result.reason });
+		const result = await ledger.recordRejected(
+			{ raw: rawOf(event) ?? event, reason, at: event.at },
+			scope.owing((kept) => ({
+				item: { event: 'event.rejected', at: kept.receivedAt, eventAt: event.at?.toISOString(), rejectedId: kept.id, reason: kept.reason },
+				about: {},
+			})),
+		);
+		scope.emit(result);
 	};
 
 	for (const event of events) {
@@ -68,7 +100,7 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 			continue;
 		}
 		try {
-			await processEvent(ledger, event, options, out, labels);
+			await processEvent(ledger, event, scope);
 		} catch (error) {
 			// An event the ledger refuses as input, or whose data the database cannot hold, is kept and reported; it
 			// blocks neither its siblings nor the redeliveries (invariant 6). Anything else (the store) fails the
@@ -89,89 +121,102 @@ function refusedAsData(error: unknown): string | undefined {
 	return undefined;
 }
 
-async function processEvent(
-	ledger: Ledger,
-	event: Exclude<WebhookEvent, { kind: 'rejected' }>,
-	options: ProcessingOptions,
-	out: TriggerEvent[],
-	labels: (ids: string[]) => Promise<string[]>,
-): Promise<void> {
+async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind: 'rejected' }>, scope: EventScope): Promise<void> {
+	const { options } = scope;
 	if (event.kind === 'message') {
 		const meaning: Meaning = interpret(event, ledger.withdrawalPolicy.keywords);
 		const language = replyLanguage(meaning, event.from, options.replies.fallbackLanguage);
 		const reply = (text: string, phone?: string, category: Category = 'service') => ({ to: replyTo(event, phone), text, language, category });
+		const about = (result: { phone?: string; subjectId?: string }): OwedTo => ({ waId: event.from, userId: event.userId, phone: result.phone, subjectId: result.subjectId });
 		if (meaning.kind === 'withdraw') {
-			const result = await withdrawByMessage(ledger, event, meaning.via);
-			if (result.duplicate) return;
-			out.push({
-				event: 'consent.withdrawn',
-				at: event.at.toISOString(),
-				...messageFields(event),
-				phone: result.phone,
-				scope: result.scope,
-				withdrawn: result.withdrawn,
-				via: meaning.via,
-				keyword: meaning.keyword,
-				reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
-			});
+			const withdrawal = await withdrawByMessage(
+				ledger,
+				event,
+				meaning.via,
+				scope.owing((result) => ({
+					item: {
+						event: 'consent.withdrawn',
+						at: event.at.toISOString(),
+						...messageFields(event),
+						phone: result.phone,
+						scope: result.scope,
+						withdrawn: result.withdrawn,
+						via: meaning.via,
+						keyword: meaning.keyword,
+						reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
+					},
+					about: about(result),
+				})),
+			);
+			scope.emit(withdrawal);
 			return;
 		}
-		const result = await ledger.confirm({ messageId: event.messageId, from: event.from, userId: event.userId, text: event.text, at: event.at });
-		if (result.duplicate) return;
-		const common = { at: event.at.toISOString(), ...messageFields(event), subjectId: result.subjectId };
-		if (result.outcome === 'confirmed' || result.outcome === 'already_confirmed') {
-			out.push({
-				event: 'optin.confirmed',
-				...common,
-				phone: result.phone,
-				purposes: result.purposes,
-				alreadyConfirmed: result.outcome === 'already_confirmed',
-				reply: reply(optInConfirmation(language, { ...options.replies, purposes: await labels(result.purposes) }), result.phone),
-			});
-		} else if (REFUSED[result.outcome]) {
-			out.push({
-				event: 'optin.refused',
-				...common,
-				outcome: result.outcome,
-				hint: result.hint,
-				purposes: result.purposes,
-				reply: result.outcome === 'expired' || result.outcome === 'too_many_attempts' ? reply(codeExpiredReply(language, options.replies)) : undefined,
-			});
-		} else {
-			out.push({
+		const confirmationItem = (result: ConfirmResult): TriggerEvent => {
+			const common = { at: event.at.toISOString(), ...messageFields(event), subjectId: result.subjectId };
+			if (result.outcome === 'confirmed' || result.outcome === 'already_confirmed') {
+				return {
+					event: 'optin.confirmed',
+					...common,
+					phone: result.phone,
+					purposes: result.purposes,
+					alreadyConfirmed: result.outcome === 'already_confirmed',
+					reply: reply(optInConfirmation(language, { ...options.replies, purposes: scope.labels(result.purposes) }), result.phone),
+				};
+			}
+			if (REFUSED[result.outcome]) {
+				return {
+					event: 'optin.refused',
+					...common,
+					outcome: result.outcome,
+					hint: result.hint,
+					purposes: result.purposes,
+					reply: result.outcome === 'expired' || result.outcome === 'too_many_attempts' ? reply(codeExpiredReply(language, options.replies)) : undefined,
+				};
+			}
+			return {
 				event: 'message.received',
 				...common,
 				meaning: meaning.kind,
 				reply: meaning.kind === 'rejoin' ? reply(rejoinReply(language, options.replies)) : undefined,
-			});
-		}
+			};
+		};
+		const confirmation = await ledger.confirm(
+			{ messageId: event.messageId, from: event.from, userId: event.userId, text: event.text, at: event.at },
+			scope.owing((result) => ({ item: confirmationItem(result), about: about(result) })),
+		);
+		scope.emit(confirmation);
 	} else if (event.kind === 'status') {
-		const result = await ledger.recordStatus({
-			messageId: event.messageId,
-			status: event.status,
-			at: event.at,
-			recipientId: event.recipientId,
-			errors: event.errors,
-			pricing: event.pricing,
-		});
-		if (result.duplicate) return;
-		out.push({
-			event: 'status.updated',
-			at: event.at.toISOString(),
-			messageId: event.messageId,
-			status: event.status,
-			recipientId: event.recipientId,
-			sendKey: result.key,
-			errors: event.errors,
-			pricing: event.pricing,
-			marketingStopped: result.marketingStopped,
-		});
+		const status = await ledger.recordStatus(
+			{ messageId: event.messageId, status: event.status, at: event.at, recipientId: event.recipientId, errors: event.errors, pricing: event.pricing },
+			scope.owing((result) => ({
+				item: {
+					event: 'status.updated',
+					at: event.at.toISOString(),
+					messageId: event.messageId,
+					status: event.status,
+					recipientId: event.recipientId,
+					sendKey: result.key,
+					errors: event.errors,
+					pricing: event.pricing,
+					marketingStopped: result.marketingStopped,
+				},
+				about: { waId: event.recipientId },
+			})),
+		);
+		scope.emit(status);
 	} else if (event.kind === 'preference') {
-		const result = await applyPreference(ledger, event);
-		if (result.duplicate) return;
-		out.push({ event: 'marketing.preference', at: event.at.toISOString(), waId: event.waId, userId: event.userId, value: event.value, known: result.known });
+		const preference = await applyPreference(
+			ledger,
+			event,
+			scope.owing((result) => ({
+				item: { event: 'marketing.preference', at: event.at.toISOString(), waId: event.waId, userId: event.userId, value: event.value, known: result.known },
+				about: { waId: event.waId, userId: event.userId, subjectId: result.subjectId },
+			})),
+		);
+		scope.emit(preference);
 	} else if (event.kind === 'system' && event.type === 'user_changed_number' && event.from) {
 		// Consent is bound to the number that confirmed it: a changed number needs a new confirmation (checklist 32).
+		// It owes the workflow nothing.
 		await ledger.revoke({
 			waId: event.from,
 			purposes: 'all',

@@ -5,6 +5,9 @@
  */
 import { classifyMessage, type KeywordLanguage, type KeywordOptions } from './keywords';
 import type { Ledger } from './consent/ledger';
+import type { Owing } from './consent/outbox';
+import type { WithdrawalResult } from './consent/types';
+import type { PreferenceResult } from './consent/withdrawal';
 import { parseTriggerItem } from './whatsapp/webhook';
 
 export interface InboundContent {
@@ -98,8 +101,9 @@ interface SentMessage {
  * The Opt-In Trigger and Handle STOP both call this: the same message withdraws once, and the second caller gets the
  * first result, with the scope that was recorded.
  */
-export function withdrawByMessage(ledger: Ledger, message: SentMessage, via: 'keyword' | 'stop_promotions_button') {
-	return ledger.revoke({
+export function withdrawByMessage(ledger: Ledger, message: SentMessage, via: 'keyword' | 'stop_promotions_button', owing?: Owing<Omit<WithdrawalResult, 'duplicate'>>) {
+	return ledger.revoke(
+		{
 		waId: message.from,
 		userId: message.userId,
 		purposes: ledger.withdrawalPolicy.scope,
@@ -107,14 +111,17 @@ export function withdrawByMessage(ledger: Ledger, message: SentMessage, via: 'ke
 		messageId: message.messageId,
 		evidence: { text: message.text },
 		at: message.at,
-	});
+		},
+		owing,
+	);
 }
 
 /** Meta's in-app switch, keyed so that a redelivered preference webhook changes nothing twice. */
-export function applyPreference(ledger: Ledger, preference: { waId?: string; userId?: string; value: 'stop' | 'resume'; at: Date }) {
+export function applyPreference(ledger: Ledger, preference: { waId?: string; userId?: string; value: 'stop' | 'resume'; at: Date }, owing?: Owing<PreferenceResult>) {
 	return ledger.setMarketingPreference(
 		{ waId: preference.waId, userId: preference.userId, value: preference.value, at: preference.at },
 		`preference:${preference.waId ?? preference.userId}:${preference.value}:${preference.at.getTime()}`,
+		owing,
 	);
 }
 

@@ -1,10 +1,13 @@
 /**
  * One POST from Meta as the Opt-In Trigger answers it, without n8n: the signature over the raw bytes, the events
- * for this business number only, and what the ledger committed (invariant 4: 200 only after the commit).
+ * for this business number only, what the ledger committed (invariant 4: 200 only after the commit), and what the
+ * workflow is owed, by this POST's events and by earlier ones (invariant 7: the outbox).
  */
-import type { TriggerEvent } from './events';
+import type { Ledger } from './consent/ledger';
+import type { HandOver } from './consent/outbox';
+import { processEvents, type ProcessingOptions, type TriggerEvent } from './events';
 import { redactPersonalData } from './redact';
-import { parseWebhookFor, verifySignature, type NumberEvents, type WebhookEvent } from './whatsapp/webhook';
+import { parseWebhookFor, verifySignature, type NumberEvents } from './whatsapp/webhook';
 
 export interface MetaDelivery {
 	/** The request body exactly as received. */
@@ -26,10 +29,26 @@ export interface MetaExpectations {
 	now?: () => Date;
 }
 
+/** The items of a 200, to be handed over once n8n has them, or given back. */
+export interface Delivered {
+	/** n8n has stored the execution: the items are owed no more (their outbox rows are deleted). */
+	done(): Promise<number>;
+	/** They did not reach n8n: the next delivery takes them at once. */
+	release(): Promise<void>;
+}
+
 export type MetaAnswer =
 	| { httpStatus: 401; text: string }
 	| { httpStatus: 500; text: string; error: Error }
-	| { httpStatus: 200; text: string; emitted: TriggerEvent[]; otherNumbers: NumberEvents['otherNumbers']; replays: number };
+	| {
+			httpStatus: 200;
+			text: string;
+			/** What the workflow is owed: earlier events' items first (oldest first), then this POST's. */
+			emitted: TriggerEvent[];
+			otherNumbers: NumberEvents['otherNumbers'];
+			replays: number;
+			handOver: Delivered;
+	  };
 
 /** A signed body that is not JSON: one rejected event, kept like any other event that cannot be understood. */
 function eventsOfBody(raw: Buffer, phoneNumberId: string): NumberEvents {
@@ -44,25 +63,40 @@ function eventsOfBody(raw: Buffer, phoneNumberId: string): NumberEvents {
 }
 
 /**
- * Checks and records one delivery. `record` commits the events in the ledger and returns what the workflow may
- * start with; it is not called when no event is for this number. Each event is taken on its own (invariant 6): one
- * that cannot be understood (a body that is not a webhook included) reaches `record` as a `rejected` event, to be
- * kept, and is answered 200 with the rest. Only a failure of `record` itself (the store) is answered 500, so Meta
- * delivers again.
+ * Checks and records one delivery. The events are committed in the ledger (`processEvents`), each with what it owes
+ * the workflow. Each event is taken on its own (invariant 6): one that cannot be understood (a body that is not a
+ * webhook included) is kept as a `rejected` event and answered 200 with the rest. Only a failure of the store is
+ * answered 500, so Meta delivers again; what that POST had committed is given back to the outbox for the redelivery.
+ * A 200 also takes what earlier committed events still owe this number (a process that died before its hand-over).
  */
 export async function receiveMetaDelivery(
 	delivery: MetaDelivery,
 	expected: MetaExpectations,
-	record: (events: WebhookEvent[]) => Promise<TriggerEvent[]>,
+	ledgerOf: () => Promise<Ledger>,
+	replies: ProcessingOptions['replies'],
 ): Promise<MetaAnswer> {
 	if (!delivery.raw || !verifySignature(delivery.raw, delivery.signature, expected.appSecret)) return { httpStatus: 401, text: 'Invalid signature' };
+	let taken: { ledger: Ledger; handOver: HandOver } | undefined;
 	try {
 		const { events: all, otherNumbers } = eventsOfBody(delivery.raw, expected.phoneNumberId);
 		const oldest = expected.replayWindowMs === undefined ? undefined : (expected.now?.() ?? new Date()).getTime() - expected.replayWindowMs;
 		const events = oldest === undefined ? all : all.filter((event) => !(event.at && event.at.getTime() < oldest));
-		const emitted = events.length > 0 ? await record(events) : [];
-		return { httpStatus: 200, text: 'OK', emitted, otherNumbers, replays: all.length - events.length };
+		const ledger = await ledgerOf();
+		const handOver = ledger.handOver(expected.phoneNumberId);
+		taken = { ledger, handOver };
+		const emitted = events.length > 0 ? await processEvents(ledger, events, { replies, handOver }) : [];
+		const earlier = (await ledger.claimPending(handOver)) as TriggerEvent[];
+		return {
+			httpStatus: 200,
+			text: 'OK',
+			emitted: [...earlier, ...emitted],
+			otherNumbers,
+			replays: all.length - events.length,
+			handOver: { done: () => ledger.handedOver(handOver), release: () => ledger.release(handOver) },
+		};
 	} catch (error) {
+		// Best effort: a store that cannot take this back frees the rows when their lease ends.
+		await taken?.ledger.release(taken.handOver).catch(() => undefined);
 		return { httpStatus: 500, text: 'Not recorded; please retry', error: error as Error };
 	}
 }

@@ -15,11 +15,12 @@ import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
-import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
+import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
 import { parse, purposeSchema } from './validation';
-import { recordRejected, rejectedEvents, type RejectedEventInput } from './rejected';
-import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
+import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedResult } from './rejected';
+import { revoke, setMarketingPreference, type MarketingPreference, type PreferenceResult, type Withdrawal } from './withdrawal';
+import { claimPending, handedOver, newHandOver, release, type HandOver, type OwedItem, type Owing } from './outbox';
 import { appendEvent } from './chain';
 import { z } from 'zod';
 
@@ -112,9 +113,12 @@ export class Ledger {
 		return requestOptIn(this.ctx, request);
 	}
 
-	/** An inbound WhatsApp message that may carry a code; redeliveries of the same message change nothing. */
-	confirm(message: InboundMessage): Promise<ConfirmResult & { duplicate: boolean }> {
-		return confirm(this.ctx, message);
+	/**
+	 * An inbound WhatsApp message that may carry a code; redeliveries of the same message change nothing. With
+	 * `owing`, what it owes the workflow is kept in the outbox in the same transaction (so for every call below).
+	 */
+	confirm(message: InboundMessage, owing?: Owing<ConfirmResult>): Promise<ConfirmResult & { duplicate: boolean; owed?: OwedItem }> {
+		return confirm(this.ctx, message, owing);
 	}
 
 	/** Any other inbound message: opens the 24 h window for service replies. */
@@ -122,12 +126,12 @@ export class Ledger {
 		return recordInbound(this.ctx, message);
 	}
 
-	revoke(withdrawal: Withdrawal): Promise<WithdrawalResult & { duplicate: boolean }> {
-		return revoke(this.ctx, withdrawal);
+	revoke(withdrawal: Withdrawal, owing?: Owing<Omit<WithdrawalResult, 'duplicate'>>): Promise<WithdrawalResult & { duplicate: boolean; owed?: OwedItem }> {
+		return revoke(this.ctx, withdrawal, owing);
 	}
 
-	setMarketingPreference(preference: MarketingPreference, deliveryKey?: string) {
-		return setMarketingPreference(this.ctx, preference, deliveryKey);
+	setMarketingPreference(preference: MarketingPreference, deliveryKey?: string, owing?: Owing<PreferenceResult>) {
+		return setMarketingPreference(this.ctx, preference, deliveryKey, owing);
 	}
 
 	/** The gate: may this recipient get a message of this purpose and category now? */
@@ -163,13 +167,33 @@ export class Ledger {
 		return failSend(this.ctx, key, failure);
 	}
 
-	recordStatus(status: DeliveryStatus) {
-		return recordStatus(this.ctx, status);
+	recordStatus(status: DeliveryStatus, owing?: Owing<StatusResult>) {
+		return recordStatus(this.ctx, status, owing);
 	}
 
 	/** A webhook event that cannot be understood: kept (encrypted) with the reason, once however often it comes. */
-	recordRejected(event: RejectedEventInput) {
-		return recordRejected(this.ctx, event);
+	recordRejected(event: RejectedEventInput, owing?: Owing<RejectedResult>) {
+		return recordRejected(this.ctx, event, owing);
+	}
+
+	/** A new hand-over for one POST to the trigger of this business number (Phone Number ID). */
+	handOver(channel: string): HandOver {
+		return newHandOver(channel);
+	}
+
+	/** What earlier committed events still owe this number's workflow, oldest first, taken by this hand-over. */
+	claimPending(handOver: HandOver, limit?: number): Promise<OwedItem[]> {
+		return claimPending(this.ctx, handOver, limit);
+	}
+
+	/** n8n has stored the execution with the hand-over's items: they are owed no more. */
+	handedOver(handOver: HandOver): Promise<number> {
+		return handedOver(this.ctx, handOver);
+	}
+
+	/** The hand-over failed (answered 500): its items go to the next delivery at once. */
+	release(handOver: HandOver): Promise<void> {
+		return release(this.ctx, handOver);
 	}
 
 	/** The rejected webhook events, newest first, decrypted. */

@@ -9,6 +9,7 @@
  */
 import { Coalescer } from '../coalescer';
 import type { Queryable, Store } from '../store';
+import type { owedRow } from './outbox';
 
 /** Enough to amortise a call on a busy launch; small enough that a failed group costs little to redo one by one. */
 const MAX_GROUP = 50;
@@ -59,6 +60,8 @@ export interface ConfirmationRow {
 	delivery_key: string | null;
 	result: string | null;
 	processed_at: Date | null;
+	/** The outbox row the confirmation owes the workflow, written with it; null when nothing is owed. */
+	owed: ReturnType<typeof owedRow>['row'] | null;
 	request_id: string;
 	subject: string;
 	attempts: number;

@@ -8,8 +8,9 @@ import { numberOfWaId, waIdMatches } from '../phone';
 import { appendEvent, sealPayload } from './chain';
 import type { IpMode, LedgerContext, Queryable } from './context';
 import { CODE_ALPHABET, CODE_LENGTH, codeCandidates, newCode, newId, sha256Hex } from './crypto';
-import { once, processedResult } from './deliveries';
+import { duplicateOf, once } from './deliveries';
 import { deliveryKeyHmac } from './keyed';
+import { owedRow, type OwedItem, type Owing } from './outbox';
 import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
 import { findSenders, phoneOf, resolveRecipient, senderLookups } from './identity';
@@ -114,10 +115,10 @@ export function parseInbound(message: InboundMessage): InboundMessage {
 /** A word that looks like a code: a person trying one, not chatting. Only these count as failed attempts. */
 const CODE_WORD = new RegExp(`(^|[^A-Z0-9])[${CODE_ALPHABET}]{${CODE_LENGTH}}($|[^A-Z0-9])`);
 
-export async function confirm(ctx: LedgerContext, input: InboundMessage): Promise<ConfirmResult & { duplicate: boolean }> {
+export async function confirm(ctx: LedgerContext, input: InboundMessage, owing?: Owing<ConfirmResult>): Promise<ConfirmResult & { duplicate: boolean; owed?: OwedItem }> {
 	const message = parseInbound(input);
 	const key = `message:${message.messageId}`;
-	return (await confirmAtOnce(ctx, message, key)) ?? once(ctx, key, (tx) => confirmIn(ctx, tx, message));
+	return (await confirmAtOnce(ctx, message, key, owing)) ?? once(ctx, key, (tx) => confirmIn(ctx, tx, message), owing);
 }
 
 /**
@@ -125,7 +126,12 @@ export async function confirm(ctx: LedgerContext, input: InboundMessage): Promis
  * confirm it under the person's lock if nothing it depends on changed meanwhile. Anything else (no code, wrong
  * number, expired, a race) returns undefined and takes the full path in `confirmIn`.
  */
-async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: string): Promise<(ConfirmResult & { duplicate: boolean }) | undefined> {
+async function confirmAtOnce(
+	ctx: LedgerContext,
+	message: InboundMessage,
+	key: string,
+	owing: Owing<ConfirmResult> | undefined,
+): Promise<(ConfirmResult & { duplicate: boolean; owed?: OwedItem }) | undefined> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
 	if (codes.length === 0 || !message.from) return undefined;
 	const request = chooseRequest(ctx, await ctx.optIns.searches.run({ codes, at: message.at }), message);
@@ -137,6 +143,8 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 	if (confirmation.purposes.length === 0) return undefined;
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
 	const delivery = deliveryKeyHmac(ctx.keys, key);
+	// What the confirmation owes the workflow is written by confirm_opt_ins with it (the outbox).
+	const owed = owing && owedRow(ctx, key, owing.handOver, owing.owe({ ...result, phone }));
 	let outcome: string;
 	try {
 		outcome = await ctx.optIns.confirmations.run({
@@ -144,13 +152,14 @@ async function confirmAtOnce(ctx: LedgerContext, message: InboundMessage, key: s
 			delivery_key: delivery,
 			result: JSON.stringify(result),
 			processed_at: ctx.now(),
+			owed: owed?.row ?? null,
 		});
 	} catch (error) {
 		if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
 		outcome = 'duplicate'; // the full path recorded this message at the same moment
 	}
-	if (outcome === 'duplicate') return { ...(await processedResult<ConfirmResult>(ctx.store, delivery)), duplicate: true };
-	return outcome === 'confirmed' ? { ...result, phone } : undefined;
+	if (outcome === 'duplicate') return duplicateOf<ConfirmResult>(ctx, key, owing);
+	return outcome === 'confirmed' ? { ...result, phone, owed: owed?.item } : undefined;
 }
 
 /**
@@ -182,6 +191,7 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 		delivery_key: null,
 		result: null,
 		processed_at: null,
+		owed: null,
 		request_id: request.id,
 		subject: request.subject_id,
 		attempts: request.attempts,

@@ -6,6 +6,7 @@
  */
 import type { LedgerContext } from './context';
 import { once } from './deliveries';
+import type { OwedItem, Owing } from './outbox';
 
 export interface RejectedEventInput {
 	/** The event as Meta sent it (or the whole body, when the body is not a webhook). */
@@ -41,7 +42,17 @@ export function scrubReason(reason: string): string {
 		.slice(0, 1000);
 }
 
-export async function recordRejected(ctx: LedgerContext, input: RejectedEventInput): Promise<{ id: string; reason: string; receivedAt: string; duplicate: boolean }> {
+export interface RejectedResult {
+	id: string;
+	reason: string;
+	receivedAt: string;
+}
+
+export async function recordRejected(
+	ctx: LedgerContext,
+	input: RejectedEventInput,
+	owing?: Owing<RejectedResult>,
+): Promise<RejectedResult & { duplicate: boolean; owed?: OwedItem }> {
 	const text = serialise(input.raw);
 	const id = ctx.keys.lookupHmac(`rejected event:${text}`).slice(0, 32);
 	const reason = scrubReason(input.reason);
@@ -53,7 +64,7 @@ export async function recordRejected(ctx: LedgerContext, input: RejectedEventInp
 			[id, reason, now, at, ctx.keys.encrypt(text)],
 		);
 		return { id, reason, receivedAt: now.toISOString() };
-	});
+	}, owing);
 }
 
 /** The rejected events, newest first, decrypted: what an operator looks at to fix the cause. */

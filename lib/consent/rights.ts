@@ -6,6 +6,7 @@ import { appendEvent, appendEvents, readPayload } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { findPeople, findSubject, phoneOf, resolveRecipient, type SubjectRow } from './identity';
 import { decide } from './gate';
+import { eraseOwed } from './outbox';
 import type { Category, ReplyCategory } from './types';
 
 export interface ConsentRecord {
@@ -194,6 +195,8 @@ export async function erase(ctx: LedgerContext, recipient: string, options: Eras
 				[ctx.keys.suppressionHmac(e164), now],
 			);
 		}
+		// What the workflow was still owed about them carries their number and texts: gone with them, either way.
+		await eraseOwed(ctx, tx, ids, identity);
 		if (ids.length > 0 && retain) {
 			await tx.query(
 				`WITH cancelled AS (UPDATE optin_requests SET status = 'cancelled' WHERE subject_id = ANY($1::text[]) AND status = 'pending'),
@@ -223,7 +226,7 @@ export interface PurgeResult {
 	/** People without consent whose proof is past its retention period. */
 	proofErased: number;
 	/** Operational records older than the operational retention (operational data, not chain events). */
-	operational: { deliveries: number; sends: number; earlyStatuses: number; rejectedEvents: number };
+	operational: { deliveries: number; sends: number; earlyStatuses: number; rejectedEvents: number; owedItems: number };
 }
 
 /**
@@ -267,6 +270,7 @@ export async function purge(ctx: LedgerContext): Promise<PurgeResult> {
 		const unconfirmedIds = unconfirmed.map((row) => row.id);
 		const expiredIds = expired.map((row) => row.id).filter((id) => !unconfirmedIds.includes(id));
 		await eraseSubjects(tx, [...unconfirmedIds, ...expiredIds]);
+		await eraseOwed(ctx, tx, [...unconfirmedIds, ...expiredIds]);
 		const result = { unconfirmedErased: unconfirmedIds.length, requestsDeleted: stale.length, proofErased: expiredIds.length };
 		if (result.unconfirmedErased + result.requestsDeleted + result.proofErased > 0) {
 			await appendEvent(tx, ctx.keys, { type: 'retention.purged', subjectId: null, at: now, payload: { ...result } });
@@ -278,20 +282,29 @@ export async function purge(ctx: LedgerContext): Promise<PurgeResult> {
 /**
  * The operational rows older than the cutoff: handled deliveries (a redelivery that old is a replay, refused before
  * it reaches the ledger), finished sends (a send still reserved, or of unknown outcome, stays: it may have gone out
- * and its key must not be sent again), early statuses no send claimed, rejected events. The proof of a send is its
+ * and its key must not be sent again), early statuses no send claimed, rejected events, and trigger items never
+ * handed over (no POST came for that number's trigger since: its workflow is gone or off). The proof of a send is its
  * send.recorded event in the chain, which stays.
  */
 async function purgeOperational(tx: Queryable, cutoff: Date): Promise<PurgeResult['operational']> {
-	const [row] = await tx.query<{ deliveries: number; sends: number; early: number; rejected: number }>(
+	const [row] = await tx.query<{ deliveries: number; sends: number; early: number; rejected: number; owed: number }>(
 		`WITH deliveries AS (DELETE FROM processed_deliveries WHERE processed_at < $1 RETURNING 1),
 		sends AS (DELETE FROM sends WHERE updated_at < $1 AND status IN ('accepted', 'sent', 'delivered', 'read', 'failed') RETURNING 1),
 		early AS (DELETE FROM early_statuses WHERE received_at < $1 RETURNING 1),
-		rejected AS (DELETE FROM rejected_events WHERE received_at < $1 RETURNING 1)
+		rejected AS (DELETE FROM rejected_events WHERE received_at < $1 RETURNING 1),
+		owed AS (DELETE FROM outbox WHERE created_at < $1 RETURNING 1)
 		SELECT (SELECT count(*) FROM deliveries)::int AS deliveries, (SELECT count(*) FROM sends)::int AS sends,
-			(SELECT count(*) FROM early)::int AS early, (SELECT count(*) FROM rejected)::int AS rejected`,
+			(SELECT count(*) FROM early)::int AS early, (SELECT count(*) FROM rejected)::int AS rejected,
+			(SELECT count(*) FROM owed)::int AS owed`,
 		[cutoff],
 	);
-	return { deliveries: Number(row.deliveries), sends: Number(row.sends), earlyStatuses: Number(row.early), rejectedEvents: Number(row.rejected) };
+	return {
+		deliveries: Number(row.deliveries),
+		sends: Number(row.sends),
+		earlyStatuses: Number(row.early),
+		rejectedEvents: Number(row.rejected),
+		owedItems: Number(row.owed),
+	};
 }
 
 export interface Subscriber {

@@ -8,6 +8,7 @@ import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { once } from './deliveries';
 import { campaignHmac, sendKeyHmac, wamidHmac } from './keyed';
+import type { OwedItem, Owing } from './outbox';
 import { answer, refusal } from './gate';
 import { phoneOf } from './identity';
 import { openWindow, parseInbound } from './optin';
@@ -303,17 +304,27 @@ export interface DeliveryStatus {
 /** Marketing stopped in the app: Meta's error 131050 on a failed status. */
 export const MARKETING_STOPPED_CODE = 131050;
 
+export interface StatusResult {
+	updated: boolean;
+	/** The idempotency key of the send the status moved. */
+	key?: string;
+	/** Kept for a send whose completion is not recorded yet. */
+	early: boolean;
+	/** A failed status with Meta's 131050: marketing stopped in the app, recorded with the status. */
+	marketingStopped: boolean;
+}
+
 export async function recordStatus(
 	ctx: LedgerContext,
 	status: DeliveryStatus,
-): Promise<{ updated: boolean; key?: string; early: boolean; duplicate: boolean; marketingStopped: boolean }> {
+	owing?: Owing<StatusResult>,
+): Promise<StatusResult & { duplicate: boolean; owed?: OwedItem }> {
 	if (!(status.status in STATUS_RANK) || status.status === ('reserved' as string)) {
 		throw new ValidationError('status', `'${String(status.status)}' is not a delivery status`);
 	}
 	const deliveryKey = `status:${status.messageId}:${status.status}`;
 	const marketingStopped = status.status === 'failed' && (status.errors ?? []).some((error) => error.code === MARKETING_STOPPED_CODE);
-	let sealedKey: string | undefined;
-	const result = await once(ctx, deliveryKey, async (tx) => {
+	return once(ctx, deliveryKey, async (tx): Promise<StatusResult> => {
 		let rows = await applyStatus(ctx, tx, status);
 		let early = false;
 		if (rows.length === 0) {
@@ -347,11 +358,8 @@ export async function recordStatus(
 		if (marketingStopped && status.recipientId) {
 			await applyMarketingPreference(ctx, tx, { waId: status.recipientId, value: 'stop', at: status.at }, 'error_131050');
 		}
-		// The send's key goes back to the caller only: the stored result of a delivery names no key (it holds the number).
-		sealedKey = rows[0]?.key_enc;
-		return { updated: rows.length > 0, early };
-	});
-	return { ...result, key: result.duplicate || sealedKey === undefined ? undefined : ctx.keys.decrypt(sealedKey), marketingStopped };
+		return { updated: rows.length > 0, key: rows[0] ? ctx.keys.decrypt(rows[0].key_enc) : undefined, early, marketingStopped };
+	}, owing);
 }
 
 /** Any other inbound message: opens or renews the sender's 24 h window, so a service reply is allowed (checklist 19). */

@@ -8,6 +8,7 @@ import { numberOfWaId } from '../phone';
 import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { once } from './deliveries';
+import type { OwedItem, Owing } from './outbox';
 import { findPeople, findSenders, phoneOf, resolveRecipient } from './identity';
 import { WITHDRAWAL_CHANNELS, type WithdrawalInput, type WithdrawalResult } from './types';
 import { loadPurposes } from './gate';
@@ -30,7 +31,7 @@ function describeScope(scope: WithdrawalScope): string[] {
 	return scope === 'all' || scope === 'marketing' ? [scope] : scope;
 }
 
-export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<WithdrawalResult> {
+export async function revoke(ctx: LedgerContext, input: Withdrawal, owing?: Owing<Omit<WithdrawalResult, 'duplicate'>>): Promise<WithdrawalResult & { owed?: OwedItem }> {
 	if (!WITHDRAWAL_CHANNELS.includes(input.channel)) {
 		throw new ValidationError('channel', `'${String(input.channel)}' is not a withdrawal channel`, `Use one of: ${WITHDRAWAL_CHANNELS.join(', ')}`);
 	}
@@ -71,7 +72,7 @@ export async function revoke(ctx: LedgerContext, input: Withdrawal): Promise<Wit
 			);
 		}
 		return { withdrawn, scope: describeScope(scope), known: people.length > 0, subjectId: people[0]?.id, phone: e164 };
-	});
+	}, owing);
 }
 
 /** Adds the scopes to the suppression list; true when any was new. */
@@ -133,6 +134,12 @@ export interface MarketingPreference {
 	at: Date;
 }
 
+export interface PreferenceResult {
+	changed: boolean;
+	known: boolean;
+	subjectId?: string;
+}
+
 export function assertPreference(preference: MarketingPreference): void {
 	if (preference.value !== 'stop' && preference.value !== 'resume') {
 		throw new ValidationError('value', `'${String(preference.value)}' is not a marketing preference`, "Use 'stop' or 'resume'");
@@ -147,9 +154,10 @@ export async function setMarketingPreference(
 	ctx: LedgerContext,
 	preference: MarketingPreference,
 	deliveryKey?: string,
-): Promise<{ changed: boolean; known: boolean; subjectId?: string; duplicate: boolean }> {
+	owing?: Owing<PreferenceResult>,
+): Promise<PreferenceResult & { duplicate: boolean; owed?: OwedItem }> {
 	assertPreference(preference);
-	return once(ctx, deliveryKey, (tx) => applyMarketingPreference(ctx, tx, preference, 'in_app'));
+	return once(ctx, deliveryKey, (tx) => applyMarketingPreference(ctx, tx, preference, 'in_app'), owing);
 }
 
 /**
@@ -161,7 +169,7 @@ export async function applyMarketingPreference(
 	tx: Queryable,
 	preference: MarketingPreference,
 	source: 'in_app' | 'error_131050',
-): Promise<{ changed: boolean; known: boolean; subjectId?: string }> {
+): Promise<PreferenceResult> {
 	const people = await findSenders(ctx, tx, preference);
 	if (people.length === 0) return { changed: false, known: false };
 	const stop = preference.value === 'stop';

@@ -469,9 +469,36 @@ const MIGRATIONS: Migration[] = [
 			`CREATE INDEX processed_deliveries_processed ON processed_deliveries (processed_at)`,
 		],
 	},
+	{
+		// What a committed webhook event owes the workflow (invariant 7, issue 10 item 5), written in the transaction of
+		// the event's effect, so a 500 or a crash after the commit cannot lose it.
+		version: 10,
+		name: 'outbox',
+		statements: [
+			// One row per owed trigger item, by a keyed HMAC of the event's delivery key (the item's eventId), for the
+			// business number (Phone Number ID) whose trigger owes it; the item itself encrypted (it carries numbers and
+			// texts). A claim is the hand-over under way: a POST that took the row, until when its lease counts. The row
+			// is deleted once n8n has the execution; purge deletes what is never handed over, erasure a person's rows
+			// (found by their subject ids and the keyed HMACs of their numbers and user id).
+			`CREATE TABLE outbox (
+				id text PRIMARY KEY,
+				channel text NOT NULL,
+				item_enc text NOT NULL,
+				subject_ids text[] NOT NULL,
+				people text[] NOT NULL,
+				created_at timestamptz NOT NULL,
+				claim text,
+				claimed_at timestamptz
+			)`,
+			`CREATE INDEX outbox_pending ON outbox (channel, created_at, id)`,
+			`CREATE INDEX outbox_claim ON outbox (claim) WHERE claim IS NOT NULL`,
+			// confirm_opt_ins writes the confirmation's owed item with it.
+			...OPT_IN_FUNCTIONS,
+		],
+	},
 ];
 
-export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
 
 export async function migrate(store: Store): Promise<void> {
 	await store.transaction(async (tx) => {

@@ -183,6 +183,15 @@ export const OPT_IN_FUNCTIONS: string[] = [
 			INSERT INTO processed_deliveries (key, result, processed_at)
 			SELECT d.key, d.result, d.processed_at FROM unnest(v_key, v_result, v_processed_at) AS d(key, result, processed_at)
 			WHERE d.key IS NOT NULL;
+			-- What each confirmation owes the workflow, in the same transaction (the outbox, migration 10), claimed by
+			-- the delivery that commits it.
+			INSERT INTO outbox (id, channel, item_enc, subject_ids, people, created_at, claim, claimed_at)
+			SELECT o.id, o.channel, o.item_enc, o.subject_ids, o.people, o.created_at, o.claim, o.created_at
+			FROM jsonb_to_recordset(p_items) AS i(n int, owed jsonb)
+				CROSS JOIN LATERAL jsonb_to_record(i.owed) AS o(id text, channel text, item_enc text, subject_ids text[], people text[],
+					created_at timestamptz, claim text)
+			WHERE i.n = ANY (v_ok) AND jsonb_typeof(i.owed) = 'object'
+			ON CONFLICT (id) DO NOTHING;
 		END IF;
 		RETURN QUERY
 		SELECT i.n, CASE

@@ -35,7 +35,8 @@ export class OptInTrigger implements INodeType {
 		credentials: [{ name: 'consentLedgerApi', required: true, testedBy: 'consentLedgerConnectionTest' }, { name: 'whatsAppCloudApi', required: true }],
 		webhooks: [
 			{ name: 'setup', httpMethod: 'GET', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },
-			{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: '={{$parameter["path"]}}', isFullPath: true },
+			// n8n answers a POST with workflow data itself, once it stored the execution (meta.ts); with no body.
+			{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', responseData: 'noData', path: '={{$parameter["path"]}}', isFullPath: true },
 		],
 		properties,
 	};

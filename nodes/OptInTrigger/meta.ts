@@ -1,7 +1,6 @@
 /** Meta's side of the trigger: the verification handshake and signed events, committed before they are answered. */
 import { timingSafeEqual } from 'node:crypto';
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
-import { processEvents } from '../../lib/events';
 import { otherNumbersNotice, receiveMetaDelivery, replaysNotice, workflowItems } from '../../lib/meta-delivery';
 import { ledgerFor, replayWindowMsOf } from '../shared/ledger';
 import { triggerOptions, widgetConfigOf } from './widgetConfig';
@@ -29,6 +28,11 @@ export async function answerHandshake(this: IWebhookFunctions): Promise<IWebhook
  * A signed POST from Meta. A missing or wrong signature is answered 401 and changes nothing; events for another
  * business number than the credential's are logged and answered 200 without touching the ledger; a ledger that
  * cannot commit answers 500, so Meta delivers again; only what is committed is acknowledged with 200 (invariant 4).
+ *
+ * What the events owe the workflow stays in the ledger's outbox until n8n has stored the execution (invariant 7).
+ * For an `onReceived` webhook that returns workflow data, n8n answers only after it created the execution (n8n
+ * 2.41.1, packages/cli/src/webhooks/webhook-helpers.ts: the answer is deferred at line 1028, the execution created
+ * by WorkflowRunner.run at 1123, the answer sent at 1162), so the items are handed over when that 200 has gone out.
  */
 export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const request = this.getRequestObject();
@@ -38,25 +42,19 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	const phoneNumberId = String(credentials.phoneNumberId ?? '');
 	const ledgerCredentials = await this.getCredentials('consentLedgerApi');
 	const replayWindowMs = replayWindowMsOf(ledgerCredentials);
+	const config = widgetConfigOf(this);
+	const options = triggerOptions(this);
 	const answer = await receiveMetaDelivery(
 		{ raw, signature: request.headers['x-hub-signature-256'] },
 		{ appSecret: String(credentials.appSecret ?? ''), phoneNumberId, replayWindowMs },
-		async (events) => {
-			const ledger = await ledgerFor(ledgerCredentials);
-			const config = widgetConfigOf(this);
-			const options = triggerOptions(this);
-			return await processEvents(ledger, events, {
-				replies: {
-					business: config.businessName,
-					signupUrl: options.signupUrl || this.getNodeWebhookUrl('setup'),
-					fallbackLanguage: config.languages[0],
-				},
-			});
-		},
+		() => ledgerFor(ledgerCredentials),
+		{ business: config.businessName, signupUrl: options.signupUrl || this.getNodeWebhookUrl('setup'), fallbackLanguage: config.languages[0] },
 	);
-	if (answer.httpStatus === 500) this.logger.error(`WhatsApp webhook not recorded, Meta will deliver it again: ${answer.error.message}`);
-	response.status(answer.httpStatus).type('text/plain').send(answer.text);
-	if (answer.httpStatus !== 200) return { noWebhookResponse: true };
+	if (answer.httpStatus !== 200) {
+		if (answer.httpStatus === 500) this.logger.error(`WhatsApp webhook not recorded, Meta will deliver it again: ${answer.error.message}`);
+		response.status(answer.httpStatus).type('text/plain').send(answer.text);
+		return { noWebhookResponse: true };
+	}
 	const notice = otherNumbersNotice(answer.otherNumbers, phoneNumberId);
 	if (notice) this.logger.warn(notice);
 	const replays = replaysNotice(answer.replays, replayWindowMs);
@@ -64,6 +62,18 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	for (const event of answer.emitted) {
 		if (event.event === 'event.rejected') this.logger.warn(`WhatsApp webhook event not understood, kept in the consent ledger as ${String(event.rejectedId)}: ${String(event.reason)}`);
 	}
-	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], triggerOptions(this).redactOutput === true).map((json) => ({ json: json as IDataObject }));
-	return items.length > 0 ? { noWebhookResponse: true, workflowData: [items] } : { noWebhookResponse: true };
+	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], options.redactOutput === true).map((json) => ({ json: json as IDataObject }));
+	const settle = (handedOver: boolean) =>
+		(handedOver ? answer.handOver.done() : answer.handOver.release()).catch((error: Error) =>
+			this.logger.warn(`The consent ledger could not mark WhatsApp events as handed to the workflow; they will be handed over again, with the same eventId: ${error.message}`),
+		);
+	if (items.length === 0) {
+		// Nothing this workflow starts with: the events owe it nothing more.
+		response.status(200).type('text/plain').send(answer.text);
+		await settle(true);
+		return { noWebhookResponse: true };
+	}
+	// n8n's answer (see above) says it has stored the execution: only a 200 that went out hands the items over.
+	response.once('finish', () => void settle(response.statusCode === 200));
+	return { workflowData: [items] };
 }

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { processEvents, type TriggerEvent } from '../../lib/events';
+import type { TriggerEvent } from '../../lib/events';
 import type { Ledger } from '../../lib/consent/ledger';
 import { receiveMetaDelivery } from '../../lib/meta-delivery';
 import type { Sandbox } from '../../sandbox/server';
@@ -27,14 +27,17 @@ export async function startReceiver(ledger: Ledger, phoneNumberId = '10000000000
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk) => chunks.push(chunk));
 		request.on('end', async () => {
-			const answer = await receiveMetaDelivery({ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] }, { appSecret: 'sandbox-secret', phoneNumberId }, (events) =>
-				processEvents(ledger, events, {
-					replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
-				}),
+			const answer = await receiveMetaDelivery(
+				{ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] },
+				{ appSecret: 'sandbox-secret', phoneNumberId },
+				async () => ledger,
+				{ business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
 			);
 			if (answer.httpStatus === 200) {
+				// n8n stores the execution, then answers: the items are handed over.
 				emitted.push(...answer.emitted);
 				otherNumbers.push(...answer.otherNumbers);
+				await answer.handOver.done();
 			}
 			answers.push(answer.httpStatus);
 			response.writeHead(answer.httpStatus).end(answer.text);

@@ -71,9 +71,13 @@ export async function startScenario(
 			const log = await control<{ deliveries: { body: string; summary?: string }[] }>('webhooks');
 			const delivery = log.deliveries.reverse().find((entry) => entry.body.includes(messageId));
 			if (!delivery) throw new Error(`The sandbox kept no webhook for ${messageId}`);
-			return processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
+			const handOver = ledger.handOver('100000000000001');
+			const items = await processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
 				replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' },
+				handOver,
 			});
+			await ledger.handedOver(handOver);
+			return items;
 		},
 		async graphRequests() {
 			const { requests } = await control<{ requests: { path: string; body: never; outcome: never }[] }>('messages');

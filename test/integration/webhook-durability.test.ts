@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { Ledger } from '../../lib/consent/ledger';
-import { processEvents, type TriggerEvent } from '../../lib/events';
+import type { TriggerEvent } from '../../lib/events';
 import { receiveMetaDelivery, type MetaAnswer } from '../../lib/meta-delivery';
 import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
 
@@ -32,11 +32,15 @@ function webhook(...values: Record<string, unknown>[]) {
 
 const now = () => String(Math.floor(Date.now() / 1000));
 
-function deliver(ledger: Ledger, body: unknown | Buffer): Promise<MetaAnswer> {
+/** As the trigger on n8n: a 200's items are handed over (n8n stored the execution before it answered). */
+async function deliver(ledger: Ledger, body: unknown | Buffer): Promise<MetaAnswer> {
 	const raw = Buffer.isBuffer(body) ? body : metaBytes(body);
-	return receiveMetaDelivery({ raw, signature: sign(raw) }, { appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID }, (events) =>
-		processEvents(ledger, events, { replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' } }),
-	);
+	const answer = await receiveMetaDelivery({ raw, signature: sign(raw) }, { appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID }, async () => ledger, {
+		business: 'Beispiel GmbH',
+		fallbackLanguage: 'de',
+	});
+	if (answer.httpStatus === 200) await answer.handOver.done();
+	return answer;
 }
 
 const emittedOf = (answer: MetaAnswer): TriggerEvent[] => (answer.httpStatus === 200 ? answer.emitted : []);
