@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../store';
-import { sha256Hex, type LedgerKeys } from './crypto';
+import { sha256Hex, type CipherContext, type LedgerKeys } from './crypto';
 
 export type EventType =
 	| 'purposes.defined'
@@ -36,15 +36,21 @@ export interface SealedPayload {
 	hash: string;
 }
 
+/**
+ * A payload is bound to its event's type: its sequence number is given by the database after encryption, and the
+ * chain covers the ciphertext's hash, so a payload moved to another event breaks the chain anyway.
+ */
+const payloadContext = (type: string): CipherContext => ({ table: 'events', column: 'payload', row: type });
+
 /** Seals a payload for `appendEvent`, or for an SQL function that appends its event itself. */
-export function sealPayload(keys: LedgerKeys, payload: Record<string, unknown>): SealedPayload {
-	const sealed = keys.encrypt(JSON.stringify(payload));
+export function sealPayload(keys: LedgerKeys, type: EventType, payload: Record<string, unknown>): SealedPayload {
+	const sealed = keys.encrypt(JSON.stringify(payload), payloadContext(type));
 	return { sealed, hash: sha256Hex(sealed) };
 }
 
 /** Appends one event inside the caller's transaction; returns its sequence number. */
 export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: LedgerEvent): Promise<number> {
-	const payload = sealPayload(keys, event.payload);
+	const payload = sealPayload(keys, event.type, event.payload);
 	const [row] = await tx.call<{ append_event: number }>('append_event', [
 		event.type,
 		event.subjectId,
@@ -61,7 +67,7 @@ export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: Ledger
  */
 export async function appendEvents(tx: Queryable, keys: LedgerKeys, events: LedgerEvent[]): Promise<number[]> {
 	if (events.length === 0) return [];
-	const payloads = events.map((event) => keys.encrypt(JSON.stringify(event.payload)));
+	const payloads = events.map((event) => sealPayload(keys, event.type, event.payload).sealed);
 	const rows = await tx.query<{ seq: number }>('SELECT seq FROM append_events($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS seq', [
 		events.map((event) => event.type),
 		events.map((event) => event.subjectId),
@@ -138,7 +144,7 @@ export async function verifyChain(store: Queryable): Promise<ChainVerification> 
 }
 
 /** Decrypts the payload of an event for export; null once erased. */
-export function readPayload(keys: LedgerKeys, payload: string | null): Record<string, unknown> | null {
-	return payload === null ? null : (JSON.parse(keys.decrypt(payload)) as Record<string, unknown>);
+export function readPayload(keys: LedgerKeys, type: string, payload: string | null): Record<string, unknown> | null {
+	return payload === null ? null : (JSON.parse(keys.decrypt(payload, payloadContext(type))) as Record<string, unknown>);
 }
 

@@ -7,7 +7,8 @@ import { openStore, type Store, type StoreConfig } from '../store';
 import { verifyChain, type ChainVerification } from './chain';
 import { assertKeywords } from '../keywords';
 import { resolveOptions, type LedgerContext, type LedgerOptions, type WithdrawalPolicy } from './context';
-import { LedgerKeys } from './crypto';
+import type { LedgerKeys } from './crypto';
+import { assertSecret, openKeys } from './keyring';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
@@ -23,13 +24,14 @@ import { z } from 'zod';
 export class Ledger {
 	private readonly ctx: LedgerContext;
 
-	constructor(store: Store, secret: string, options: LedgerOptions = {}) {
+	/** Use openLedger: the keys come from the store (see keyring.ts). */
+	constructor(store: Store, keys: LedgerKeys, options: LedgerOptions = {}) {
 		const clock = options.clock ?? (() => new Date());
 		const resolved = resolveOptions(options);
 		assertKeywords(resolved.withdrawal.keywords);
 		this.ctx = {
 			store,
-			keys: new LedgerKeys(secret),
+			keys,
 			options: resolved,
 			now: clock,
 			optIns: new OptInGroups(store, resolved.maxRequestsPerNumberPerHour),
@@ -38,6 +40,11 @@ export class Ledger {
 
 	get store(): Store {
 		return this.ctx.store;
+	}
+
+	/** The ledger's data keys, for tools that write rows themselves (benchmarks and tests seed with them). */
+	get keys(): LedgerKeys {
+		return this.ctx.keys;
 	}
 
 	/** What a withdrawal is, for everything that reads messages: the Opt-In Trigger and Handle STOP. */
@@ -209,10 +216,15 @@ export interface LedgerConfig extends LedgerOptions {
 	secret: string;
 }
 
-/** Opens the store (migrating it on first use) and the ledger over it. */
+/** Opens the store (migrating it on first use), the ledger's keys with the secret, and the ledger over them. */
 export async function openLedger(config: LedgerConfig): Promise<Ledger> {
 	const { store: storeConfig, secret, ...options } = config;
-	new LedgerKeys(secret); // a bad secret fails before any connection is made
+	assertSecret(secret); // a bad secret fails before any connection is made
 	const store = await openStore(storeConfig);
-	return new Ledger(store, secret, options);
+	try {
+		return new Ledger(store, await openKeys(store, secret), options);
+	} catch (error) {
+		await store.close();
+		throw error;
+	}
 }

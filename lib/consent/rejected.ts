@@ -5,6 +5,7 @@
  * by a keyed HMAC of its bytes, so a redelivery records it once.
  */
 import type { LedgerContext } from './context';
+import type { CipherContext } from './crypto';
 import { once } from './deliveries';
 
 export interface RejectedEventInput {
@@ -41,6 +42,9 @@ export function scrubReason(reason: string): string {
 		.slice(0, 1000);
 }
 
+/** A rejected event's text is bound to its row (its id is the keyed hash of the text). */
+const rawContext = (id: string): CipherContext => ({ table: 'rejected_events', column: 'raw_enc', row: id });
+
 export async function recordRejected(ctx: LedgerContext, input: RejectedEventInput): Promise<{ id: string; reason: string; receivedAt: string; duplicate: boolean }> {
 	const text = serialise(input.raw);
 	const id = ctx.keys.lookupHmac(`rejected event:${text}`).slice(0, 32);
@@ -50,7 +54,7 @@ export async function recordRejected(ctx: LedgerContext, input: RejectedEventInp
 	return once(ctx, `rejected:${id}`, async (tx) => {
 		await tx.query(
 			`INSERT INTO rejected_events (id, reason, received_at, event_at, raw_enc) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			[id, reason, now, at, ctx.keys.encrypt(text)],
+			[id, reason, now, at, ctx.keys.encrypt(text, rawContext(id))],
 		);
 		return { id, reason, receivedAt: now.toISOString() };
 	});
@@ -63,7 +67,7 @@ export async function rejectedEvents(ctx: LedgerContext, limit = 100): Promise<R
 		[Math.min(Math.max(Math.floor(limit), 1), 10_000)],
 	);
 	return rows.map((row) => {
-		const text = ctx.keys.decrypt(row.raw_enc);
+		const text = ctx.keys.decrypt(row.raw_enc, rawContext(row.id));
 		let raw: unknown = text;
 		try {
 			raw = JSON.parse(text);

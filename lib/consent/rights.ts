@@ -73,7 +73,7 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 	);
 	return {
 		subjectId: subject.id,
-		phone: phoneOf(ctx, subject),
+		phone: phoneOf(ctx, subject.id, subject.phone_enc),
 		createdAt: iso(full.created_at)!,
 		lastMessageFromPersonAt: iso(subject.last_inbound_at),
 		marketingStoppedInAppAt: iso(subject.marketing_stopped_at),
@@ -92,7 +92,7 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 			seq: Number(event.seq),
 			type: event.type,
 			at: new Date(Number(event.at_ms)).toISOString(),
-			details: readPayload(ctx.keys, event.payload),
+			details: readPayload(ctx.keys, event.type, event.payload),
 		})),
 	};
 }
@@ -181,7 +181,7 @@ export async function erase(ctx: LedgerContext, recipient: string, options: Eras
 		const people = await findPeople(ctx, tx, identity);
 		const ids = people.map((person) => person.id);
 		const now = ctx.now();
-		const e164 = people[0] ? phoneOf(ctx, people[0]) : identity.kind === 'phone' ? identity.e164 : undefined;
+		const e164 = people[0] ? phoneOf(ctx, people[0].id, people[0].phone_enc) : identity.kind === 'phone' ? identity.e164 : undefined;
 		if (e164) {
 			await tx.query(
 				`INSERT INTO suppressions (hmac, scope, since) VALUES ($1, 'all', $2::date) ON CONFLICT DO NOTHING`,
@@ -346,7 +346,7 @@ export async function subscribers(
 	return {
 		subscribers: allowed.map((row) => ({
 			subjectId: row.id,
-			phone: phoneOf(ctx, row),
+			phone: phoneOf(ctx, row.id, row.phone_enc),
 			confirmedAt: new Date(row.confirmed_at).toISOString(),
 			textVersion: row.text_version,
 		})),

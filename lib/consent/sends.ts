@@ -6,6 +6,7 @@
 import { ValidationError } from '../errors';
 import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
+import type { CipherContext } from './crypto';
 import { once } from './deliveries';
 import { answer, refusal } from './gate';
 import { phoneOf } from './identity';
@@ -207,15 +208,15 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 				messageId: wamidOf.get(row.wamid_hmac)!,
 				status: row.status as DeliveryStatus['status'],
 				at: new Date(row.at),
-				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc),
+				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc, recipientContext(row.wamid_hmac)),
 				errors: row.error_code === null && row.error_message === null ? undefined : [{ code: Number(row.error_code ?? 0), message: row.error_message ?? undefined }],
 			};
 			const updated = await applyStatus(tx, status);
 			if (status.status === 'failed' && Number(row.error_code) === MARKETING_STOPPED_CODE) {
 				// The in-app stop: for the recipient Meta named (already set when the status came), else the send's person.
 				const subjectId = updated[0]?.subject_id;
-				const [subject] = status.recipientId || !subjectId ? [] : await tx.query<{ phone_enc: string }>('SELECT phone_enc FROM subjects WHERE id = $1', [subjectId]);
-				const waId = status.recipientId ?? (subject ? phoneOf(ctx, subject).replace(/^\+/, '') : undefined);
+				const [subject] = status.recipientId || !subjectId ? [] : await tx.query<{ id: string; phone_enc: string }>('SELECT id, phone_enc FROM subjects WHERE id = $1', [subjectId]);
+				const waId = status.recipientId ?? (subject ? phoneOf(ctx, subject.id, subject.phone_enc).replace(/^\+/, '') : undefined);
 				if (waId) await applyMarketingPreference(ctx, tx, { waId, value: 'stop', at: status.at }, 'error_131050');
 			}
 		}
@@ -232,6 +233,9 @@ interface EarlyStatusRow {
 }
 
 /** A wamid encodes the recipient's number: tables keep only its keyed HMAC. */
+/** An early status's recipient is bound to its row, the keyed hash of the wamid. */
+const recipientContext = (wamidHmac: string): CipherContext => ({ table: 'early_statuses', column: 'recipient_enc', row: wamidHmac });
+
 function wamidHmac(ctx: LedgerContext, wamid: string): string {
 	return ctx.keys.lookupHmac(`wamid:${wamid}`);
 }
@@ -310,7 +314,7 @@ export async function recordStatus(
 						hmac,
 						status.status,
 						status.at,
-						status.recipientId ? ctx.keys.encrypt(status.recipientId) : null,
+						status.recipientId ? ctx.keys.encrypt(status.recipientId, recipientContext(hmac)) : null,
 						error?.code ?? null,
 						(error?.message ?? error?.title)?.slice(0, 1000) ?? null,
 						ctx.now(),

@@ -410,9 +410,40 @@ const MIGRATIONS: Migration[] = [
 			`CREATE INDEX sends_updated ON sends (updated_at)`,
 		],
 	},
+	{
+		// Keys (issue 10, item 3; lib/consent/keyring.ts): the ledger's salt, its secret's check value and its data keys,
+		// wrapped. Independent of migration 8. A ledger with data from before is marked 'hkdf-v1' (keys derived from
+		// the secret with a fixed salt), which its next open upgrades; a new ledger gets its row on first open.
+		version: 9,
+		name: 'keys',
+		statements: [
+			`CREATE TABLE ledger_keys (
+				id int PRIMARY KEY CHECK (id = 1),
+				scheme text NOT NULL CHECK (scheme IN ('hkdf-v1', 'scrypt-v1')),
+				salt text,
+				kdf jsonb,
+				check_value text,
+				keyring jsonb,
+				rotation jsonb,
+				updated_at timestamptz NOT NULL
+			)`,
+			`INSERT INTO ledger_keys (id, scheme, updated_at)
+			 SELECT 1, 'hkdf-v1', now() WHERE EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM subjects) OR EXISTS (SELECT 1 FROM suppressions)`,
+			// Keyed seals of the chain (lib/consent/chain.ts): an HMAC, under a key the database never sees, of an event's
+			// sequence and link hash, which covers every event before it.
+			`CREATE TABLE chain_seals (
+				seq bigint PRIMARY KEY,
+				hash text NOT NULL,
+				mac text NOT NULL,
+				sealed_at timestamptz NOT NULL
+			)`,
+		],
+	},
 ];
 
-export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+/** Versions are written in parallel branches (one may land before the one below it): the list, not 1..latest. */
+export const SCHEMA_VERSIONS = MIGRATIONS.map((migration) => migration.version);
+export const LATEST_SCHEMA_VERSION = SCHEMA_VERSIONS[SCHEMA_VERSIONS.length - 1];
 
 export async function migrate(store: Store): Promise<void> {
 	await store.transaction(async (tx) => {
