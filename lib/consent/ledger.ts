@@ -4,7 +4,7 @@
  * `ledger.confirm`, `ledger.revoke`, `ledger.mayMessage`.
  */
 import { openStore, type Store, type StoreConfig } from '../store';
-import { verifyChain, type ChainVerification } from './chain';
+import { verifyChain, type ChainCheckpoint, type ChainVerification } from './chain';
 import { assertKeywords } from '../keywords';
 import { resolveOptions, type LedgerContext, type LedgerOptions, type WithdrawalPolicy } from './context';
 import type { LedgerKeys } from './crypto';
@@ -201,8 +201,9 @@ export class Ledger {
 		return subscribers(this.ctx, purpose, category, page);
 	}
 
-	verifyChain(): Promise<ChainVerification> {
-		return verifyChain(this.ctx.store);
+	/** See chain.ts; `since` is a checkpoint of an earlier verification. */
+	verifyChain(since?: Omit<ChainCheckpoint, 'at'>): Promise<ChainVerification> {
+		return verifyChain(this.ctx.store, this.ctx.keys, since);
 	}
 
 	close(): Promise<void> {
