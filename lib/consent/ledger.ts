@@ -15,7 +15,7 @@ import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
 import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
-import { parse, purposeSchema } from './validation';
+import { checkpointSchema, parse, purposeSchema } from './validation';
 import { recordRejected, rejectedEvents, type RejectedEventInput } from './rejected';
 import { revoke, setMarketingPreference, type MarketingPreference, type Withdrawal } from './withdrawal';
 import { appendEvent } from './chain';
@@ -201,9 +201,9 @@ export class Ledger {
 		return subscribers(this.ctx, purpose, category, page);
 	}
 
-	/** See chain.ts; `since` is a checkpoint of an earlier verification. */
-	verifyChain(since?: Omit<ChainCheckpoint, 'at'>): Promise<ChainVerification> {
-		return verifyChain(this.ctx.store, this.ctx.keys, since);
+	/** See chain.ts; `since` is the checkpoint of an earlier verification, as it printed it. */
+	async verifyChain(since?: Omit<ChainCheckpoint, 'at'>): Promise<ChainVerification> {
+		return verifyChain(this.ctx.store, this.ctx.keys, since === undefined ? undefined : parse(checkpointSchema, since, 'checkpoint'));
 	}
 
 	close(): Promise<void> {

@@ -45,7 +45,14 @@ export class Projection {
 		const { subjectId: id, atMs: at, payload } = event;
 		if (id === null) return;
 		if (event.type === 'subject.erased') {
-			this.people.delete(id);
+			// Kept for legal claims (rights.ts): every consent withdrawn, the person stays; otherwise they are gone.
+			if (payload?.retainedProof !== true) {
+				this.people.delete(id);
+				return;
+			}
+			for (const consent of this.people.get(id)?.consents.values() ?? []) {
+				if (consent.state !== 'withdrawn') Object.assign(consent, { state: 'withdrawn', withdrawnAt: at });
+			}
 			return;
 		}
 		// An erased person's payloads are blanked, and so is what they said; their erasure event removes them above.
