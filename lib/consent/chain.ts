@@ -4,7 +4,13 @@
  * hash, so the chain still verifies; any other edit, insertion or removal breaks it.
  *
  * The hash is computed in the database (`append_event`, see the migrations) under the chain head's row lock, so
- * concurrent writers on PostgreSQL append one after another without a race; `verifyChain` recomputes it here.
+ * concurrent writers on PostgreSQL append one after another without a race; `verifyChain` recomputes it here, and
+ * compares the gate's tables with what the events say (projection.ts).
+ *
+ * The links are not keyed yet (issue 10, item 8, open): a key handed to SQL would be the database owner's too (they
+ * can replace append_events), so a keyed MAC has to be computed here, over each event's sequence, type, subject, time
+ * and payload hash, in the transaction that appends it. The opt-in group functions would have to return the
+ * sequence numbers they append for that.
  */
 import { createHash } from 'node:crypto';
 import type { Queryable, Store } from '../store';

@@ -15,7 +15,7 @@ export function sha256Hex(text: string): string {
  * What each data key is for. A new purpose is a new name here: keyring.ts generates its key for new ledgers and
  * for older ones on their next open.
  */
-export const KEY_PURPOSES = ['records', 'events', 'lookup', 'suppression', 'codes', 'addresses', 'chain'] as const;
+export const KEY_PURPOSES = ['records', 'events', 'lookup', 'suppression', 'codes', 'addresses'] as const;
 export type KeyPurpose = (typeof KEY_PURPOSES)[number];
 
 /**
@@ -118,11 +118,6 @@ export class LedgerKeys {
 
 	ipHmac(ip: string): string {
 		return this.hmac('addresses', ip).slice(0, 32);
-	}
-
-	/** The keyed link of the audit chain (lib/consent/chain.ts). */
-	chainHmac(text: string): string {
-		return this.hmac('chain', text);
 	}
 
 	/** AES-256-GCM bound to where the value is stored; see CipherContext. */

@@ -11,7 +11,6 @@
  * - `events`: the chain links cover the hash of each encrypted payload, and events are append-only;
  * - `lookup`, `suppression`, `codes`, `addresses`: HMACs of values the ledger does not keep (erased numbers on the
  *   suppression list, user ids, one-time codes, IP addresses, send keys and wamids), which can never be recomputed;
- * - `chain`: it keys links of events that cannot be rewritten.
  * A leaked old secret alone then opens nothing (it unwraps no current key); with a copy of the ledger made before the
  * rotation it yields those data keys, which is no more than that copy already held, except that numbers written
  * after the rotation stay unreadable.

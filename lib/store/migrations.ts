@@ -429,14 +429,6 @@ const MIGRATIONS: Migration[] = [
 			)`,
 			`INSERT INTO ledger_keys (id, scheme, updated_at)
 			 SELECT 1, 'hkdf-v1', now() WHERE EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM subjects) OR EXISTS (SELECT 1 FROM suppressions)`,
-			// Keyed seals of the chain (lib/consent/chain.ts): an HMAC, under a key the database never sees, of an event's
-			// sequence and link hash, which covers every event before it.
-			`CREATE TABLE chain_seals (
-				seq bigint PRIMARY KEY,
-				hash text NOT NULL,
-				mac text NOT NULL,
-				sealed_at timestamptz NOT NULL
-			)`,
 		],
 	},
 ];
