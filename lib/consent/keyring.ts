@@ -156,13 +156,16 @@ export async function readKeyRow(db: Queryable, lock = false): Promise<KeyRow | 
 	return row;
 }
 
-/** Writes the ledger's keys as wrapped under `kek`, with the check value of its secret. */
-export async function writeKeyRow(db: Queryable, kek: Buffer, salt: string, set: KeySet, rotation: RotationState | null): Promise<void> {
+/**
+ * Writes the ledger's keys as wrapped under `kek`, with the check value of its secret: over the row the caller has
+ * locked, or, for a new ledger (no row to lock), only if no other process wrote one first.
+ */
+export async function writeKeyRow(db: Queryable, kek: Buffer, salt: string, set: KeySet, rotation: RotationState | null, existing = true): Promise<void> {
 	await db.query(
 		`INSERT INTO ledger_keys (id, scheme, salt, kdf, check_value, keyring, rotation, updated_at)
 		 VALUES (1, 'scrypt-v1', $1, $2, $3, $4, $5, now())
-		 ON CONFLICT (id) DO UPDATE SET scheme = EXCLUDED.scheme, salt = EXCLUDED.salt, kdf = EXCLUDED.kdf,
-			check_value = EXCLUDED.check_value, keyring = EXCLUDED.keyring, rotation = EXCLUDED.rotation, updated_at = now()`,
+		 ON CONFLICT (id) DO ${existing ? `UPDATE SET scheme = EXCLUDED.scheme, salt = EXCLUDED.salt, kdf = EXCLUDED.kdf,
+			check_value = EXCLUDED.check_value, keyring = EXCLUDED.keyring, rotation = EXCLUDED.rotation, updated_at = now()` : 'NOTHING'}`,
 		[salt, JSON.stringify(SCRYPT_PARAMS), checkValue(kek), JSON.stringify(wrapKeys(kek, set)), rotation && JSON.stringify(rotation)],
 	);
 }
@@ -225,7 +228,7 @@ export async function openKeys(store: Store, secret: string): Promise<LedgerKeys
 		completeKeys(set);
 		await store.transaction(async (tx) => {
 			const locked = await readKeyRow(tx, true);
-			if (locked?.scheme === row?.scheme) await writeKeyRow(tx, kek, salt, set, null);
+			if (locked?.scheme === row?.scheme) await writeKeyRow(tx, kek, salt, set, null, row !== undefined);
 		});
 	}
 }

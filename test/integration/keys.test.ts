@@ -95,6 +95,18 @@ describe.each(STORE_KINDS)('the ledger keys (%s store)', (kind) => {
 	});
 });
 
+describe('the ledger keys with several processes (postgres store: an embedded folder has one process)', () => {
+	afterEach(() => closeTestLedgers());
+
+	test('processes opening a new ledger at once end up with the same keys', async () => {
+		const config = newStoreConfig('postgres');
+		const ledgers = (await Promise.all([1, 2, 3, 4].map(() => openTestLedger('postgres', {}, config)))).map((opened) => opened.ledger);
+		expect(new Set(ledgers.map((ledger) => ledger.keys.lookupHmac('+4915112345678'))).size).toBe(1);
+		const [phone] = await seedPeople(ledgers[0], 1);
+		for (const ledger of ledgers) expect((await ledger.getConsent(phone))?.phone).toBe(phone);
+	});
+});
+
 describe("the demo's secret", () => {
 	afterEach(() => {
 		delete process.env[DEMO_ENV];
