@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LedgerKeys, newId } from '../lib/consent/crypto';
+import { newId } from '../lib/consent/crypto';
 import { openLedger, type Ledger } from '../lib/consent/ledger';
 import type { StoreConfig } from '../lib/store';
 
@@ -24,7 +24,7 @@ const phoneOf = (n: number) => `+49151${String(n).padStart(8, '0')}`;
 
 /** Writes `count` confirmed consents straight into the tables, with the keys the ledger derives from the secret. */
 async function seed(ledger: Ledger, count: number): Promise<void> {
-	const keys = new LedgerKeys(SECRET);
+	const keys = ledger.keys;
 	const batch = 20_000;
 	const at = new Date('2026-01-15T10:00:00Z');
 	for (let start = 0; start < count; start += batch) {
@@ -33,9 +33,10 @@ async function seed(ledger: Ledger, count: number): Promise<void> {
 		const sealed: string[] = [];
 		for (let n = start; n < Math.min(count, start + batch); n++) {
 			const phone = phoneOf(n);
-			ids.push(newId());
+			const id = newId();
+			ids.push(id);
 			hmacs.push(keys.lookupHmac(phone));
-			sealed.push(keys.encrypt(phone));
+			sealed.push(keys.encrypt(phone, { table: 'subjects', column: 'phone_enc', row: id }));
 		}
 		await ledger.store.transaction(async (tx) => {
 			await tx.query(

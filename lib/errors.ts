@@ -29,3 +29,17 @@ export class StoreError extends ConsentError {
 		super('store_unavailable', message, { hint, cause });
 	}
 }
+
+/** The secret key does not fit this ledger, or is one that must not be used here; nothing was read or written. */
+export class SecretKeyError extends ConsentError {
+	constructor(code: 'wrong_secret' | 'demo_secret' | 'weak_secret', message: string, hint: string) {
+		super(code, message, { field: 'secretKey', hint });
+	}
+}
+
+/** What the ledger holds does not verify: a stored value or the audit chain was changed outside the ledger. */
+export class TamperingError extends ConsentError {
+	constructor(message: string, hint: string) {
+		super('tampered', message, { hint });
+	}
+}

@@ -4,11 +4,18 @@
  * hash, so the chain still verifies; any other edit, insertion or removal breaks it.
  *
  * The hash is computed in the database (`append_event`, see the migrations) under the chain head's row lock, so
- * concurrent writers on PostgreSQL append one after another without a race; `verifyChain` recomputes it here.
+ * concurrent writers on PostgreSQL append one after another without a race; `verifyChain` recomputes it here, and
+ * compares the gate's tables with what the events say (projection.ts).
+ *
+ * The links are not keyed yet (issue 10, item 8, open): a key handed to SQL would be the database owner's too (they
+ * can replace append_events), so a keyed MAC has to be computed here, over each event's sequence, type, subject, time
+ * and payload hash, in the transaction that appends it. The opt-in group functions would have to return the
+ * sequence numbers they append for that.
  */
 import { createHash } from 'node:crypto';
-import type { Queryable } from '../store';
-import { sha256Hex, type LedgerKeys } from './crypto';
+import type { Queryable, Store } from '../store';
+import { Projection, type ConsentRowFacts, type SubjectFacts } from './projection';
+import { sha256Hex, type CipherContext, type LedgerKeys } from './crypto';
 
 export type EventType =
 	| 'purposes.defined'
@@ -36,15 +43,21 @@ export interface SealedPayload {
 	hash: string;
 }
 
+/**
+ * A payload is bound to its event's type: its sequence number is given by the database after encryption, and the
+ * chain covers the ciphertext's hash, so a payload moved to another event breaks the chain anyway.
+ */
+const payloadContext = (type: string): CipherContext => ({ table: 'events', column: 'payload', row: type });
+
 /** Seals a payload for `appendEvent`, or for an SQL function that appends its event itself. */
-export function sealPayload(keys: LedgerKeys, payload: Record<string, unknown>): SealedPayload {
-	const sealed = keys.encrypt(JSON.stringify(payload));
+export function sealPayload(keys: LedgerKeys, type: EventType, payload: Record<string, unknown>): SealedPayload {
+	const sealed = keys.encrypt(JSON.stringify(payload), payloadContext(type));
 	return { sealed, hash: sha256Hex(sealed) };
 }
 
 /** Appends one event inside the caller's transaction; returns its sequence number. */
 export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: LedgerEvent): Promise<number> {
-	const payload = sealPayload(keys, event.payload);
+	const payload = sealPayload(keys, event.type, event.payload);
 	const [row] = await tx.call<{ append_event: number }>('append_event', [
 		event.type,
 		event.subjectId,
@@ -61,7 +74,7 @@ export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: Ledger
  */
 export async function appendEvents(tx: Queryable, keys: LedgerKeys, events: LedgerEvent[]): Promise<number[]> {
 	if (events.length === 0) return [];
-	const payloads = events.map((event) => keys.encrypt(JSON.stringify(event.payload)));
+	const payloads = events.map((event) => sealPayload(keys, event.type, event.payload).sealed);
 	const rows = await tx.query<{ seq: number }>('SELECT seq FROM append_events($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS seq', [
 		events.map((event) => event.type),
 		events.map((event) => event.subjectId),
@@ -78,6 +91,14 @@ function linkHash(prevHash: string, seq: number, type: string, subjectId: string
 		.digest('hex');
 }
 
+/** Where the chain stood at a verification: kept by the operator outside the database, and given back later. */
+export interface ChainCheckpoint {
+	seq: number;
+	hash: string;
+	/** The time of the event at `seq` (ISO 8601). */
+	at: string;
+}
+
 export interface ChainVerification {
 	ok: boolean;
 	events: number;
@@ -86,6 +107,10 @@ export interface ChainVerification {
 	/** The first event that does not verify, and why. */
 	brokenAt?: number;
 	problem?: string;
+	/** The person whose consent or settings in the tables no event explains. */
+	subjectId?: string;
+	/** The head of the verified chain: keep it elsewhere and pass it to a later verification. */
+	checkpoint?: ChainCheckpoint;
 }
 
 interface EventRow {
@@ -100,20 +125,36 @@ interface EventRow {
 }
 
 const PAGE = 5000;
+const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::bigint AS ${column}`;
 
-export async function verifyChain(store: Queryable): Promise<ChainVerification> {
+/**
+ * Recomputes every link, rebuilds the gate's tables from the events and compares (projection.ts), and, given an
+ * earlier checkpoint, checks that the chain still passes through it (nothing truncated or rewritten since). One
+ * snapshot of the database, so a write meanwhile is no false alarm.
+ */
+export function verifyChain(store: Store, keys: LedgerKeys, since?: Omit<ChainCheckpoint, 'at'>): Promise<ChainVerification> {
+	return store.transaction(async (tx) => {
+		await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+		return verifyIn(tx, keys, since);
+	});
+}
+
+async function verifyIn(tx: Queryable, keys: LedgerKeys, since?: Omit<ChainCheckpoint, 'at'>): Promise<ChainVerification> {
 	let expectedSeq = 1;
 	let prevHash = '0'.repeat(64);
+	let prevAt = 0;
 	let tombstones = 0;
-	const broken = (seq: number, problem: string): ChainVerification => ({
+	const projection = new Projection();
+	const broken = (seq: number, problem: string, subjectId?: string): ChainVerification => ({
 		ok: false,
 		events: expectedSeq - 1,
 		tombstones,
 		brokenAt: seq,
 		problem,
+		...(subjectId === undefined ? {} : { subjectId }),
 	});
 	for (;;) {
-		const rows = await store.query<EventRow>(
+		const rows = await tx.query<EventRow>(
 			'SELECT seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2',
 			[expectedSeq, PAGE],
 		);
@@ -125,20 +166,41 @@ export async function verifyChain(store: Queryable): Promise<ChainVerification> 
 			else if (sha256Hex(row.payload) !== row.payload_hash) return broken(seq, `the content of event ${seq} was changed`);
 			const expected = linkHash(prevHash, seq, row.type, row.subject_id, Number(row.at_ms), row.payload_hash);
 			if (expected !== row.hash) return broken(seq, `event ${seq} was changed (its hash does not match)`);
+			if (since && seq === since.seq && row.hash !== since.hash) {
+				return broken(seq, `event ${seq} is not the one of the checkpoint: the chain was rewritten since`);
+			}
+			let payload: Record<string, unknown> | null;
+			try {
+				payload = readPayload(keys, row.type, row.payload);
+			} catch {
+				return broken(seq, `the content of event ${seq} cannot be read with this ledger's keys`);
+			}
+			projection.apply({ type: row.type, subjectId: row.subject_id, atMs: Number(row.at_ms), payload });
 			prevHash = row.hash;
+			prevAt = Number(row.at_ms);
 			expectedSeq++;
 		}
 		if (rows.length < PAGE) break;
 	}
-	const [head] = await store.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1');
-	if (Number(head.seq) !== expectedSeq - 1 || head.hash !== prevHash) {
-		return broken(expectedSeq, `events after ${expectedSeq - 1} were removed`);
+	const head = expectedSeq - 1;
+	const [chainHead] = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1');
+	if (Number(chainHead.seq) !== head || chainHead.hash !== prevHash) {
+		return broken(expectedSeq, `events after ${head} were removed`);
 	}
-	return { ok: true, events: expectedSeq - 1, tombstones };
+	if (since && since.seq > head) {
+		return broken(head + 1, `the chain ends at event ${head}, before the checkpoint's event ${since.seq}: events were removed since`);
+	}
+	const subjects = await tx.query<SubjectFacts>(`SELECT id, ${ms('marketing_stopped_at')}, ${ms('marketing_resumed_at')} FROM subjects ORDER BY id`);
+	const consents = await tx.query<ConsentRowFacts>(
+		`SELECT subject_id, purpose, state, ${ms('withdrawn_at')}, ${ms('marketing_withdrawn_at')} FROM consents ORDER BY subject_id, purpose`,
+	);
+	const difference = projection.compare(subjects, consents);
+	if (difference) return broken(head, `the tables the gate reads were changed: ${difference.problem}`, difference.subjectId);
+	return { ok: true, events: head, tombstones, checkpoint: { seq: head, hash: prevHash, at: new Date(prevAt).toISOString() } };
 }
 
 /** Decrypts the payload of an event for export; null once erased. */
-export function readPayload(keys: LedgerKeys, payload: string | null): Record<string, unknown> | null {
-	return payload === null ? null : (JSON.parse(keys.decrypt(payload)) as Record<string, unknown>);
+export function readPayload(keys: LedgerKeys, type: string, payload: string | null): Record<string, unknown> | null {
+	return payload === null ? null : (JSON.parse(keys.decrypt(payload, payloadContext(type))) as Record<string, unknown>);
 }
 

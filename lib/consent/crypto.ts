@@ -1,73 +1,150 @@
 /**
- * The ledger's keys, all derived (HKDF-SHA256) from the one secret in the Consent Ledger credential, each for one
- * job, so a key that leaks for one job reveals nothing of another (checklist 29, 34).
+ * The ledger's keys. The secret in the Consent Ledger credential is stretched with scrypt and a random salt kept in
+ * the ledger into a key-encryption key (KEK); the KEK wraps random data keys, one for each job, so a key that leaks
+ * for one job reveals nothing of another (checklist 29, 34), and a new secret re-wraps the data keys instead of
+ * invalidating what they keyed. See lib/consent/keyring.ts for where the keys live and how they rotate.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, randomInt } from 'node:crypto';
-import { ValidationError } from '../errors';
-
-const SALT = 'n8n-nodes-whatsapp-consent/v1';
-const MIN_SECRET_LENGTH = 16;
-
-function derive(secret: string, purpose: string): Buffer {
-	return Buffer.from(hkdfSync('sha256', secret, SALT, purpose, 32));
-}
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
+import { TamperingError } from '../errors';
 
 export function sha256Hex(text: string): string {
 	return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-export class LedgerKeys {
-	private readonly encryption: Buffer;
-	private readonly lookup: Buffer;
-	private readonly suppression: Buffer;
-	private readonly codes: Buffer;
-	private readonly addresses: Buffer;
+/**
+ * What each data key is for. A new purpose is a new name here: keyring.ts generates its key for new ledgers and
+ * for older ones on their next open.
+ */
+export const KEY_PURPOSES = ['records', 'events', 'lookup', 'suppression', 'codes', 'addresses'] as const;
+export type KeyPurpose = (typeof KEY_PURPOSES)[number];
 
-	constructor(secret: string) {
-		if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
-			throw new ValidationError(
-				'secretKey',
-				`The ledger's secret key must have at least ${MIN_SECRET_LENGTH} characters`,
-				'Set a long random secret key in the Consent Ledger credential and keep a copy: without it the stored numbers cannot be read',
-			);
-		}
-		this.encryption = derive(secret, 'encrypt numbers and evidence');
-		this.lookup = derive(secret, 'look up numbers');
-		this.suppression = derive(secret, 'suppression list');
-		this.codes = derive(secret, 'one-time codes');
-		this.addresses = derive(secret, 'ip addresses');
+/**
+ * Where a ciphertext belongs: its table and column, and the row where the row's identity is known before the value
+ * is encrypted. GCM authenticates it as associated data, so a ciphertext copied to another column or row does not
+ * decrypt there.
+ */
+export interface CipherContext {
+	table: string;
+	column: string;
+	row?: string;
+}
+
+function describe(context: CipherContext): string {
+	return `${context.table}.${context.column}${context.row === undefined ? '' : ` of ${context.row}`}`;
+}
+
+function associatedData(keyId: string, context: CipherContext): Buffer {
+	return Buffer.from(JSON.stringify([keyId, context.table, context.column, context.row ?? null]), 'utf8');
+}
+
+/** The scheme prefix of ciphertexts with associated data: `v2.<key id>.<iv>.<tag>.<body>`, base64url parts. */
+const SEALED_V2 = 'v2';
+
+export function keyIdOf(sealed: string): string | undefined {
+	const parts = sealed.split('.');
+	return parts.length === 5 && parts[0] === SEALED_V2 ? parts[1] : undefined;
+}
+
+export function gcmSeal(key: Buffer, keyId: string, plaintext: string | Buffer, context: CipherContext): string {
+	const iv = randomBytes(12);
+	const cipher = createCipheriv('aes-256-gcm', key, iv);
+	cipher.setAAD(associatedData(keyId, context));
+	const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+	return [SEALED_V2, keyId, ...[iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url'))].join('.');
+}
+
+/** Reads a `v2` ciphertext; throws when it was changed or does not belong to this context. */
+export function gcmOpen(key: Buffer, sealed: string, context: CipherContext): Buffer {
+	const [, keyId, iv, tag, body] = sealed.split('.');
+	const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+	decipher.setAAD(associatedData(keyId, context));
+	decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+	return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
+}
+
+/** Ciphertexts of the first scheme: `iv.tag.ciphertext`, no associated data (ledgers of scheme hkdf-v1). */
+function legacyOpen(key: Buffer, sealed: string): string {
+	const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+	const decipher = createDecipheriv('aes-256-gcm', key, iv);
+	decipher.setAuthTag(tag);
+	return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+}
+
+/** A stored value that does not decrypt where it was found: changed, or moved from another row or column. */
+function tampered(context: CipherContext): TamperingError {
+	return new TamperingError(
+		`The stored value in ${describe(context)} cannot be read with this ledger's keys: it was changed, or copied from another row or column`,
+		'Restore the ledger from a backup taken before the change; run Verify on the Consent Ledger node to see what else was changed',
+	);
+}
+
+/** The data keys of one ledger, unwrapped: the key ids each purpose uses now and every key still readable. */
+export interface KeySet {
+	/** Every key by id; retired ones stay readable for what was written with them. */
+	keys: Map<string, Buffer>;
+	current: Record<KeyPurpose, string>;
+	/** The key id of unprefixed ciphertexts, written before associated data (ledgers made before scrypt). */
+	legacy?: string;
+}
+
+/** The encryption key of each table: event payloads have their own (the chain covers their hash; see keyring.ts). */
+function encryptionPurpose(context: CipherContext): 'records' | 'events' {
+	return context.table === 'events' ? 'events' : 'records';
+}
+
+export class LedgerKeys {
+	constructor(private readonly set: KeySet) {}
+
+	private key(purpose: KeyPurpose): Buffer {
+		return this.set.keys.get(this.set.current[purpose])!;
+	}
+
+	private hmac(purpose: KeyPurpose, value: string): string {
+		return createHmac('sha256', this.key(purpose)).update(value).digest('hex');
 	}
 
 	/** The key a number, wa_id or user id is found by; never the value itself. */
 	lookupHmac(value: string): string {
-		return createHmac('sha256', this.lookup).update(value).digest('hex');
+		return this.hmac('lookup', value);
 	}
 
 	suppressionHmac(e164: string): string {
-		return createHmac('sha256', this.suppression).update(e164).digest('hex');
+		return this.hmac('suppression', e164);
 	}
 
 	codeHmac(code: string): string {
-		return createHmac('sha256', this.codes).update(code).digest('hex');
+		return this.hmac('codes', code);
 	}
 
 	ipHmac(ip: string): string {
-		return createHmac('sha256', this.addresses).update(ip).digest('hex').slice(0, 32);
+		return this.hmac('addresses', ip).slice(0, 32);
 	}
 
-	/** AES-256-GCM; the output is `iv.tag.ciphertext` in base64url. */
-	encrypt(plaintext: string): string {
-		const iv = randomBytes(12);
-		const cipher = createCipheriv('aes-256-gcm', this.encryption, iv);
-		const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-		return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');
+	/** AES-256-GCM bound to where the value is stored; see CipherContext. */
+	encrypt(plaintext: string, context: CipherContext): string {
+		const keyId = this.set.current[encryptionPurpose(context)];
+		return gcmSeal(this.set.keys.get(keyId)!, keyId, plaintext, context);
 	}
 
-	decrypt(sealed: string): string {
-		const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
-		const decipher = createDecipheriv('aes-256-gcm', this.encryption, iv);
-		decipher.setAuthTag(tag);
-		return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+	decrypt(sealed: string, context: CipherContext): string {
+		try {
+			const keyId = keyIdOf(sealed);
+			if (keyId === undefined) {
+				const legacy = this.set.legacy === undefined ? undefined : this.set.keys.get(this.set.legacy);
+				if (!legacy) throw new Error('not a ciphertext of this ledger');
+				return legacyOpen(legacy, sealed);
+			}
+			const key = this.set.keys.get(keyId);
+			if (!key) throw new Error(`unknown key ${keyId}`);
+			return gcmOpen(key, sealed, context).toString('utf8');
+		} catch {
+			throw tampered(context);
+		}
+	}
+
+	/** Whether a ciphertext is already under the current key of its table (secret rotation skips it). */
+	isCurrent(sealed: string, context: CipherContext): boolean {
+		return keyIdOf(sealed) === this.set.current[encryptionPurpose(context)];
 	}
 }
 

@@ -6,6 +6,7 @@
 import { ValidationError } from '../errors';
 import { digitsOf, isBusinessScopedUserId, normalizeRecipient, numberForms, numberOfWaId, type CountryCode } from '../phone';
 import type { LedgerContext, Queryable } from './context';
+import type { CipherContext } from './crypto';
 
 export type Identity =
 	| { kind: 'phone'; e164: string; lookup: string }
@@ -94,6 +95,10 @@ export function assertSender(sender: { waId?: string; userId?: string }): void {
 	}
 }
 
-export function phoneOf(ctx: Pick<LedgerContext, 'keys'>, subject: Pick<SubjectRow, 'phone_enc'>): string {
-	return ctx.keys.decrypt(subject.phone_enc);
+/** Where a person's number is stored: bound to their row, so it cannot be moved to another person's. */
+export const phoneContext = (subjectId: string): CipherContext => ({ table: 'subjects', column: 'phone_enc', row: subjectId });
+
+/** The person's number; their id, not any row's, because the ciphertext is bound to it. */
+export function phoneOf(ctx: Pick<LedgerContext, 'keys'>, subjectId: string, phoneEnc: string): string {
+	return ctx.keys.decrypt(phoneEnc, phoneContext(subjectId));
 }

@@ -4,8 +4,13 @@
  * are made of both. Tables keep their keyed HMACs, one domain each, so the same text never collides across them;
  * what an export or a status event must show again is kept encrypted beside it.
  */
-import type { LedgerKeys } from './crypto';
+import type { CipherContext, LedgerKeys } from './crypto';
 import type { Queryable, Store } from '../store';
+
+/** A send's key and wamid are bound to its row, the keyed HMAC of its key. */
+export function sendContext(column: 'key_enc' | 'wamid_enc', keyHmac: string): CipherContext {
+	return { table: 'sends', column, row: keyHmac };
+}
 
 export function sendKeyHmac(keys: LedgerKeys, key: string): string {
 	return keys.lookupHmac(`send:${key}`);
@@ -72,9 +77,9 @@ async function moveSends(tx: Queryable, keys: LedgerKeys): Promise<void> {
 			[
 				rows.map((row) => row.idempotency_key),
 				rows.map((row) => sendKeyHmac(keys, row.idempotency_key)),
-				rows.map((row) => keys.encrypt(row.idempotency_key)),
+				rows.map((row) => keys.encrypt(row.idempotency_key, sendContext('key_enc', sendKeyHmac(keys, row.idempotency_key)))),
 				rows.map((row) => (row.wamid === null ? null : wamidHmac(keys, row.wamid))),
-				rows.map((row) => (row.wamid === null ? null : keys.encrypt(row.wamid))),
+				rows.map((row) => (row.wamid === null ? null : keys.encrypt(row.wamid, sendContext('wamid_enc', sendKeyHmac(keys, row.idempotency_key))))),
 			],
 		);
 		await tx.query('DELETE FROM sends_unkeyed WHERE idempotency_key = ANY($1::text[])', [rows.map((row) => row.idempotency_key)]);

@@ -4,10 +4,11 @@
  * `ledger.confirm`, `ledger.revoke`, `ledger.mayMessage`.
  */
 import { openStore, type Store, type StoreConfig } from '../store';
-import { verifyChain, type ChainVerification } from './chain';
+import { verifyChain, type ChainCheckpoint, type ChainVerification } from './chain';
 import { assertKeywords } from '../keywords';
 import { resolveOptions, type LedgerContext, type LedgerOptions, type WithdrawalPolicy } from './context';
-import { LedgerKeys } from './crypto';
+import type { LedgerKeys } from './crypto';
+import { assertSecret, openKeys } from './keyring';
 import { keyOperationalRows } from './keyed';
 import { campaignReport } from './campaigns';
 import type { RateCard } from '../pricing';
@@ -17,7 +18,7 @@ import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
 import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
-import { parse, purposeSchema } from './validation';
+import { checkpointSchema, parse, purposeSchema } from './validation';
 import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedResult } from './rejected';
 import { revoke, setMarketingPreference, type MarketingPreference, type PreferenceResult, type Withdrawal } from './withdrawal';
 import { claimPending, handedOver, newHandOver, release, type HandOver, type OwedItem, type Owing } from './outbox';
@@ -27,13 +28,14 @@ import { z } from 'zod';
 export class Ledger {
 	private readonly ctx: LedgerContext;
 
-	constructor(store: Store, secret: string, options: LedgerOptions = {}) {
+	/** Use openLedger: the keys come from the store (see keyring.ts). */
+	constructor(store: Store, keys: LedgerKeys, options: LedgerOptions = {}) {
 		const clock = options.clock ?? (() => new Date());
 		const resolved = resolveOptions(options);
 		assertKeywords(resolved.withdrawal.keywords);
 		this.ctx = {
 			store,
-			keys: new LedgerKeys(secret),
+			keys,
 			options: resolved,
 			now: clock,
 			optIns: new OptInGroups(store, resolved.maxRequestsPerNumberPerHour),
@@ -42,6 +44,11 @@ export class Ledger {
 
 	get store(): Store {
 		return this.ctx.store;
+	}
+
+	/** The ledger's data keys, for tools that write rows themselves (benchmarks and tests seed with them). */
+	get keys(): LedgerKeys {
+		return this.ctx.keys;
 	}
 
 	/** What a withdrawal is, for everything that reads messages: the Opt-In Trigger and Handle STOP. */
@@ -226,8 +233,9 @@ export class Ledger {
 		return subscribers(this.ctx, purpose, category, page);
 	}
 
-	verifyChain(): Promise<ChainVerification> {
-		return verifyChain(this.ctx.store);
+	/** See chain.ts; `since` is the checkpoint of an earlier verification, as it printed it. */
+	async verifyChain(since?: Omit<ChainCheckpoint, 'at'>): Promise<ChainVerification> {
+		return verifyChain(this.ctx.store, this.ctx.keys, since === undefined ? undefined : parse(checkpointSchema, since, 'checkpoint'));
 	}
 
 	close(): Promise<void> {
@@ -241,16 +249,17 @@ export interface LedgerConfig extends LedgerOptions {
 	secret: string;
 }
 
-/** Opens the store (migrating it on first use) and the ledger over it. */
+/** Opens the store (migrating it on first use), the ledger's keys with the secret, and the ledger over them. */
 export async function openLedger(config: LedgerConfig): Promise<Ledger> {
 	const { store: storeConfig, secret, ...options } = config;
-	new LedgerKeys(secret); // a bad secret fails before any connection is made
+	assertSecret(secret); // a bad secret fails before any connection is made
 	const store = await openStore(storeConfig);
 	try {
-		await keyOperationalRows(store, new LedgerKeys(secret));
+		const keys = await openKeys(store, secret);
+		await keyOperationalRows(store, keys);
+		return new Ledger(store, keys, options);
 	} catch (error) {
 		await store.close();
 		throw error;
 	}
-	return new Ledger(store, secret, options);
 }

@@ -13,7 +13,7 @@ import { deliveryKeyHmac } from './keyed';
 import { owedRow, type OwedItem, type Owing } from './outbox';
 import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
-import { findSenders, phoneOf, resolveRecipient, senderLookups } from './identity';
+import { findSenders, phoneContext, phoneOf, resolveRecipient, senderLookups } from './identity';
 import type { ConfirmOutcome, ConfirmResult, InboundMessage, OptInRequest, OptInRequested } from './types';
 import { optInRequestSchema, parse } from './validation';
 import { z } from 'zod';
@@ -51,7 +51,8 @@ export async function requestOptIn(ctx: LedgerContext, input: OptInRequest): Pro
 	const code = newCode();
 	const requestId = newId();
 
-	const payload = sealPayload(ctx.keys, {
+	const newSubject = newId();
+	const payload = sealPayload(ctx.keys, 'optin.requested', {
 		requestId,
 		purposes,
 		textHash,
@@ -67,9 +68,10 @@ export async function requestOptIn(ctx: LedgerContext, input: OptInRequest): Pro
 	let subjectId: string;
 	try {
 		subjectId = await ctx.optIns.signUps.run({
-			new_subject: newId(),
+			new_subject: newSubject,
 			phone_hmac: identity.lookup,
-			phone_enc: ctx.keys.encrypt(identity.e164),
+			// Stored only when this id is the new person's (an existing person keeps the number they have).
+			phone_enc: ctx.keys.encrypt(identity.e164, phoneContext(newSubject)),
 			at,
 			at_ms: at.getTime(),
 			text_hash: textHash,
@@ -137,7 +139,7 @@ async function confirmAtOnce(
 	const request = chooseRequest(ctx, await ctx.optIns.searches.run({ codes, at: message.at }), message);
 	if (!request || request.status !== 'pending' || request.attempts >= ctx.options.maxCodeAttempts) return undefined;
 	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
-	const phone = phoneOf(ctx, request);
+	const phone = phoneOf(ctx, request.subject_id, request.phone_enc);
 	if (!waIdMatches(phone, message.from)) return undefined;
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	if (confirmation.purposes.length === 0) return undefined;
@@ -169,7 +171,7 @@ async function confirmAtOnce(
  */
 function chooseRequest(ctx: LedgerContext, requests: RequestRow[], message: InboundMessage): RequestRow | undefined {
 	const from = message.from;
-	return (from && requests.find((request) => waIdMatches(phoneOf(ctx, request), from))) || requests[0];
+	return (from && requests.find((request) => waIdMatches(phoneOf(ctx, request.subject_id, request.phone_enc), from))) || requests[0];
 }
 
 /**
@@ -180,7 +182,7 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 	const superseded = new Set(request.superseded ?? []);
 	const purposes = request.purposes.filter((purpose) => !superseded.has(purpose));
 	const sender = senderLookups(ctx, { waId: message.from, userId: message.userId });
-	const payload = sealPayload(ctx.keys, {
+	const payload = sealPayload(ctx.keys, 'optin.confirmed', {
 		requestId: request.id,
 		purposes,
 		textHash: request.text_hash,
@@ -231,7 +233,7 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 		purposes,
 		hint,
 	});
-	const phone = phoneOf(ctx, request);
+	const phone = phoneOf(ctx, request.subject_id, request.phone_enc);
 	if (!message.from || !waIdMatches(phone, message.from)) {
 		await countAttempt(ctx, tx, request);
 		await openWindow(ctx, tx, message);
@@ -327,13 +329,14 @@ export async function openWindow(ctx: LedgerContext, tx: Queryable, message: Inb
 	if (!message.from) return undefined;
 	const phone = numberOfWaId(message.from);
 	const userIdKey = senderLookups(ctx, { userId: message.userId }).userId ?? null;
+	const id = newId();
 	const [created] = await tx.query<{ id: string }>(
 		`INSERT INTO subjects (id, phone_hmac, phone_enc, user_id_hmac, created_at, last_inbound_at, last_activity_at)
 		 VALUES ($1, $2, $3, $4, $5, $5, $5)
 		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at),
 			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at)
 		 RETURNING id`,
-		[newId(), ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone), userIdKey, message.at],
+		[id, ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone, phoneContext(id)), userIdKey, message.at],
 	);
 	return created.id;
 }

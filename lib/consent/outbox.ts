@@ -56,12 +56,12 @@ export function eventIdOf(ctx: Pick<LedgerContext, 'keys'>, deliveryKey: string)
 }
 
 // The only two places the outbox encrypts and decrypts: the row's id is its context.
-function seal(ctx: Pick<LedgerContext, 'keys'>, _id: string, item: OwedItem): string {
-	return ctx.keys.encrypt(JSON.stringify(item));
+function seal(ctx: Pick<LedgerContext, 'keys'>, id: string, item: OwedItem): string {
+	return ctx.keys.encrypt(JSON.stringify(item), { table: 'outbox', column: 'item_enc', row: id });
 }
 
-function unseal(ctx: Pick<LedgerContext, 'keys'>, _id: string, sealed: string): OwedItem {
-	return JSON.parse(ctx.keys.decrypt(sealed)) as OwedItem;
+function unseal(ctx: Pick<LedgerContext, 'keys'>, id: string, sealed: string): OwedItem {
+	return JSON.parse(ctx.keys.decrypt(sealed, { table: 'outbox', column: 'item_enc', row: id })) as OwedItem;
 }
 
 /** The keyed HMACs a person's outbox rows are found by: every form of their number, and their user id. */

@@ -5,6 +5,7 @@
  * by a keyed HMAC of its bytes, so a redelivery records it once.
  */
 import type { LedgerContext } from './context';
+import type { CipherContext } from './crypto';
 import { once } from './deliveries';
 import type { OwedItem, Owing } from './outbox';
 
@@ -42,6 +43,9 @@ export function scrubReason(reason: string): string {
 		.slice(0, 1000);
 }
 
+/** A rejected event's text is bound to its row (its id is the keyed hash of the text). */
+const rawContext = (id: string): CipherContext => ({ table: 'rejected_events', column: 'raw_enc', row: id });
+
 export interface RejectedResult {
 	id: string;
 	reason: string;
@@ -61,7 +65,7 @@ export async function recordRejected(
 	return once(ctx, `rejected:${id}`, async (tx) => {
 		await tx.query(
 			`INSERT INTO rejected_events (id, reason, received_at, event_at, raw_enc) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			[id, reason, now, at, ctx.keys.encrypt(text)],
+			[id, reason, now, at, ctx.keys.encrypt(text, rawContext(id))],
 		);
 		return { id, reason, receivedAt: now.toISOString() };
 	}, owing);
@@ -74,7 +78,7 @@ export async function rejectedEvents(ctx: LedgerContext, limit = 100): Promise<R
 		[Math.min(Math.max(Math.floor(limit), 1), 10_000)],
 	);
 	return rows.map((row) => {
-		const text = ctx.keys.decrypt(row.raw_enc);
+		const text = ctx.keys.decrypt(row.raw_enc, rawContext(row.id));
 		let raw: unknown = text;
 		try {
 			raw = JSON.parse(text);

@@ -2,6 +2,7 @@
  * Data-subject rights and retention (checklist 14, 27–31, 36): what the ledger knows of a person, with the texts
  * they were shown; erasure that leaves a verifiable chain and a suppression entry; deletion when time is up.
  */
+import { sendContext } from './keyed';
 import { appendEvent, appendEvents, readPayload } from './chain';
 import type { LedgerContext, Queryable } from './context';
 import { findPeople, findSubject, phoneOf, resolveRecipient, type SubjectRow } from './identity';
@@ -74,7 +75,7 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 	);
 	return {
 		subjectId: subject.id,
-		phone: phoneOf(ctx, subject),
+		phone: phoneOf(ctx, subject.id, subject.phone_enc),
 		createdAt: iso(full.created_at)!,
 		lastMessageFromPersonAt: iso(subject.last_inbound_at),
 		marketingStoppedInAppAt: iso(subject.marketing_stopped_at),
@@ -93,7 +94,7 @@ async function personRecord(ctx: LedgerContext, db: Queryable, subject: SubjectR
 			seq: Number(event.seq),
 			type: event.type,
 			at: new Date(Number(event.at_ms)).toISOString(),
-			details: readPayload(ctx.keys, event.payload),
+			details: readPayload(ctx.keys, event.type, event.payload),
 		})),
 	};
 }
@@ -118,6 +119,7 @@ export async function exportPerson(ctx: LedgerContext, recipient: string, reques
 			[subject.id],
 		);
 		const sends = await tx.query<{
+			key_hmac: string;
 			key_enc: string;
 			purpose: string;
 			category: string;
@@ -125,7 +127,7 @@ export async function exportPerson(ctx: LedgerContext, recipient: string, reques
 			wamid_enc: string | null;
 			created_at: Date;
 			consent_event_seq: number | null;
-		}>('SELECT key_enc, purpose, category, status, wamid_enc, created_at, consent_event_seq FROM sends WHERE subject_id = $1 ORDER BY created_at', [subject.id]);
+		}>('SELECT key_hmac, key_enc, purpose, category, status, wamid_enc, created_at, consent_event_seq FROM sends WHERE subject_id = $1 ORDER BY created_at', [subject.id]);
 		return {
 			exportedAt: now.toISOString(),
 			...record,
@@ -137,11 +139,11 @@ export async function exportPerson(ctx: LedgerContext, recipient: string, reques
 				expiresAt: iso(row.expires_at)!,
 			})),
 			sends: sends.map((row) => ({
-				key: ctx.keys.decrypt(row.key_enc),
+				key: ctx.keys.decrypt(row.key_enc, sendContext('key_enc', row.key_hmac)),
 				purpose: row.purpose,
 				category: row.category,
 				status: row.status,
-				wamid: row.wamid_enc === null ? null : ctx.keys.decrypt(row.wamid_enc),
+				wamid: row.wamid_enc === null ? null : ctx.keys.decrypt(row.wamid_enc, sendContext('wamid_enc', row.key_hmac)),
 				at: iso(row.created_at)!,
 				consentEventSeq: row.consent_event_seq === null ? null : Number(row.consent_event_seq),
 			})),
@@ -188,7 +190,7 @@ export async function erase(ctx: LedgerContext, recipient: string, options: Eras
 		const people = await findPeople(ctx, tx, identity);
 		const ids = people.map((person) => person.id);
 		const now = ctx.now();
-		const e164 = people[0] ? phoneOf(ctx, people[0]) : identity.kind === 'phone' ? identity.e164 : undefined;
+		const e164 = people[0] ? phoneOf(ctx, people[0].id, people[0].phone_enc) : identity.kind === 'phone' ? identity.e164 : undefined;
 		if (e164) {
 			await tx.query(
 				`INSERT INTO suppressions (hmac, scope, since) VALUES ($1, 'all', $2::date) ON CONFLICT DO NOTHING`,
@@ -365,7 +367,7 @@ export async function subscribers(
 	return {
 		subscribers: allowed.map((row) => ({
 			subjectId: row.id,
-			phone: phoneOf(ctx, row),
+			phone: phoneOf(ctx, row.id, row.phone_enc),
 			confirmedAt: new Date(row.confirmed_at).toISOString(),
 			textVersion: row.text_version,
 		})),

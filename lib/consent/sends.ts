@@ -6,8 +6,9 @@
 import { ValidationError } from '../errors';
 import { appendEvents } from './chain';
 import type { LedgerContext, Queryable } from './context';
+import type { CipherContext } from './crypto';
 import { once } from './deliveries';
-import { campaignHmac, sendKeyHmac, wamidHmac } from './keyed';
+import { campaignHmac, sendContext, sendKeyHmac, wamidHmac } from './keyed';
 import type { OwedItem, Owing } from './outbox';
 import { answer, refusal } from './gate';
 import { phoneOf } from './identity';
@@ -56,7 +57,7 @@ const PREVIOUS_SEND = 'SELECT key_hmac, status, wamid_enc, updated_at FROM sends
 
 const duplicateOf = (ctx: LedgerContext, row: PreviousSend): ReservationResult => ({
 	status: 'duplicate',
-	previous: { status: row.status, wamid: row.wamid_enc === null ? null : ctx.keys.decrypt(row.wamid_enc), at: new Date(row.updated_at) },
+	previous: { status: row.status, wamid: row.wamid_enc === null ? null : ctx.keys.decrypt(row.wamid_enc, sendContext('wamid_enc', row.key_hmac)), at: new Date(row.updated_at) },
 });
 
 /**
@@ -122,7 +123,7 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 							 RETURNING key_hmac`,
 							[
 								allowed.map(({ index }) => hmacAt(index)),
-								allowed.map(({ index }) => ctx.keys.encrypt(reservations[index].key)),
+								allowed.map(({ index }) => ctx.keys.encrypt(reservations[index].key, sendContext('key_enc', hmacAt(index)))),
 								allowed.map(({ decision }) => decision.subjectId ?? null),
 								allowed.map(({ index }) => reservations[index].purpose),
 								allowed.map(({ index }) => reservations[index].category),
@@ -190,6 +191,7 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 	if (accepted.length === 0) return;
 	const now = ctx.now();
 	const hmacs = accepted.map((send) => wamidHmac(ctx.keys, send.wamid));
+	const keyHmacs = accepted.map((send) => sendKeyHmac(ctx.keys, send.key));
 	await ctx.store.transaction(async (tx) => {
 		// The same lock a status for one of these wamids takes: it is applied either here or by recordStatus, never lost.
 		await lockWamids(tx, hmacs);
@@ -201,7 +203,7 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 				RETURNING subject_id
 			)
 			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $4) WHERE id IN (SELECT subject_id FROM send)`,
-			[accepted.map((send) => sendKeyHmac(ctx.keys, send.key)), hmacs, accepted.map((send) => ctx.keys.encrypt(send.wamid)), now],
+			[keyHmacs, hmacs, accepted.map((send, index) => ctx.keys.encrypt(send.wamid, sendContext('wamid_enc', keyHmacs[index]))), now],
 		);
 		const early = await tx.query<EarlyStatusRow>(
 			`DELETE FROM early_statuses WHERE wamid_hmac = ANY($1::text[])
@@ -216,7 +218,7 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 				messageId: wamidOf.get(row.wamid_hmac)!,
 				status: row.status as DeliveryStatus['status'],
 				at: new Date(row.at),
-				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc),
+				recipientId: row.recipient_enc === null ? undefined : ctx.keys.decrypt(row.recipient_enc, recipientContext(row.wamid_hmac)),
 				errors: row.error_code === null && row.error_message === null ? undefined : [{ code: Number(row.error_code ?? 0), message: row.error_message ?? undefined }],
 				pricing: row.pricing_category === null ? undefined : { category: row.pricing_category, type: row.pricing_type ?? undefined },
 			};
@@ -224,8 +226,8 @@ export async function completeSends(ctx: LedgerContext, accepted: { key: string;
 			if (status.status === 'failed' && Number(row.error_code) === MARKETING_STOPPED_CODE) {
 				// The in-app stop: for the recipient Meta named (already set when the status came), else the send's person.
 				const subjectId = updated[0]?.subject_id;
-				const [subject] = status.recipientId || !subjectId ? [] : await tx.query<{ phone_enc: string }>('SELECT phone_enc FROM subjects WHERE id = $1', [subjectId]);
-				const waId = status.recipientId ?? (subject ? phoneOf(ctx, subject).replace(/^\+/, '') : undefined);
+				const [subject] = status.recipientId || !subjectId ? [] : await tx.query<{ id: string; phone_enc: string }>('SELECT id, phone_enc FROM subjects WHERE id = $1', [subjectId]);
+				const waId = status.recipientId ?? (subject ? phoneOf(ctx, subject.id, subject.phone_enc).replace(/^\+/, '') : undefined);
 				if (waId) await applyMarketingPreference(ctx, tx, { waId, value: 'stop', at: status.at }, 'error_131050');
 			}
 		}
@@ -243,6 +245,9 @@ interface EarlyStatusRow {
 	pricing_type: string | null;
 }
 
+/** An early status's recipient is bound to its row, the keyed hash of the wamid. */
+const recipientContext = (wamidHmac: string): CipherContext => ({ table: 'early_statuses', column: 'recipient_enc', row: wamidHmac });
+
 /** Transaction locks on wamids, in one order, so a status and the completion of its send take turns. */
 async function lockWamids(tx: Queryable, hmacs: string[]): Promise<void> {
 	await tx.query(`SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT DISTINCT 'wamid:' || k AS k FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`, [hmacs]);
@@ -256,11 +261,11 @@ async function lockWamids(tx: Queryable, hmacs: string[]): Promise<void> {
 async function applyStatus(ctx: LedgerContext, tx: Queryable, status: DeliveryStatus) {
 	const error = status.errors?.[0];
 	const wamid = wamidHmac(ctx.keys, status.messageId);
-	const moved = await tx.query<{ key_enc: string; subject_id: string | null }>(
+	const moved = await tx.query<{ key_hmac: string; key_enc: string; subject_id: string | null }>(
 		`UPDATE sends SET status = $2, updated_at = $3, error_code = coalesce($4, error_code), error_message = coalesce($5, error_message)
 		 WHERE wamid_hmac = $1 AND (CASE status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
 			WHEN 'failed' THEN 5 ELSE 0 END) < $6
-		 RETURNING key_enc, subject_id`,
+		 RETURNING key_hmac, key_enc, subject_id`,
 		[wamid, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
 	);
 	if (status.pricing) {
@@ -343,7 +348,7 @@ export async function recordStatus(
 						hmac,
 						status.status,
 						status.at,
-						status.recipientId ? ctx.keys.encrypt(status.recipientId) : null,
+						status.recipientId ? ctx.keys.encrypt(status.recipientId, recipientContext(hmac)) : null,
 						error?.code ?? null,
 						(error?.message ?? error?.title)?.slice(0, 1000) ?? null,
 						ctx.now(),
@@ -358,7 +363,7 @@ export async function recordStatus(
 		if (marketingStopped && status.recipientId) {
 			await applyMarketingPreference(ctx, tx, { waId: status.recipientId, value: 'stop', at: status.at }, 'error_131050');
 		}
-		return { updated: rows.length > 0, key: rows[0] ? ctx.keys.decrypt(rows[0].key_enc) : undefined, early, marketingStopped };
+		return { updated: rows.length > 0, key: rows[0] ? ctx.keys.decrypt(rows[0].key_enc, sendContext('key_enc', rows[0].key_hmac)) : undefined, early, marketingStopped };
 	}, owing);
 }
 

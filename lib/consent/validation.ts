@@ -53,3 +53,9 @@ export function parse<T extends z.ZodTypeAny>(schema: T, input: unknown, prefix 
 	const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || 'input';
 	throw new ValidationError(field, `${field} ${issue.message}`);
 }
+
+/** An earlier verification's checkpoint, as the Verify operation printed it (its time is not checked). */
+export const checkpointSchema = z.object({
+	seq: z.number({ required_error: 'is required', invalid_type_error: 'must be a number' }).int('must be a whole number').positive('must be above 0'),
+	hash: z.string({ required_error: 'is required', invalid_type_error: 'must be text' }).regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters, as Verify printed it'),
+});

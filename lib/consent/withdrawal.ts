@@ -49,7 +49,7 @@ export async function revoke(ctx: LedgerContext, input: Withdrawal, owing?: Owin
 		if (Array.isArray(scope)) await loadPurposes(tx, scope, 'purposes');
 		const people = identity ? await findPeople(ctx, tx, identity) : await findSenders(ctx, tx, { waId: input.waId, userId: input.userId });
 		const e164 = people[0]
-			? phoneOf(ctx, people[0])
+			? phoneOf(ctx, people[0].id, people[0].phone_enc)
 			: identity?.kind === 'phone'
 				? identity.e164
 				: input.waId

@@ -470,6 +470,27 @@ const MIGRATIONS: Migration[] = [
 		],
 	},
 	{
+		// Keys (issue 10, item 3; lib/consent/keyring.ts): the ledger's salt, its secret's check value and its data keys,
+		// wrapped. Independent of migration 8. A ledger with data from before is marked 'hkdf-v1' (keys derived from
+		// the secret with a fixed salt), which its next open upgrades; a new ledger gets its row on first open.
+		version: 9,
+		name: 'keys',
+		statements: [
+			`CREATE TABLE ledger_keys (
+				id int PRIMARY KEY CHECK (id = 1),
+				scheme text NOT NULL CHECK (scheme IN ('hkdf-v1', 'scrypt-v1')),
+				salt text,
+				kdf jsonb,
+				check_value text,
+				keyring jsonb,
+				rotation jsonb,
+				updated_at timestamptz NOT NULL
+			)`,
+			`INSERT INTO ledger_keys (id, scheme, updated_at)
+			 SELECT 1, 'hkdf-v1', now() WHERE EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM subjects) OR EXISTS (SELECT 1 FROM suppressions)`,
+		],
+	},
+	{
 		// What a committed webhook event owes the workflow (invariant 7, issue 10 item 5), written in the transaction of
 		// the event's effect, so a 500 or a crash after the commit cannot lose it.
 		version: 10,

@@ -19,6 +19,8 @@ export function n8nEnvironment({ demo, userFolder, port }) {
 		// Under NODE_ENV=test (set by jest, for instance) n8n silences its logger and refuses to load nodes.
 		NODE_ENV: 'production',
 		N8N_USER_FOLDER: userFolder,
+		// The one signal that lets the ledger accept demo/credentials.json's published secret key (lib/consent/keyring.ts).
+		WHATSAPP_CONSENT_DEMO: '1',
 		N8N_PORT: String(port),
 		N8N_LISTEN_ADDRESS: '127.0.0.1',
 		N8N_HOST: 'localhost',

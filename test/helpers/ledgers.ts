@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { Ledger, openLedger } from '../../lib/consent/ledger';
+import { sendContext } from '../../lib/consent/keyed';
 import type { LedgerContext, LedgerOptions } from '../../lib/consent/context';
 import type { StoreConfig } from '../../lib/store';
 
@@ -30,8 +31,13 @@ export function ledgerKeys(ledger: Ledger) {
 /** Every send row, decrypted: key → status and wamid. */
 export async function sendRows(ledger: Ledger): Promise<Record<string, { status: string; wamid: string | null }>> {
 	const keys = ledgerKeys(ledger);
-	const rows = await ledger.store.query<{ key_enc: string; status: string; wamid_enc: string | null }>('SELECT key_enc, status, wamid_enc FROM sends');
-	return Object.fromEntries(rows.map((row) => [keys.decrypt(row.key_enc), { status: row.status, wamid: row.wamid_enc === null ? null : keys.decrypt(row.wamid_enc) }]));
+	const rows = await ledger.store.query<{ key_hmac: string; key_enc: string; status: string; wamid_enc: string | null }>('SELECT key_hmac, key_enc, status, wamid_enc FROM sends');
+	return Object.fromEntries(
+		rows.map((row) => [
+			keys.decrypt(row.key_enc, sendContext('key_enc', row.key_hmac)),
+			{ status: row.status, wamid: row.wamid_enc === null ? null : keys.decrypt(row.wamid_enc, sendContext('wamid_enc', row.key_hmac)) },
+		]),
+	);
 }
 
 /** A clock the test moves by hand. */
@@ -54,7 +60,8 @@ export async function openTestLedger(kind: StoreKind, options: LedgerOptions = {
 export async function closeTestLedgers(): Promise<void> {
 	const schemas = new Set<string>();
 	for (const { ledger, config } of opened.splice(0)) {
-		await ledger.close();
+		// A test may have closed it already, to open its store again (an embedded folder has one owner at a time).
+		await ledger.close().catch(() => undefined);
 		if (config.kind === 'postgres' && config.schema) schemas.add(config.schema);
 	}
 	if (schemas.size === 0) return;

@@ -1,0 +1,63 @@
+/**
+ * The keys as the package derived them before scheme scrypt-v1 (lib/consent/crypto.ts at ae6ee17, verbatim but for
+ * the ignored cipher context): HKDF-SHA256 of the secret with a fixed salt, ciphertexts `iv.tag.ciphertext` without
+ * associated data. Tests write a ledger with them to prove such ledgers keep opening and reading.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import type { LedgerKeys } from '../../lib/consent/crypto';
+
+const SALT = 'n8n-nodes-whatsapp-consent/v1';
+
+function derive(secret: string, purpose: string): Buffer {
+	return Buffer.from(hkdfSync('sha256', secret, SALT, purpose, 32));
+}
+
+class OldKeys {
+	private readonly encryption: Buffer;
+	private readonly lookup: Buffer;
+	private readonly suppression: Buffer;
+	private readonly codes: Buffer;
+	private readonly addresses: Buffer;
+
+	constructor(secret: string) {
+		this.encryption = derive(secret, 'encrypt numbers and evidence');
+		this.lookup = derive(secret, 'look up numbers');
+		this.suppression = derive(secret, 'suppression list');
+		this.codes = derive(secret, 'one-time codes');
+		this.addresses = derive(secret, 'ip addresses');
+	}
+
+	lookupHmac(value: string): string {
+		return createHmac('sha256', this.lookup).update(value).digest('hex');
+	}
+
+	suppressionHmac(e164: string): string {
+		return createHmac('sha256', this.suppression).update(e164).digest('hex');
+	}
+
+	codeHmac(code: string): string {
+		return createHmac('sha256', this.codes).update(code).digest('hex');
+	}
+
+	ipHmac(ip: string): string {
+		return createHmac('sha256', this.addresses).update(ip).digest('hex').slice(0, 32);
+	}
+
+	encrypt(plaintext: string): string {
+		const iv = randomBytes(12);
+		const cipher = createCipheriv('aes-256-gcm', this.encryption, iv);
+		const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+		return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');
+	}
+
+	decrypt(sealed: string): string {
+		const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+		const decipher = createDecipheriv('aes-256-gcm', this.encryption, iv);
+		decipher.setAuthTag(tag);
+		return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+	}
+}
+
+export function oldKeys(secret: string): LedgerKeys {
+	return new OldKeys(secret) as unknown as LedgerKeys;
+}
