@@ -29,6 +29,50 @@ export function startProcess({ label, command, args, cwd, env, logFile, show = (
 	return { child, exited, label };
 }
 
+/**
+ * The children of one command (`npm start`, `npm run queue`): started in order, stopped in reverse order on Ctrl-C,
+ * SIGTERM, a failed start or when one of them ends on its own.
+ */
+export class ProcessGroup {
+	constructor(name) {
+		this.name = name;
+		this.running = [];
+		this.stopping = undefined;
+		for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void this.stopAll().then(() => process.exit(0)));
+	}
+
+	/** Starts a child (options as for startProcess); its unexpected end stops everything, naming its log. */
+	start(options) {
+		const started = startProcess(options);
+		this.running.push(started);
+		started.exited.then(({ code, signal }) => {
+			if (this.stopping) return;
+			console.error(`${options.label} stopped unexpectedly (${signal ?? `exit ${code}`}); its log: ${options.logFile}`);
+			void this.stopAll().then(() => process.exit(1));
+		});
+		return started;
+	}
+
+	async stopAll() {
+		this.stopping ??= (async () => {
+			console.log('\nStopping…');
+			for (const child of [...this.running].reverse()) {
+				await stopProcess(child);
+				console.log(`  stopped ${child.label}`);
+			}
+			console.log('Stopped.');
+		})();
+		await this.stopping;
+	}
+
+	/** For the command's main(): a failure is printed, everything stopped, and the command exits with 1. */
+	async fail(error) {
+		console.error(`${this.name} failed: ${error.message}`);
+		await this.stopAll();
+		process.exit(1);
+	}
+}
+
 /** Sends SIGTERM to a child's process group and waits, then SIGKILL after `graceMs`. */
 export async function stopProcess({ child, exited }, graceMs = 20_000) {
 	if (child.exitCode !== null || child.signalCode !== null) return;
