@@ -108,7 +108,9 @@ export async function activateSampleWorkflows({ api, signedIn, workflows, change
 			try {
 				if (justImported) await api.activateWorkflow(workflow.id);
 				const current = await api.workflow(workflow.id);
-				state = current.active ? 'active' : 'inactive';
+				const publication = current.active ? await api.publicationStatus(workflow.id) : undefined;
+				const failures = (publication?.triggers ?? []).filter((trigger) => trigger.errorMessage).map((trigger) => trigger.errorMessage);
+				state = !current.active ? 'inactive' : !publication || publication.status === 'published' ? 'active' : `${publication.status.replace('_', ' ')}${failures.length ? `: ${failures.join('; ')}` : ''}`;
 			} catch (error) {
 				state = `not activated: ${error.message}`;
 			}

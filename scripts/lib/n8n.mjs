@@ -109,4 +109,25 @@ export class N8nRestClient {
 	async workflow(id) {
 		return await this.request('GET', `/workflows/${id}`);
 	}
+
+	/**
+	 * How an activation ended. Current n8n (2.41; N8N_USE_WORKFLOW_PUBLICATION_SERVICE, on by default) answers the
+	 * activation at once and starts the triggers afterwards, from an outbox: a trigger that fails (its webhook
+	 * `create` throws) leaves the workflow `active` with a failed publication. Waits while it is in progress;
+	 * undefined on an n8n without that service (2.8), where the activation request itself fails.
+	 */
+	async publicationStatus(id, timeoutMs = 60_000) {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			let status;
+			try {
+				status = await this.request('GET', `/workflows/${id}/publication-status`);
+			} catch (error) {
+				if (/: HTTP 404 /.test(error.message)) return undefined;
+				throw error;
+			}
+			if (status.status !== 'in_progress' || Date.now() > deadline) return status;
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+	}
 }

@@ -1,0 +1,213 @@
+/**
+ * `npm run queue` for real (#11): scripts/queue.mjs starts n8n 2.41 of demo/ in queue mode (main, webhook process, two
+ * workers, Redis, PostgreSQL for n8n and the ledger) with the sandbox, on a database, Redis key prefix, user folder and
+ * ports of this test's own. The test signs up through the webhook process, confirms from the sandbox's phone, sends
+ * STOP, runs the newsletter, checks that the workers ran every execution, that an embedded ledger credential cannot
+ * be activated there, and that SIGTERM leaves no process behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { openLedger, type Ledger } from '../../lib/consent/ledger';
+import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
+
+const [demo] = demosToRun(['demo'], 'the queue-mode test');
+// Ports of the ranges this work may use (n8n 5700–5720, sandbox 8800–8810); `npm run queue` itself uses 5700–5707, 8800.
+const PORTS_FROM = 5710;
+const SANDBOX_PORT = 8801;
+const MAIN = `http://127.0.0.1:${PORTS_FROM}`;
+const WEBHOOK = `http://localhost:${PORTS_FROM + 1}`;
+const SIGNUP_PATH = '/webhook/whatsapp-consent';
+const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/consent_test';
+const LEDGER_SCHEMA = 'whatsapp_consent';
+const FIX = /queue mode.*choose PostgreSQL as the Store in the Consent Ledger credential/;
+
+interface Execution {
+	id: string;
+	workflowId: string;
+	status: string;
+	mode: string;
+}
+
+(demo.installed ? describe : describe.skip)(`npm run queue: n8n ${demo.n8nVersion} in queue mode with two workers and a webhook process`, () => {
+	const suffix = randomBytes(4).toString('hex');
+	const database = `queue_e2e_${suffix}`;
+	const databaseUrl = Object.assign(new URL(PG), { pathname: `/${database}` }).toString();
+	const redisPrefix = `queue-e2e-${suffix}`;
+	let userFolder = '';
+	let queue: StartedScript;
+	let api: RestSession;
+	let ledger: Ledger;
+	const customer = new SandboxCustomer(`http://127.0.0.1:${SANDBOX_PORT}`);
+	const startedAt = Date.now();
+
+	/** What the visitor does in the hosted widget without JavaScript: the page's form, posted where it says. */
+	async function signUp(phone: string): Promise<string> {
+		const page = await (await fetch(`${WEBHOOK}${SIGNUP_PATH}`)).text();
+		const action = /<form class="wcw-form" method="post" action="([^"]+)"/.exec(page)?.[1];
+		expect(action).toBe(`${WEBHOOK}${SIGNUP_PATH}`);
+		const form = new URLSearchParams({ phone, purposes: 'offers', ageConfirmed: 'yes', language: 'de' });
+		const answer = await fetch(action!, { method: 'POST', body: form });
+		const html = await answer.text();
+		expect(answer.status).toBe(200);
+		const link = /href="(https:\/\/wa\.me\/[^"]+)"/.exec(html)?.[1];
+		if (!link) throw new Error(`The sign-up answered without a wa.me link: ${html.slice(0, 500)}`);
+		return new URL(link.replace(/&amp;/g, '&')).searchParams.get('text')!;
+	}
+
+	const outgoing = async (waId: string) => (await customer.chat(waId)).filter((message) => message.direction === 'out');
+	const executions = async () => (await api.get<{ data: { results: Execution[] } }>('/rest/executions?limit=100')).data.results;
+	const logOf = (name: string) => readFileSync(join(userFolder, `${name}.log`), 'utf8');
+	/** Execution ids a worker's log says it ran ("Worker started execution 7 (job 7)", n8n's job processor). */
+	const ranOn = (name: string) => new Set([...logOf(name).matchAll(/Worker started execution (\d+) /g)].map((match) => match[1]));
+
+	async function allExecutionsDone(count: number): Promise<Execution[]> {
+		const deadline = Date.now() + 30_000;
+		for (;;) {
+			const all = await executions();
+			if (all.length >= count && all.every((execution) => !['new', 'running', 'waiting'].includes(execution.status))) return all;
+			if (Date.now() > deadline) throw new Error(`Executions did not finish: ${JSON.stringify(all)}`);
+			await new Promise((resolve) => setTimeout(resolve, 300));
+		}
+	}
+
+	beforeAll(async () => {
+		userFolder = mkdtempSync(join(tmpdir(), 'consent-queue-'));
+		queue = new StartedScript('queue.mjs', {
+			QUEUE_USER_FOLDER: userFolder,
+			QUEUE_PORTS_FROM: String(PORTS_FROM),
+			QUEUE_SANDBOX_PORT: String(SANDBOX_PORT),
+			QUEUE_DATABASE_URL: databaseUrl,
+			QUEUE_REDIS_PREFIX: redisPrefix,
+		});
+		await queue.waitFor('Press Ctrl-C to stop.', 300_000);
+		console.log(`npm run queue was ready after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+		api = new RestSession(MAIN);
+		await api.login(queue.output);
+		const url = new URL(databaseUrl);
+		const { secretKey } = (JSON.parse(readFileSync(join(ROOT, 'demo', 'credentials.json'), 'utf8')) as { type: string; data: { secretKey: string } }[]).find(
+			(credential) => credential.type === 'consentLedgerApi',
+		)!.data;
+		ledger = await openLedger({
+			store: { kind: 'postgres', host: url.hostname, port: Number(url.port || 5432), database, user: decodeURIComponent(url.username) || 'postgres', schema: LEDGER_SCHEMA },
+			secret: secretKey,
+		});
+	}, 360_000);
+
+	afterAll(async () => {
+		await ledger?.close();
+		if (queue) await queue.interrupt();
+		if (userFolder) rmSync(userFolder, { recursive: true, force: true });
+		const admin = new Client({ connectionString: Object.assign(new URL(PG), { pathname: '/postgres' }).toString() });
+		await admin.connect();
+		await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+		await admin.end();
+		// Bull's and n8n's keys of this run (both prefixed with it).
+		const keys = spawnSync('redis-cli', ['--scan', '--pattern', `*${redisPrefix}*`], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+		if (keys.length) spawnSync('redis-cli', ['del', ...keys]);
+		console.log(`The queue-mode test took ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+	}, 120_000);
+
+	it('runs every sample workflow active, the production webhooks on the webhook process only', async () => {
+		const samples = readdirSync(join(ROOT, 'workflows')).filter((file) => file.endsWith('.json')).length;
+		const { data } = await api.get<{ data: { name: string; active: boolean }[] }>('/rest/workflows');
+		expect(data.filter((workflow) => workflow.active)).toHaveLength(samples);
+		expect(queue.output).toContain('package loaded without errors');
+		// N8N_DISABLE_PRODUCTION_MAIN_PROCESS: the main process has no /webhook/ route (a GET gets the editor's page).
+		expect((await fetch(`${MAIN}${SIGNUP_PATH}`, { method: 'POST' })).status).toBe(404);
+		expect(await (await fetch(`${MAIN}${SIGNUP_PATH}`)).text()).not.toContain('wcw-form');
+		expect(await (await fetch(`${WEBHOOK}${SIGNUP_PATH}`)).text()).toContain('wcw-form');
+		expect(queue.output).toContain(`webhooks to:      ${WEBHOOK}${SIGNUP_PATH}`);
+	});
+
+	it('double opt-in: sign-up through the webhook process, the code from the phone, the consent committed, the welcome received', async () => {
+		const waId = '4915112340011';
+		const prefill = await signUp('0151 12340011');
+		expect(prefill).toMatch(/[A-Z2-9]{6}/);
+		expect(await ledger.mayMessage({ recipient: `+${waId}`, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'pending' });
+		await customer.writes(waId, prefill);
+		await customer.until('the welcome reply', waId, async () => (await outgoing(waId)).some((message) => message.text?.includes('ist bestätigt')));
+		expect(await ledger.mayMessage({ recipient: `+${waId}`, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
+	it('STOP: the withdrawal is recorded before Meta gets its 200, and confirmed once', async () => {
+		const waId = '4915112340012';
+		await customer.writes(waId, await signUp('0151 12340012'));
+		await customer.until('the welcome reply', waId, async () => (await outgoing(waId)).length === 1);
+		const { messageId } = await customer.writes(waId, 'STOP');
+		await customer.until('the withdrawal confirmation', waId, async () => (await outgoing(waId)).some((message) => message.text?.includes('abgemeldet')));
+		expect(await ledger.mayMessage({ recipient: `+${waId}`, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'withdrawn' });
+		const { deliveries } = await customer.control<{ deliveries: { body: string; state: string; attempts: { url: string; httpStatus?: number }[] }[] }>('webhooks');
+		const stop = deliveries.filter((delivery) => delivery.body.includes(messageId));
+		expect(stop.length).toBeGreaterThan(0);
+		for (const delivery of stop) expect(delivery).toMatchObject({ state: 'delivered', attempts: expect.arrayContaining([{ at: expect.any(String), url: `${WEBHOOK}${SIGNUP_PATH}`, httpStatus: 200 }]) });
+		await allExecutionsDone(0);
+		expect((await outgoing(waId)).filter((message) => message.text?.includes('abgemeldet'))).toHaveLength(1);
+	});
+
+	it('the newsletter goes to the subscribers, not to the one who sent STOP, on a worker; every execution ran on the workers', async () => {
+		const { data: workflows } = await api.get<{ data: { id: string; name: string; nodes: { name: string; type: string }[] }[] }>('/rest/workflows');
+		const newsletter = workflows.find((workflow) => workflow.name.includes('newsletter'))!;
+		const before = (await executions()).length;
+		// A manual run (the editor's "Execute workflow"); OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS hands it to a worker.
+		const { data: run } = await api.post<{ data: { executionId: string } }>(`/rest/workflows/${newsletter.id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } });
+		expect(run.executionId).toEqual(expect.any(String));
+		const all = await allExecutionsDone(before + 1);
+		const sent = await customer.control<{ requests: { path: string; body: { to?: string; template?: { name: string } }; outcome: { status: string } }[] }>('messages');
+		const newsletters = sent.requests.filter((request) => request.body.template?.name === 'newsletter');
+		expect(newsletters.map((request) => [request.body.to, request.outcome.status])).toEqual([['4915112340011', 'accepted']]);
+		expect(all.find((execution) => execution.id === run.executionId)).toMatchObject({ status: 'success' });
+
+		const [first, second] = [ranOn('worker-1'), ranOn('worker-2')];
+		const onWorkers = new Set([...first, ...second]);
+		console.log(`Executions: ${all.length}, on worker 1: ${first.size}, on worker 2: ${second.size}`);
+		expect(all.map((execution) => execution.id).filter((id) => !onWorkers.has(id))).toEqual([]);
+		expect([...first].filter((id) => second.has(id))).toEqual([]);
+		expect(all.filter((execution) => execution.status !== 'success')).toEqual([]);
+	});
+
+	it('an Opt-In Trigger on the embedded ledger cannot be activated in queue mode: n8n shows the fix, no embedded store is made', async () => {
+		const { data: credential } = await api.post<{ data: { id: string } }>('/rest/credentials', {
+			name: 'Embedded ledger',
+			type: 'consentLedgerApi',
+			data: { store: 'embedded', folder: '', secretKey: 'queue-test-secret-0123456789', defaultCountry: 'DE' },
+		});
+		const inbox = JSON.parse(readFileSync(join(ROOT, 'workflows', 'whatsapp-consent-inbox.json'), 'utf8')) as { nodes: { type: string; parameters: Record<string, unknown>; credentials?: Record<string, unknown> }[]; connections: unknown };
+		const trigger = inbox.nodes.find((node) => node.type.endsWith('.optInTrigger'))!;
+		trigger.parameters.path = 'queue-embedded';
+		trigger.credentials = { ...trigger.credentials, consentLedgerApi: { id: credential.id, name: 'Embedded ledger' } };
+		const { data: workflow } = await api.post<{ data: { id: string; versionId: string } }>('/rest/workflows', {
+			name: 'Embedded ledger in queue mode',
+			nodes: [trigger],
+			connections: {},
+			settings: { executionOrder: 'v1' },
+		});
+		// n8n 2.41 accepts the activation and starts the triggers afterwards (its publication outbox); the editor
+		// then shows the publication status, with each trigger's error.
+		await api.post(`/rest/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
+		let publication: { status: string; triggers: { status: string; errorMessage?: string }[] };
+		const deadline = Date.now() + 60_000;
+		do {
+			await new Promise((resolve) => setTimeout(resolve, 500));
+			({ data: publication } = await api.get<{ data: typeof publication }>(`/rest/workflows/${workflow.id}/publication-status`));
+		} while (publication.status === 'in_progress' && Date.now() < deadline);
+		expect(publication).toMatchObject({ status: 'failed', triggers: [{ status: 'failed', errorMessage: expect.stringMatching(FIX) }] });
+		expect(existsSync(join(userFolder, '.n8n', 'whatsapp-consent-ledger'))).toBe(false);
+		// …and the webhook process does not serve it.
+		expect((await fetch(`${WEBHOOK}/webhook/queue-embedded`)).status).toBe(404);
+	});
+
+	it('stops every process it started on SIGTERM', async () => {
+		const tree = queue.processTree();
+		expect(tree.length).toBeGreaterThanOrEqual(6); // the script, main, webhook, two workers, sandbox (and runners)
+		queue.child.kill('SIGTERM');
+		expect(await queue.exited).toBe(0);
+		expect(tree.filter(isAlive)).toEqual([]);
+		for (const port of [PORTS_FROM, PORTS_FROM + 1, PORTS_FROM + 2, PORTS_FROM + 3, SANDBOX_PORT]) {
+			await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+		}
+	}, 90_000);
+});
