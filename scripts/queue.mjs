@@ -54,8 +54,9 @@ const group = new ProcessGroup('npm run queue');
 const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 const logOf = (name) => join(userFolder, `${name}.log`);
 
+/** A webhook process or a worker: n8n's queue recovers from its crash, so a crashed one is started again. */
 function startN8n(label, args, env) {
-	return group.start({ label, command: demo.node, args: [demo.n8nScript, ...args], cwd: root, env, logFile: logOf(label), show: (line) => !isMigrationNoise(line) });
+	return group.start({ label, command: demo.node, args: [demo.n8nScript, ...args], cwd: root, env, logFile: logOf(label), show: (line) => !isMigrationNoise(line), restart: true });
 }
 
 async function main() {
