@@ -24,6 +24,10 @@ const SIGNUP_PATH = '/webhook/whatsapp-consent';
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/consent_test';
 const LEDGER_SCHEMA = 'whatsapp_consent';
 const FIX = /queue mode.*choose PostgreSQL as the Store in the Consent Ledger credential/;
+// Invariant 3, sized to finish in a minute or two here: at the newsletter's 80 messages/s, 400 take 5 s.
+const FAULT_SUBSCRIBERS = 400;
+const FAULT_STOPS = 20;
+const FAULT_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
 
 interface Execution {
 	id: string;
@@ -168,6 +172,139 @@ interface Execution {
 		expect([...first].filter((id) => second.has(id))).toEqual([]);
 		expect(all.filter((execution) => execution.status !== 'success')).toEqual([]);
 	});
+
+	it('invariant 3: kill -9 of the worker mid-newsletter, STOPs during it, a restart and a second run: nothing twice, nothing after a STOP, unknown outcomes kept', async () => {
+		const testStart = new Date();
+		// Subscribers straight into the ledger (the sign-up path is the test above): a newsletter long enough to kill.
+		const numbers = Array.from({ length: FAULT_SUBSCRIBERS }, (_, index) => `4915130${String(index + 100).padStart(6, '0')}`);
+		for (let from = 0; from < numbers.length; from += 20) {
+			await Promise.all(
+				numbers.slice(from, from + 20).map(async (waId, offset) => {
+					const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
+					await ledger.confirm({ messageId: `wamid.fault-${suffix}-${from + offset}`, from: waId, text: code, at: new Date() });
+				}),
+			);
+		}
+		const seeded = new Set(numbers);
+		type Request = { at: string; body: { to?: string; template?: { name: string } }; outcome: { status: string } };
+		const newsletterTo = async () =>
+			(await customer.control<{ requests: Request[] }>('messages')).requests.filter(
+				(request) => request.body.template?.name === 'newsletter' && request.outcome.status === 'accepted' && seeded.has(request.body.to ?? ''),
+			);
+		const waitForSends = async (count: number, what: string) => {
+			const deadline = Date.now() + 60_000;
+			for (let sent = await newsletterTo(); sent.length < count; sent = await newsletterTo()) {
+				if (Date.now() > deadline) throw new Error(`Only ${sent.length} newsletters reached the sandbox, waiting for ${count} (${what})`);
+				await new Promise((resolve) => setTimeout(resolve, 100));
+			}
+			return await newsletterTo();
+		};
+
+		const newsletter = (await api.get<{ data: { id: string; name: string }[] }>('/rest/workflows')).data.find((workflow) => workflow.name.includes('newsletter'))!;
+		const runNewsletter = async () =>
+			(await api.post<{ data: { executionId: string } }>(`/rest/workflows/${newsletter.id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } })).data.executionId;
+		const first = await runNewsletter();
+
+		// STOPs from subscribers whose newsletter has not gone out yet, through the webhook process.
+		const early = new Set((await waitForSends(FAULT_SUBSCRIBERS / 10, 'before the STOPs')).map((request) => request.body.to));
+		const stopped = numbers.filter((waId) => !early.has(waId)).slice(-FAULT_STOPS);
+		const stopIds = (await Promise.all(stopped.map((waId) => customer.writes(waId, 'STOP')))).map(({ messageId }) => messageId);
+
+		// kill -9 of the worker running the newsletter, with its task runner: what a crashed machine or container does.
+		const beforeKill = await waitForSends(FAULT_SUBSCRIBERS / 4, 'before the kill');
+		const worker = ['worker-1', 'worker-2'].find((name) => ranOn(name).has(first));
+		if (!worker) throw new Error(`No worker log shows execution ${first}`);
+		const healthPort = PORTS_FROM + (worker === 'worker-1' ? 2 : 3);
+		const pid = queue.processTree().find((candidate) => {
+			try {
+				return readFileSync(`/proc/${candidate}/environ`, 'utf8').split('\0').includes(`QUEUE_HEALTH_CHECK_PORT=${healthPort}`) && readFileSync(`/proc/${candidate}/cmdline`, 'utf8').includes('worker');
+			} catch {
+				return false;
+			}
+		})!;
+		process.kill(-pid, 'SIGKILL');
+		const killedAt = Date.now();
+		const atKill = (await newsletterTo()).length;
+		expect(atKill).toBeLessThan(FAULT_SUBSCRIBERS - FAULT_STOPS); // it really was mid-newsletter
+
+		// The script starts the worker again; n8n's queue then fails the stalled job (maxStalledCount 0) and marks
+		// the execution. Its sends whose answer never came stay reserved in the ledger: unknown, never resent.
+		await queue.waitFor(`${worker} ended (SIGKILL); starting it again`, 10_000);
+		for (const started = Date.now(); !(await fetch(`http://127.0.0.1:${healthPort}/healthz/readiness`).then((response) => response.ok, () => false)); ) {
+			if (Date.now() - started > 90_000) throw new Error(`${worker} did not come back`);
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		const restartedAfter = Date.now() - killedAt;
+		let firstStatus = 'running';
+		for (const started = Date.now(); ['new', 'running'].includes(firstStatus) && Date.now() - started < 75_000; ) {
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+			firstStatus = (await executions()).find((execution) => execution.id === first)?.status ?? 'missing';
+		}
+
+		// The operator runs the newsletter again (same campaign key): only what never went out goes out now.
+		const second = await runNewsletter();
+		for (const started = Date.now(); ; ) {
+			const status = (await executions()).find((execution) => execution.id === second)?.status;
+			if (status === 'success') break;
+			if ((status && !['new', 'running', 'waiting'].includes(status)) || Date.now() - started > 90_000) throw new Error(`The second newsletter run ended ${status}`);
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+
+		// Every STOP acknowledged (200 from the webhook process, after its commit), redeliveries included.
+		type Delivery = { body: string; state: string };
+		const stopDeliveries = async () => (await customer.control<{ deliveries: Delivery[] }>('webhooks')).deliveries.filter((delivery) => stopIds.some((id) => delivery.body.includes(id)));
+		for (const started = Date.now(); (await stopDeliveries()).some((delivery) => delivery.state !== 'delivered') && Date.now() - started < 60_000; ) {
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		const stopsAcknowledged = (await stopDeliveries()).filter((delivery) => delivery.state === 'delivered').length;
+
+		const sends = await newsletterTo();
+		const perNumber = new Map<string, Request[]>();
+		for (const request of sends) perNumber.set(request.body.to!, [...(perNumber.get(request.body.to!) ?? []), request]);
+		const twice = [...perNumber.values()].filter((list) => list.length > 1).length;
+		// A send starts when the ledger reserves it, with the person's row locked: a STOP commits strictly before or
+		// after. One reserved just before the STOP may still reach the sandbox just after it: counted apart.
+		const startedAfterStop: string[] = [];
+		const notWithdrawn: string[] = [];
+		let arrivedAfterStop = 0;
+		for (const waId of stopped) {
+			const withdrawnAt = (await ledger.getConsent(`+${waId}`))?.consents.find((consent) => consent.purpose === 'offers')?.withdrawnAt;
+			if (!withdrawnAt) {
+				notWithdrawn.push(waId);
+				continue;
+			}
+			const reserved = await ledger.store.query<{ created_at: Date }>(
+				`SELECT created_at FROM ${ledger.store.schema}.sends WHERE idempotency_key LIKE $1 AND created_at >= $2 AND category = 'marketing'`,
+				[`%:+${waId}:%`, testStart],
+			);
+			if (reserved.some((row) => row.created_at.toISOString() > withdrawnAt!)) startedAfterStop.push(waId);
+			arrivedAfterStop += (perNumber.get(waId) ?? []).filter((request) => request.at > withdrawnAt!).length;
+		}
+		const rows = await ledger.store.query<{ status: string; count: string }>(
+			`SELECT status, count(*) AS count FROM ${ledger.store.schema}.sends WHERE created_at >= $1 AND purpose = 'offers' AND category = 'marketing' GROUP BY status`,
+			[testStart],
+		);
+		const byStatus = Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+		const unknown = (byStatus.reserved ?? 0) + (byStatus.unknown ?? 0);
+		const missing = numbers.filter((waId) => !stopped.includes(waId) && !perNumber.has(waId)).length;
+		console.log(
+			[
+				`Invariant 3 (kill -9 of ${worker} mid-newsletter), ${FAULT_SUBSCRIBERS} subscribers, ${stopped.length} STOPs during the run:`,
+				`  newsletters before the STOPs ${early.size}, before the kill ${beforeKill.length}, at the kill ${atKill}`,
+				`  ${worker} ready again ${(restartedAfter / 1000).toFixed(1)} s after the kill; n8n marked the killed execution ${first}: ${firstStatus}`,
+				`  after the second run: ${sends.length} newsletters to ${perNumber.size} numbers; sent twice: ${twice}`,
+				`  STOP deliveries acknowledged: ${stopsAcknowledged} of ${stopIds.length}; withdrawals missing in the ledger: ${notWithdrawn.length}`,
+				`  started after the STOP was committed: ${startedAfterStop.length}; reserved before it, arrived after it: ${arrivedAfterStop}`,
+				`  ledger, sends of this test by status: ${JSON.stringify(byStatus)}; unknown outcomes (reserved, never resent): ${unknown}`,
+				`  subscribers without a newsletter and without a STOP: ${missing} (each must be an unknown outcome)`,
+			].join('\n'),
+		);
+		expect(notWithdrawn).toEqual([]);
+		expect(twice).toBe(0);
+		expect(startedAfterStop).toEqual([]);
+		expect(missing).toBeLessThanOrEqual(unknown);
+		expect(sends.length + unknown).toBeGreaterThanOrEqual(FAULT_SUBSCRIBERS - stopped.length);
+	}, 300_000);
 
 	it('an Opt-In Trigger on the embedded ledger cannot be activated in queue mode: n8n shows the fix, no embedded store is made', async () => {
 		const { data: credential } = await api.post<{ data: { id: string } }>('/rest/credentials', {
