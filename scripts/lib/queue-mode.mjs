@@ -36,6 +36,9 @@ export function queueEnvironment({ base, database, redis, encryptionKey, webhook
 		DB_POSTGRESDB_DATABASE: url.pathname.slice(1),
 		DB_POSTGRESDB_USER: decodeURIComponent(url.username) || 'postgres',
 		DB_POSTGRESDB_PASSWORD: decodeURIComponent(url.password),
+		// n8n 2.41 opens 2 connections per process by default; when they are all busy its health ping fails and the
+		// process answers every request 503 "Database is not ready!" until one frees up.
+		DB_POSTGRESDB_POOL_SIZE: '4',
 		QUEUE_BULL_REDIS_HOST: redis.host,
 		QUEUE_BULL_REDIS_PORT: String(redis.port),
 		QUEUE_BULL_REDIS_DB: String(redis.db),
@@ -62,7 +65,14 @@ export const mainProcessEnvironment = (env, ports) => ({
 	N8N_DISABLE_PRODUCTION_MAIN_PROCESS: 'true',
 });
 
-export const webhookProcessEnvironment = (env, ports) => ({ ...env, N8N_PORT: String(ports.webhook), N8N_RUNNERS_BROKER_PORT: String(ports.brokers.webhook) });
+export const webhookProcessEnvironment = (env, ports) => ({
+	...env,
+	N8N_PORT: String(ports.webhook),
+	N8N_RUNNERS_BROKER_PORT: String(ports.brokers.webhook),
+	// Every webhook reads n8n's database (which workflow, its credentials) before it reaches the node: a burst of
+	// Meta's status webhooks during a newsletter exhausted 2 (and 4) connections, with 503s and 10 s timeouts.
+	DB_POSTGRESDB_POOL_SIZE: '10',
+});
 
 export const workerEnvironment = (env, ports, index) => ({
 	...env,
