@@ -9,6 +9,7 @@ import {
 	type IWebhookResponseData,
 } from 'n8n-workflow';
 
+import { toNodeError } from '../shared/errors';
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
 import { properties } from './description';
@@ -56,8 +57,13 @@ export class OptInTrigger implements INodeType {
 				} catch (error) {
 					throw new NodeOperationError(this.getNode(), error as Error, { description: (error as { hint?: string }).hint });
 				}
-				const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
-				await ledger.definePurposes(config.purposes);
+				try {
+					const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));
+					await ledger.definePurposes(config.purposes);
+				} catch (error) {
+					// Activation is where a wrong store shows first (the embedded one in queue mode): with its fix.
+					throw toNodeError(this.getNode(), error);
+				}
 				return true;
 			},
 			async delete(this: IHookFunctions): Promise<boolean> {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { n8nCommand } from './n8n.mjs';
 
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 
@@ -68,4 +69,58 @@ export function triggerUrls(workflows, baseUrl) {
 			.filter((node) => /\.(optInTrigger|webhook)$/.test(node.type) && typeof node.parameters?.path === 'string')
 			.map((node) => ({ workflow: workflow.name, node: node.name, type: node.type, url: `${baseUrl}/webhook/${node.parameters.path}` })),
 	);
+}
+
+/**
+ * Imports what changed since the last import into this n8n (its database, through `n8n import:*` with `env`): the
+ * given credentials, and the sample workflows with their stand-in URLs on `sandboxUrl`. Returns the workflows and
+ * which of them were imported now (those need activating).
+ */
+export function importDemoData({ root, demo, env, userFolder, record, credentials, sandboxUrl }) {
+	if (record.changed('credentials', credentials)) {
+		const file = join(userFolder, 'demo-credentials.import.json');
+		writeJson(file, credentials);
+		n8nCommand(demo, env, ['import:credentials', `--input=${file}`]);
+		record.remember('credentials', credentials);
+		console.log(`Imported credentials: ${credentials.map((credential) => credential.name).join(', ')}`);
+	}
+	const workflows = sampleWorkflows(root, { sandboxUrl });
+	const changed = workflows.filter(({ file, workflow }) => record.changed(`workflow:${file}`, workflow));
+	if (changed.length > 0) {
+		const file = join(userFolder, 'demo-workflows.import.json');
+		writeJson(file, changed.map(({ workflow }) => workflow));
+		n8nCommand(demo, env, ['import:workflow', `--input=${file}`]);
+		console.log(`Imported workflows: ${changed.map(({ file }) => file).join(', ')}`);
+	}
+	return { workflows, changed };
+}
+
+/**
+ * Activates the workflows imported now (through n8n's REST API, signed in as the owner) and reports the state of
+ * each, one line per workflow. An activation n8n refuses is reported with n8n's reason.
+ */
+export async function activateSampleWorkflows({ api, signedIn, workflows, changed, record }) {
+	const lines = [];
+	for (const { file, workflow } of workflows) {
+		const justImported = changed.some((entry) => entry.file === file);
+		let state = 'unknown (the owner login was refused, so the workflow could not be read)';
+		if (signedIn) {
+			try {
+				if (justImported) await api.activateWorkflow(workflow.id);
+				const current = await api.workflow(workflow.id);
+				const publication = current.active ? await api.publicationStatus(workflow.id) : undefined;
+				const failures = (publication?.triggers ?? []).filter((trigger) => trigger.errorMessage).map((trigger) => trigger.errorMessage);
+				state = !current.active ? 'inactive' : !publication || publication.status === 'published' ? 'active' : `${publication.status.replace('_', ' ')}${failures.length ? `: ${failures.join('; ')}` : ''}`;
+			} catch (error) {
+				state = `not activated: ${error.message}`;
+			}
+			if (justImported) record.remember(`workflow:${file}`, workflow);
+		}
+		lines.push(`  ${workflow.name} (${file}): ${state}`);
+	}
+	return lines;
+}
+
+function writeJson(file, value) {
+	writeFileSync(file, JSON.stringify(value, null, 2));
 }

@@ -3,6 +3,17 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** The owner account `npm start` and `npm run queue` create on a fresh n8n (mandatory since n8n 1.0). */
+export const DEMO_OWNER = { email: 'owner@example.com', firstName: 'Demo', lastName: 'Owner', password: 'Consent-Demo-2026' };
+
+/** n8n prints every migration on its first start; the terminal shows the rest, the log file keeps everything. */
+export const isMigrationNoise = (line) => /^(Starting|Finished) migration /.test(line);
+
+/** An onLine handler that collects n8n's complaints about loading this package. */
+export const watchPackageLoad = (loadErrors) => (line) => {
+	if (/Error loading package|n8n-nodes-whatsapp-consent.*(error|fail)/i.test(line)) loadErrors.push(line);
+};
+
 /** A local, quiet n8n on the embedded SQLite database in the given user folder, on the demo folder's Node.js. */
 export function n8nEnvironment({ demo, userFolder, port }) {
 	// Modules of current n8n versions that only fetch lists from n8n's servers, and log a stack trace each time
@@ -99,5 +110,26 @@ export class N8nRestClient {
 
 	async workflow(id) {
 		return await this.request('GET', `/workflows/${id}`);
+	}
+
+	/**
+	 * How an activation ended. Current n8n (2.41; N8N_USE_WORKFLOW_PUBLICATION_SERVICE, on by default) answers the
+	 * activation at once and starts the triggers afterwards, from an outbox: a trigger that fails (its webhook
+	 * `create` throws) leaves the workflow `active` with a failed publication. Waits while it is in progress;
+	 * undefined on an n8n without that service (2.8), where the activation request itself fails.
+	 */
+	async publicationStatus(id, timeoutMs = 60_000) {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			let status;
+			try {
+				status = await this.request('GET', `/workflows/${id}/publication-status`);
+			} catch (error) {
+				if (/: HTTP 404 /.test(error.message)) return undefined;
+				throw error;
+			}
+			if (status.status !== 'in_progress' || Date.now() > deadline) return status;
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
 	}
 }

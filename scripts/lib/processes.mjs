@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const children = new Set();
+const RESTART_AFTER_MS = 10_000;
 
 /**
  * Starts a child. `show(line)` decides which lines reach the terminal (all go to the log file); `onLine` sees every
@@ -27,6 +28,62 @@ export function startProcess({ label, command, args, cwd, env, logFile, show = (
 	});
 	children.add(child);
 	return { child, exited, label };
+}
+
+/**
+ * The children of one command (`npm start`, `npm run queue`): started in order, stopped in reverse order on Ctrl-C,
+ * SIGTERM, a failed start or when one of them ends on its own.
+ */
+export class ProcessGroup {
+	constructor(name) {
+		this.name = name;
+		this.running = [];
+		this.stopping = undefined;
+		for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void this.stopAll().then(() => process.exit(0)));
+	}
+
+	/**
+	 * Starts a child (options as for startProcess). Its unexpected end stops everything, naming its log; with
+	 * `restart`, a child that had been running for a while is started again instead, as a supervisor (docker's
+	 * `restart: always`) would. One that ends within RESTART_AFTER_MS of its start failed to start: that stops all.
+	 */
+	start(options) {
+		const started = startProcess(options);
+		const startedAt = Date.now();
+		this.running.push(started);
+		started.exited.then(({ code, signal }) => {
+			if (this.stopping) return;
+			const how = signal ?? `exit ${code}`;
+			if (options.restart && Date.now() - startedAt >= RESTART_AFTER_MS) {
+				console.log(`${options.label} ended (${how}); starting it again (its log: ${options.logFile})`);
+				this.running.splice(this.running.indexOf(started), 1);
+				this.start(options);
+				return;
+			}
+			console.error(`${options.label} stopped unexpectedly (${how}); its log: ${options.logFile}`);
+			void this.stopAll().then(() => process.exit(1));
+		});
+		return started;
+	}
+
+	async stopAll() {
+		this.stopping ??= (async () => {
+			console.log('\nStopping…');
+			for (const child of [...this.running].reverse()) {
+				await stopProcess(child);
+				console.log(`  stopped ${child.label}`);
+			}
+			console.log('Stopped.');
+		})();
+		await this.stopping;
+	}
+
+	/** For the command's main(): a failure is printed, everything stopped, and the command exits with 1. */
+	async fail(error) {
+		console.error(`${this.name} failed: ${error.message}`);
+		await this.stopAll();
+		process.exit(1);
+	}
 }
 
 /** Sends SIGTERM to a child's process group and waits, then SIGKILL after `graceMs`. */

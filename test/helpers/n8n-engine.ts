@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Container } from '@n8n/di';
-import { ExecutionLifecycleHooks, ExternalSecretsProxy, WorkflowExecute } from 'n8n-core';
+import { ExecutionLifecycleHooks, ExternalSecretsProxy, HookContext, WorkflowExecute } from 'n8n-core';
 import { SSHClientsManager } from 'n8n-core/dist/execution-engine/ssh-clients-manager';
 import {
 	ICredentialsHelper,
@@ -32,6 +32,7 @@ import {
 	type IRunData,
 	type IRunExecutionData,
 	type IVersionedNodeType,
+	type IWebhookData,
 	type IWorkflowBase,
 	type IWorkflowExecuteAdditionalData,
 	type IWorkflowSettings,
@@ -325,17 +326,50 @@ function additionalDataFor(hooks: ExecutionLifecycleHooks, executionId: string, 
 	};
 }
 
-/** Runs a workflow to its end (or until cancelled) and reports what every node did. */
-export async function runWorkflow(workflowJson: WorkflowJson, options: RunWorkflowOptions = {}): Promise<WorkflowRunResult> {
-	const workflow = new Workflow({
+function workflowOf(workflowJson: WorkflowJson, active = false): Workflow {
+	return new Workflow({
 		id: 'engine-harness',
 		name: workflowJson.name,
 		nodes: workflowJson.nodes,
 		connections: workflowJson.connections,
 		settings: workflowJson.settings ?? { executionOrder: 'v1' },
-		active: false,
+		active,
 		nodeTypes,
 	});
+}
+
+/**
+ * Activates the workflow's webhook triggers as n8n's WebhookService does (n8n 2.8 and 2.41,
+ * `createWebhookIfNotExists`): for every webhook a trigger declares, its `checkExists`, then `create` when that says
+ * no, each called on n8n-core's own HookContext. Rejects with what a method threw, as n8n's activation fails with it.
+ */
+export async function activateWorkflow(workflowJson: WorkflowJson, options: Pick<RunWorkflowOptions, 'credentials'> = {}): Promise<void> {
+	const workflow = workflowOf(workflowJson, true);
+	const executionId = String(++executionCounter);
+	const hooks = new ExecutionLifecycleHooks('trigger', executionId, { ...workflowJson, id: workflow.id } as unknown as IWorkflowBase);
+	const additionalData = additionalDataFor(hooks, executionId, options.credentials, DEFAULT_TIMEOUT_MS);
+	for (const node of Object.values(workflow.nodes)) {
+		const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion);
+		for (const webhookDescription of node.disabled ? [] : (nodeType.description.webhooks ?? [])) {
+			const methods = nodeType.webhookMethods?.[webhookDescription.name];
+			if (!methods) continue;
+			const webhookData = {
+				node: node.name,
+				workflowId: workflow.id,
+				webhookDescription,
+				workflowExecuteAdditionalData: additionalData,
+				httpMethod: webhookDescription.httpMethod,
+				path: String(workflow.expression.getSimpleParameterValue(node, webhookDescription.path, 'trigger', {})),
+			} as IWebhookData;
+			const context = new HookContext(workflow, node, additionalData, 'trigger', 'activate', webhookData);
+			if (!(await methods.checkExists.call(context))) await methods.create.call(context);
+		}
+	}
+}
+
+/** Runs a workflow to its end (or until cancelled) and reports what every node did. */
+export async function runWorkflow(workflowJson: WorkflowJson, options: RunWorkflowOptions = {}): Promise<WorkflowRunResult> {
+	const workflow = workflowOf(workflowJson);
 	const startName = options.startNode ?? options.triggerData?.nodeName;
 	const startNode = startName ? workflow.getNode(startName) : workflow.getStartNode();
 	if (!startNode) {

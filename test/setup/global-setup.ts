@@ -6,15 +6,23 @@ import type { Config } from '@jest/types';
 import { Client } from 'pg';
 
 const REAL_N8N_TEST = join(__dirname, '..', 'e2e', 'n8n-load.test.ts');
+const QUEUE_MODE_TEST = join(__dirname, '..', 'e2e', 'queue-mode.test.ts');
+
+/** Whether the run includes the test file: not for `npx jest test/unit`, nor for the benchmarks (roots bench/). */
+function runIncludes(file: string, globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): boolean {
+	if (projectConfig && !projectConfig.roots.some((root) => file.startsWith(root))) return false;
+	const pattern = globalConfig.testPathPattern;
+	return !pattern || new RegExp(pattern, 'i').test(file);
+}
 
 function installDemos(globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): void {
-	// Only when the run includes the real-n8n test: not for `npx jest test/unit`, nor for the benchmarks (roots bench/).
-	if (projectConfig && !projectConfig.roots.some((root) => REAL_N8N_TEST.startsWith(root))) return;
-	const pattern = globalConfig.testPathPattern;
-	if (pattern && !new RegExp(pattern, 'i').test(REAL_N8N_TEST)) return;
-	const names = (process.env.N8N_E2E_DEMOS ?? 'demo,demo-legacy').split(',').filter(Boolean);
+	const names = new Set<string>();
+	if (runIncludes(REAL_N8N_TEST, globalConfig, projectConfig)) for (const name of (process.env.N8N_E2E_DEMOS ?? 'demo,demo-legacy').split(',').filter(Boolean)) names.add(name);
+	// npm run queue runs the newest n8n only.
+	if (runIncludes(QUEUE_MODE_TEST, globalConfig, projectConfig)) names.add('demo');
+	if (names.size === 0) return;
 	const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'setup-demo.mjs'), ...names], { stdio: 'inherit' });
-	if (result.status !== 0) throw new Error(`Installing the n8n of ${names.join(', ')} for the real-n8n test failed (see above)`);
+	if (result.status !== 0) throw new Error(`Installing the n8n of ${[...names].join(', ')} for the real-n8n tests failed (see above)`);
 }
 
 export default async function globalSetup(globalConfig: Config.GlobalConfig, projectConfig?: Config.ProjectConfig): Promise<void> {

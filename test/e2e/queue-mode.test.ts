@@ -1,0 +1,370 @@
+/**
+ * `npm run queue` for real (#11): scripts/queue.mjs starts n8n 2.41 of demo/ in queue mode (main, webhook process, two
+ * workers, Redis, PostgreSQL for n8n and the ledger) with the sandbox, on a database, Redis key prefix, user folder and
+ * ports of this test's own. The test signs up through the webhook process, confirms from the sandbox's phone, sends
+ * STOP, runs the newsletter, checks that the workers ran every execution, that an embedded ledger credential cannot
+ * be activated there, and that SIGTERM leaves no process behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { openLedger, type Ledger } from '../../lib/consent/ledger';
+import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
+
+const [demo] = demosToRun(['demo'], 'the queue-mode test');
+// Ports of the ranges this work may use (n8n 5700–5720, sandbox 8800–8810); `npm run queue` itself uses 5700–5707, 8800.
+const PORTS_FROM = 5710;
+const SANDBOX_PORT = 8801;
+const MAIN = `http://127.0.0.1:${PORTS_FROM}`;
+const WEBHOOK = `http://localhost:${PORTS_FROM + 1}`;
+const SIGNUP_PATH = '/webhook/whatsapp-consent';
+const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/consent_test';
+const LEDGER_SCHEMA = 'whatsapp_consent';
+const FIX = /queue mode.*choose PostgreSQL as the Store in the Consent Ledger credential/;
+// Invariant 3, sized to finish in a minute or two here: at the newsletter's 80 messages/s, 200 take 2.5 s (and bring
+// 600 status webhooks to the webhook process).
+const FAULT_SUBSCRIBERS = 200;
+const FAULT_STOPS = 10;
+const FAULT_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
+
+interface Execution {
+	id: string;
+	workflowId: string;
+	status: string;
+	mode: string;
+}
+
+(demo.installed ? describe : describe.skip)(`npm run queue: n8n ${demo.n8nVersion} in queue mode with two workers and a webhook process`, () => {
+	const suffix = randomBytes(4).toString('hex');
+	const database = `queue_e2e_${suffix}`;
+	const databaseUrl = Object.assign(new URL(PG), { pathname: `/${database}` }).toString();
+	const redisPrefix = `queue-e2e-${suffix}`;
+	let userFolder = '';
+	let queue: StartedScript;
+	let api: RestSession;
+	let ledger: Ledger;
+	const customer = new SandboxCustomer(`http://127.0.0.1:${SANDBOX_PORT}`);
+	const startedAt = Date.now();
+	/** What the fault test counted, for the test after it. */
+	const faultFigures: { stops?: { sent: number; acknowledged: number } } = {};
+
+	/** What the visitor does in the hosted widget without JavaScript: the page's form, posted where it says. */
+	async function signUp(phone: string): Promise<string> {
+		const page = await (await fetch(`${WEBHOOK}${SIGNUP_PATH}`)).text();
+		const action = /<form class="wcw-form" method="post" action="([^"]+)"/.exec(page)?.[1];
+		expect(action).toBe(`${WEBHOOK}${SIGNUP_PATH}`);
+		const form = new URLSearchParams({ phone, purposes: 'offers', ageConfirmed: 'yes', language: 'de' });
+		const answer = await fetch(action!, { method: 'POST', body: form });
+		const html = await answer.text();
+		expect(answer.status).toBe(200);
+		const link = /href="(https:\/\/wa\.me\/[^"]+)"/.exec(html)?.[1];
+		if (!link) throw new Error(`The sign-up answered without a wa.me link: ${html.slice(0, 500)}`);
+		return new URL(link.replace(/&amp;/g, '&')).searchParams.get('text')!;
+	}
+
+	const outgoing = async (waId: string) => (await customer.chat(waId)).filter((message) => message.direction === 'out');
+	const executions = async () => (await api.get<{ data: { results: Execution[] } }>('/rest/executions?limit=100')).data.results;
+	const logOf = (name: string) => readFileSync(join(userFolder, `${name}.log`), 'utf8');
+	/** Execution ids a worker's log says it ran ("Worker started execution 7 (job 7)", n8n's job processor). */
+	const ranOn = (name: string) => new Set([...logOf(name).matchAll(/Worker started execution (\d+) /g)].map((match) => match[1]));
+
+	async function allExecutionsDone(count: number): Promise<Execution[]> {
+		const deadline = Date.now() + 30_000;
+		for (;;) {
+			const all = await executions();
+			if (all.length >= count && all.every((execution) => !['new', 'running', 'waiting'].includes(execution.status))) return all;
+			if (Date.now() > deadline) throw new Error(`Executions did not finish: ${JSON.stringify(all)}`);
+			await new Promise((resolve) => setTimeout(resolve, 300));
+		}
+	}
+
+	beforeAll(async () => {
+		userFolder = mkdtempSync(join(tmpdir(), 'consent-queue-'));
+		queue = new StartedScript('queue.mjs', {
+			QUEUE_USER_FOLDER: userFolder,
+			QUEUE_PORTS_FROM: String(PORTS_FROM),
+			QUEUE_SANDBOX_PORT: String(SANDBOX_PORT),
+			QUEUE_DATABASE_URL: databaseUrl,
+			QUEUE_REDIS_PREFIX: redisPrefix,
+		});
+		await queue.waitFor('Press Ctrl-C to stop.', 300_000);
+		console.log(`npm run queue was ready after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+		api = new RestSession(MAIN);
+		await api.login(queue.output);
+		const url = new URL(databaseUrl);
+		const { secretKey } = (JSON.parse(readFileSync(join(ROOT, 'demo', 'credentials.json'), 'utf8')) as { type: string; data: { secretKey: string } }[]).find(
+			(credential) => credential.type === 'consentLedgerApi',
+		)!.data;
+		ledger = await openLedger({
+			store: { kind: 'postgres', host: url.hostname, port: Number(url.port || 5432), database, user: decodeURIComponent(url.username) || 'postgres', schema: LEDGER_SCHEMA },
+			secret: secretKey,
+		});
+	}, 360_000);
+
+	afterAll(async () => {
+		await ledger?.close();
+		if (queue) await queue.interrupt();
+		if (userFolder) rmSync(userFolder, { recursive: true, force: true });
+		const admin = new Client({ connectionString: Object.assign(new URL(PG), { pathname: '/postgres' }).toString() });
+		await admin.connect();
+		await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+		await admin.end();
+		// Bull's and n8n's keys of this run (both prefixed with it).
+		const keys = spawnSync('redis-cli', ['--scan', '--pattern', `*${redisPrefix}*`], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+		if (keys.length) spawnSync('redis-cli', ['del', ...keys]);
+		console.log(`The queue-mode test took ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+	}, 120_000);
+
+	it('runs every sample workflow active, the production webhooks on the webhook process only', async () => {
+		const samples = readdirSync(join(ROOT, 'workflows')).filter((file) => file.endsWith('.json')).length;
+		const { data } = await api.get<{ data: { name: string; active: boolean }[] }>('/rest/workflows');
+		expect(data.filter((workflow) => workflow.active)).toHaveLength(samples);
+		expect(queue.output).toContain('package loaded without errors');
+		// N8N_DISABLE_PRODUCTION_MAIN_PROCESS: the main process has no /webhook/ route (a GET gets the editor's page).
+		expect((await fetch(`${MAIN}${SIGNUP_PATH}`, { method: 'POST' })).status).toBe(404);
+		expect(await (await fetch(`${MAIN}${SIGNUP_PATH}`)).text()).not.toContain('wcw-form');
+		expect(await (await fetch(`${WEBHOOK}${SIGNUP_PATH}`)).text()).toContain('wcw-form');
+		expect(queue.output).toContain(`webhooks to:      ${WEBHOOK}${SIGNUP_PATH}`);
+	});
+
+	it('double opt-in: sign-up through the webhook process, the code from the phone, the consent committed, the welcome received', async () => {
+		const waId = '4915112340011';
+		const prefill = await signUp('0151 12340011');
+		expect(prefill).toMatch(/[A-Z2-9]{6}/);
+		expect(await ledger.mayMessage({ recipient: `+${waId}`, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'pending' });
+		await customer.writes(waId, prefill);
+		await customer.until('the welcome reply', waId, async () => (await outgoing(waId)).some((message) => message.text?.includes('ist bestätigt')));
+		expect(await ledger.mayMessage({ recipient: `+${waId}`, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
+	it('STOP: the withdrawal is recorded before Meta gets its 200, and confirmed once', async () => {
+		const waId = '4915112340012';
+		await customer.writes(waId, await signUp('0151 12340012'));
+		await customer.until('the welcome reply', waId, async () => (await outgoing(waId)).length === 1);
+		const { messageId } = await customer.writes(waId, 'STOP');
+		await customer.until('the withdrawal confirmation', waId, async () => (await outgoing(waId)).some((message) => message.text?.includes('abgemeldet')));
+		expect(await ledger.mayMessage({ recipient: `+${waId}`, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false, reason: 'withdrawn' });
+		const { deliveries } = await customer.control<{ deliveries: { body: string; state: string; attempts: { url: string; httpStatus?: number }[] }[] }>('webhooks');
+		const stop = deliveries.filter((delivery) => delivery.body.includes(messageId));
+		expect(stop.length).toBeGreaterThan(0);
+		for (const delivery of stop) expect(delivery).toMatchObject({ state: 'delivered', attempts: expect.arrayContaining([{ at: expect.any(String), url: `${WEBHOOK}${SIGNUP_PATH}`, httpStatus: 200 }]) });
+		await allExecutionsDone(0);
+		expect((await outgoing(waId)).filter((message) => message.text?.includes('abgemeldet'))).toHaveLength(1);
+	});
+
+	it('the newsletter goes to the subscribers, not to the one who sent STOP, on a worker; every execution ran on the workers', async () => {
+		const { data: workflows } = await api.get<{ data: { id: string; name: string; nodes: { name: string; type: string }[] }[] }>('/rest/workflows');
+		const newsletter = workflows.find((workflow) => workflow.name.includes('newsletter'))!;
+		const before = (await executions()).length;
+		// A manual run (the editor's "Execute workflow"); OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS hands it to a worker.
+		const { data: run } = await api.post<{ data: { executionId: string } }>(`/rest/workflows/${newsletter.id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } });
+		expect(run.executionId).toEqual(expect.any(String));
+		const all = await allExecutionsDone(before + 1);
+		const sent = await customer.control<{ requests: { path: string; body: { to?: string; template?: { name: string } }; outcome: { status: string } }[] }>('messages');
+		const newsletters = sent.requests.filter((request) => request.body.template?.name === 'newsletter');
+		expect(newsletters.map((request) => [request.body.to, request.outcome.status])).toEqual([['4915112340011', 'accepted']]);
+		expect(all.find((execution) => execution.id === run.executionId)).toMatchObject({ status: 'success' });
+
+		const [first, second] = [ranOn('worker-1'), ranOn('worker-2')];
+		const onWorkers = new Set([...first, ...second]);
+		console.log(`Executions: ${all.length}, on worker 1: ${first.size}, on worker 2: ${second.size}`);
+		expect(all.map((execution) => execution.id).filter((id) => !onWorkers.has(id))).toEqual([]);
+		expect([...first].filter((id) => second.has(id))).toEqual([]);
+		expect(all.filter((execution) => execution.status !== 'success')).toEqual([]);
+	});
+
+	it('an Opt-In Trigger on the embedded ledger cannot be activated in queue mode: n8n shows the fix, no embedded store is made', async () => {
+		const { data: credential } = await api.post<{ data: { id: string } }>('/rest/credentials', {
+			name: 'Embedded ledger',
+			type: 'consentLedgerApi',
+			data: { store: 'embedded', folder: '', secretKey: 'queue-test-secret-0123456789', defaultCountry: 'DE' },
+		});
+		const inbox = JSON.parse(readFileSync(join(ROOT, 'workflows', 'whatsapp-consent-inbox.json'), 'utf8')) as { nodes: { type: string; parameters: Record<string, unknown>; credentials?: Record<string, unknown> }[]; connections: unknown };
+		const trigger = inbox.nodes.find((node) => node.type.endsWith('.optInTrigger'))!;
+		trigger.parameters.path = 'queue-embedded';
+		trigger.credentials = { ...trigger.credentials, consentLedgerApi: { id: credential.id, name: 'Embedded ledger' } };
+		const { data: workflow } = await api.post<{ data: { id: string; versionId: string } }>('/rest/workflows', {
+			name: 'Embedded ledger in queue mode',
+			nodes: [trigger],
+			connections: {},
+			settings: { executionOrder: 'v1' },
+		});
+		// n8n 2.41 accepts the activation and starts the triggers afterwards (its publication outbox); the editor
+		// then shows the publication status, with each trigger's error.
+		await api.post(`/rest/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
+		let publication: { status: string; triggers: { status: string; errorMessage?: string }[] };
+		const deadline = Date.now() + 60_000;
+		do {
+			await new Promise((resolve) => setTimeout(resolve, 500));
+			({ data: publication } = await api.get<{ data: typeof publication }>(`/rest/workflows/${workflow.id}/publication-status`));
+		} while (publication.status === 'in_progress' && Date.now() < deadline);
+		expect(publication).toMatchObject({ status: 'failed', triggers: [{ status: 'failed', errorMessage: expect.stringMatching(FIX) }] });
+		expect(existsSync(join(userFolder, '.n8n', 'whatsapp-consent-ledger'))).toBe(false);
+		// …and the webhook process does not serve it.
+		expect((await fetch(`${WEBHOOK}/webhook/queue-embedded`)).status).toBe(404);
+	}, 120_000);
+
+	it('invariant 3: kill -9 of the worker mid-newsletter, STOPs during it, a restart and a second run: nothing twice, acknowledged STOPs kept, unknown outcomes never resent', async () => {
+		const testStart = new Date();
+		// Subscribers straight into the ledger (the sign-up path is the test above): a newsletter long enough to kill.
+		const numbers = Array.from({ length: FAULT_SUBSCRIBERS }, (_, index) => `4915130${String(index + 100).padStart(6, '0')}`);
+		for (let from = 0; from < numbers.length; from += 20) {
+			await Promise.all(
+				numbers.slice(from, from + 20).map(async (waId, offset) => {
+					const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
+					await ledger.confirm({ messageId: `wamid.fault-${suffix}-${from + offset}`, from: waId, text: code, at: new Date() });
+				}),
+			);
+		}
+		const seeded = new Set(numbers);
+		type Request = { at: string; body: { to?: string; template?: { name: string } }; outcome: { status: string } };
+		const newsletterTo = async () =>
+			(await customer.control<{ requests: Request[] }>('messages')).requests.filter(
+				(request) => request.body.template?.name === 'newsletter' && request.outcome.status === 'accepted' && seeded.has(request.body.to ?? ''),
+			);
+		const waitForSends = async (count: number, what: string) => {
+			const deadline = Date.now() + 60_000;
+			for (let sent = await newsletterTo(); sent.length < count; sent = await newsletterTo()) {
+				if (Date.now() > deadline) throw new Error(`Only ${sent.length} newsletters reached the sandbox, waiting for ${count} (${what})`);
+				await new Promise((resolve) => setTimeout(resolve, 100));
+			}
+			return await newsletterTo();
+		};
+
+		const newsletter = (await api.get<{ data: { id: string; name: string }[] }>('/rest/workflows')).data.find((workflow) => workflow.name.includes('newsletter'))!;
+		const runNewsletter = async () =>
+			(await api.post<{ data: { executionId: string } }>(`/rest/workflows/${newsletter.id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } })).data.executionId;
+		const first = await runNewsletter();
+
+		// STOPs from subscribers whose newsletter has not gone out yet, through the webhook process.
+		const early = new Set((await waitForSends(FAULT_SUBSCRIBERS / 10, 'before the STOPs')).map((request) => request.body.to));
+		const stopped = numbers.filter((waId) => !early.has(waId)).slice(-FAULT_STOPS);
+		const stopIds = (await Promise.all(stopped.map((waId) => customer.writes(waId, 'STOP')))).map(({ messageId }) => messageId);
+
+		// kill -9 of the worker running the newsletter, with its task runner: what a crashed machine or container does.
+		const beforeKill = await waitForSends(FAULT_SUBSCRIBERS / 4, 'before the kill');
+		const worker = ['worker-1', 'worker-2'].find((name) => ranOn(name).has(first));
+		if (!worker) throw new Error(`No worker log shows execution ${first}`);
+		const healthPort = PORTS_FROM + (worker === 'worker-1' ? 2 : 3);
+		const pid = queue.processTree().find((candidate) => {
+			try {
+				return readFileSync(`/proc/${candidate}/environ`, 'utf8').split('\0').includes(`QUEUE_HEALTH_CHECK_PORT=${healthPort}`) && readFileSync(`/proc/${candidate}/cmdline`, 'utf8').includes('worker');
+			} catch {
+				return false;
+			}
+		})!;
+		process.kill(-pid, 'SIGKILL');
+		const killedAt = Date.now();
+		const atKill = (await newsletterTo()).length;
+		expect(atKill).toBeLessThan(FAULT_SUBSCRIBERS - FAULT_STOPS); // it really was mid-newsletter
+
+		// The script starts the worker again; n8n's queue then fails the stalled job (maxStalledCount 0) and marks
+		// the execution. Its sends whose answer never came stay reserved in the ledger: unknown, never resent.
+		await queue.waitFor(`${worker} ended (SIGKILL); starting it again`, 10_000);
+		for (const started = Date.now(); !(await fetch(`http://127.0.0.1:${healthPort}/healthz/readiness`).then((response) => response.ok, () => false)); ) {
+			if (Date.now() - started > 90_000) throw new Error(`${worker} did not come back`);
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		const restartedAfter = Date.now() - killedAt;
+		let firstStatus = 'running';
+		for (const started = Date.now(); ['new', 'running'].includes(firstStatus) && Date.now() - started < 75_000; ) {
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+			firstStatus = (await executions()).find((execution) => execution.id === first)?.status ?? 'missing';
+		}
+
+		// The operator runs the newsletter again (same campaign key): only what never went out goes out now.
+		const second = await runNewsletter();
+		for (const started = Date.now(); ; ) {
+			const status = (await executions()).find((execution) => execution.id === second)?.status;
+			if (status === 'success') break;
+			if ((status && !['new', 'running', 'waiting'].includes(status)) || Date.now() - started > 90_000) throw new Error(`The second newsletter run ended ${status}`);
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+
+		// The STOPs' deliveries settled: acknowledged (200 from the webhook process, after its commit) or given up
+		// after the sandbox's redeliveries (Meta would go on for 7 days).
+		type Delivery = { body: string; state: string; attempts: { httpStatus?: number; error?: string }[] };
+		const stopDeliveries = async () => (await customer.control<{ deliveries: Delivery[] }>('webhooks')).deliveries.filter((delivery) => stopIds.some((id) => delivery.body.includes(id)));
+		for (const started = Date.now(); (await stopDeliveries()).some((delivery) => delivery.state === 'pending') && Date.now() - started < 60_000; ) {
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+		}
+		const settled = await stopDeliveries();
+		const acknowledged = stopped.filter((_, index) => settled.some((delivery) => delivery.state === 'delivered' && delivery.body.includes(stopIds[index])));
+		faultFigures.stops = { sent: stopped.length, acknowledged: acknowledged.length };
+		const attempts = settled.flatMap((delivery) => delivery.attempts).reduce<Record<string, number>>((counts, attempt) => {
+			const outcome = attempt.httpStatus ? String(attempt.httpStatus) : (attempt.error ?? 'no answer yet');
+			return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
+		}, {});
+
+		const sends = await newsletterTo();
+		const perNumber = new Map<string, Request[]>();
+		for (const request of sends) perNumber.set(request.body.to!, [...(perNumber.get(request.body.to!) ?? []), request]);
+		const twice = [...perNumber.values()].filter((list) => list.length > 1).length;
+		// Counted against the STOP's own time, which the ledger keeps as the withdrawal's time (Meta's timestamp):
+		// with the webhook process stalled (below) a STOP is committed long after it was written, and sends reserved
+		// in between came before the commit. The order against the commit itself (the person's row lock) is what the
+		// integration tests hold; here these are figures, not assertions.
+		const startedAfterStop: string[] = [];
+		const notWithdrawn: string[] = [];
+		let arrivedAfterStop = 0;
+		for (const waId of stopped) {
+			const withdrawnAt = (await ledger.getConsent(`+${waId}`))?.consents.find((consent) => consent.purpose === 'offers')?.withdrawnAt;
+			if (!withdrawnAt) {
+				if (acknowledged.includes(waId)) notWithdrawn.push(waId);
+				continue;
+			}
+			const reserved = await ledger.store.query<{ created_at: Date }>(
+				`SELECT created_at FROM ${ledger.store.schema}.sends WHERE idempotency_key LIKE $1 AND created_at >= $2 AND category = 'marketing'`,
+				[`%:+${waId}:%`, testStart],
+			);
+			if (reserved.some((row) => row.created_at.toISOString() > withdrawnAt!)) startedAfterStop.push(waId);
+			arrivedAfterStop += (perNumber.get(waId) ?? []).filter((request) => request.at > withdrawnAt!).length;
+		}
+		const rows = await ledger.store.query<{ status: string; count: string }>(
+			`SELECT status, count(*) AS count FROM ${ledger.store.schema}.sends WHERE created_at >= $1 AND purpose = 'offers' AND category = 'marketing' GROUP BY status`,
+			[testStart],
+		);
+		const byStatus = Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+		const unknown = (byStatus.reserved ?? 0) + (byStatus.unknown ?? 0);
+		const missing = numbers.filter((waId) => !stopped.includes(waId) && !perNumber.has(waId)).length;
+		console.log(
+			[
+				`Invariant 3 (kill -9 of ${worker} mid-newsletter), ${FAULT_SUBSCRIBERS} subscribers, ${stopped.length} STOPs during the run:`,
+				`  newsletters before the STOPs ${early.size}, before the kill ${beforeKill.length}, at the kill ${atKill}`,
+				`  ${worker} ready again ${(restartedAfter / 1000).toFixed(1)} s after the kill; n8n marked the killed execution ${first}: ${firstStatus}`,
+				`  after the second run: ${sends.length} newsletters to ${perNumber.size} numbers; sent twice: ${twice}`,
+				`  STOPs acknowledged: ${acknowledged.length} of ${stopIds.length} (attempts: ${JSON.stringify(attempts)}); acknowledged but missing in the ledger: ${notWithdrawn.length}`,
+				`  after a STOP's own time: reserved ${startedAfterStop.length}, arrived at the sandbox ${arrivedAfterStop}`,
+				`  ledger, sends of this test by status: ${JSON.stringify(byStatus)}; unknown outcomes (reserved, never resent): ${unknown}`,
+				`  subscribers without a newsletter and without a STOP: ${missing} (each must be an unknown outcome)`,
+			].join('\n'),
+		);
+		expect(notWithdrawn).toEqual([]);
+		expect(twice).toBe(0);
+		expect(missing).toBeLessThanOrEqual(unknown);
+		expect(sends.length + unknown).toBeGreaterThanOrEqual(FAULT_SUBSCRIBERS - stopped.length);
+	}, 300_000);
+
+	// KNOWN FAILURE, kept visible: during the newsletter the webhook process stops answering (10 s timeouts, every
+	// attempt) once Meta's status webhooks arrive by the hundred: its PostgreSQL ledger connections sit "idle in
+	// transaction" after `UPDATE sends SET status …` / `INSERT INTO processed_deliveries …`, others wait on their row
+	// locks (pg_stat_activity), so STOPs are not acknowledged within a minute. Remove `.failing` once it is fixed.
+	it.failing('invariant 3: every STOP written during that newsletter is acknowledged within a minute', () => {
+		expect(faultFigures.stops).toBeDefined();
+		expect(faultFigures.stops!.acknowledged).toBe(faultFigures.stops!.sent);
+	});
+
+	it('stops every process it started on SIGTERM', async () => {
+		const tree = queue.processTree();
+		expect(tree.length).toBeGreaterThanOrEqual(6); // the script, main, webhook, two workers, sandbox (and runners)
+		queue.child.kill('SIGTERM');
+		expect(await queue.exited).toBe(0);
+		expect(tree.filter(isAlive)).toEqual([]);
+		for (const port of [PORTS_FROM, PORTS_FROM + 1, PORTS_FROM + 2, PORTS_FROM + 3, SANDBOX_PORT]) {
+			await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+		}
+	}, 90_000);
+});
