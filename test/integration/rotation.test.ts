@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { openLedger } from '../../lib/consent/ledger';
+import { openLedger, type Ledger } from '../../lib/consent/ledger';
 import { openStore, type StoreConfig } from '../../lib/store';
 import { closeTestLedgers, openTestLedger, SECRET, STORE_KINDS } from '../helpers/ledgers';
 import { gateAnswers, readable, seedPeople } from '../helpers/people';
@@ -53,8 +53,17 @@ describe.each(STORE_KINDS)('secret rotation (%s store)', (kind) => {
 		const phones = await seedPeople(ledger, PEOPLE);
 		await ledger.recordRejected({ raw: { from: '4915100000001' }, reason: 'test' });
 		await ledger.recordStatus({ messageId: 'wamid.early', status: 'sent', at: new Date('2026-03-02T10:00:00Z'), recipientId: '4915100000002' });
+		// sends, whose key and wamid are kept encrypted
+		const sent = phones.filter((_, n) => n % 4 === 1 && n % 7 !== 6).slice(0, 10); // confirmed, not erased
+		for (const [n, phone] of sent.entries()) {
+			await ledger.reserveSend({ key: `k-${n}:${phone}`, recipient: phone, purpose: 'service', category: 'utility', campaign: 'spring' });
+			await ledger.completeSend(`k-${n}:${phone}`, { wamid: `wamid.sent-${n}` });
+		}
+		const sends = async (reader: Ledger) => Promise.all(sent.map(async (phone) => (await reader.exportPerson(phone))!.sends.map((send) => [send.key, send.wamid])));
 		const answers = await gateAnswers(ledger, phones);
 		const numbers = await readable(ledger, phones);
+		const sendsBefore = await sends(ledger);
+		expect(sendsBefore.flat()).toHaveLength(sent.length);
 		expect(numbers.filter(Boolean).length).toBeGreaterThan(PEOPLE / 2);
 		await ledger.close();
 
@@ -81,12 +90,14 @@ describe.each(STORE_KINDS)('secret rotation (%s store)', (kind) => {
 		const after = await openLedger({ store: config, secret: NEW_SECRET });
 		try {
 			expect(await readable(after, phones)).toEqual(numbers);
+			expect(await sends(after)).toEqual(sendsBefore);
 			expect(await gateAnswers(after, phones)).toEqual(answers);
 			expect(await after.rejectedEvents()).toEqual([expect.objectContaining({ raw: { from: '4915100000001' } })]);
 			expect((await after.verifyChain()).ok).toBe(true);
 			const [{ left, pending }] = await after.store.query<{ left: number; pending: unknown }>(
 				`SELECT (SELECT count(*)::int FROM subjects WHERE phone_enc NOT LIKE $1) + (SELECT count(*)::int FROM rejected_events WHERE raw_enc NOT LIKE $1)
-					+ (SELECT count(*)::int FROM early_statuses WHERE recipient_enc NOT LIKE $1) AS left, (SELECT rotation FROM ledger_keys) AS pending`,
+					+ (SELECT count(*)::int FROM early_statuses WHERE recipient_enc NOT LIKE $1)
+					+ (SELECT count(*)::int FROM sends WHERE key_enc NOT LIKE $1 OR wamid_enc NOT LIKE $1) AS left, (SELECT rotation FROM ledger_keys) AS pending`,
 				[`v2.${rotation!.target}.%`],
 			);
 			expect({ left, pending }).toEqual({ left: 0, pending: null });
