@@ -1,8 +1,10 @@
 /**
- * What a message costs. Meta charges per delivered message (per-message pricing, since 1 July 2025) by the
- * template's category and the recipient's country; a free-form reply, and a utility template, inside the 24 h
- * customer-service window are free. Meta's statuses say how each message was priced (`pricing.category`,
- * `pricing.type`); the money is the operator's rate card for their market, entered in the WhatsApp credential.
+ * What a message costs. Meta charges per delivered message (per-message pricing since 1 July 2025) by category and
+ * the recipient's country. Since 1 October 2026 (Meta's update as providers' changelogs report it; checked
+ * 2026-12-02) a utility template is charged inside the 24 h customer-service window too, and free-form service
+ * messages are free only for the first 1,000 per business number and month, then charged at the utility rate.
+ * Meta's statuses say how each message was priced (`pricing.category`, `pricing.type`); the money is the operator's
+ * rate card for their market, entered in the WhatsApp credential.
  */
 import type { Category } from './consent/types';
 
@@ -20,22 +22,26 @@ export interface RateCard {
 	rates: Partial<Record<'marketing' | 'utility' | 'authentication', number>>;
 }
 
-/** What Meta will most likely charge for a message the gate let through, before its status says so. */
+/**
+ * What Meta will most likely charge for a message the gate let through, before its status says so. A free-form
+ * message is a service message whose type depends on the number's monthly allowance, which only Meta counts.
+ */
 export function expectedPricing(category: Category, isTemplate: boolean): MessagePricing {
-	if (!isTemplate) return { category: 'service', type: 'free_customer_service' };
-	// A template of a reply category is the business's own choice of template: priced by the template's category,
-	// which Meta approved; the ledger's category is what the gate checked.
-	if (category === 'marketing') return { category: 'marketing', type: 'regular' };
-	// A utility template inside an open window is free; outside it is charged. Without the window's state: charged.
-	return { category: 'utility', type: 'regular' };
+	if (!isTemplate) return { category: 'service' };
+	return category === 'marketing' ? { category: 'marketing', type: 'regular' } : { category: 'utility', type: 'regular' };
 }
 
-/** The price of one message by the rate card: 0 when Meta did not charge it, undefined when the card has no price. */
+/**
+ * The price of one message by the rate card: 0 when Meta did not charge it, undefined when it cannot be told (no
+ * price on the card, or a service message before Meta said whether it was within the free allowance).
+ */
 export function costOf(pricing: MessagePricing | undefined, card: RateCard | undefined): number | undefined {
 	if (!pricing) return undefined;
 	if (pricing.type !== undefined && pricing.type !== 'regular') return 0;
 	if (pricing.type === undefined && pricing.billable === false) return 0;
-	if (pricing.category === 'service') return 0;
-	const rate = card?.rates[pricing.category as keyof RateCard['rates']];
+	if (pricing.type === undefined && pricing.billable === undefined) return undefined;
+	// Charged service messages cost the utility rate.
+	const category = pricing.category === 'service' ? 'utility' : pricing.category;
+	const rate = card?.rates[category as keyof RateCard['rates']];
 	return typeof rate === 'number' ? rate : undefined;
 }

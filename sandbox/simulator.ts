@@ -13,6 +13,9 @@ import { PairRateLimit, ThroughputLimit } from './rate-limits';
 import type { SendRequest } from './send-schema';
 import { SandboxState, type ChatMessage, type DeliveryStatus, type SandboxUser } from './state';
 import { TemplateCatalog } from './templates';
+
+/** Service messages free per business number and month (Meta's allowance since October 2026). */
+const SERVICE_ALLOWANCE = 1000;
 import { Timers } from './timers';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { inboundMessageEvent, statusEvent, userPreferenceEvent, type BusinessIdentity } from './webhook-payloads';
@@ -92,8 +95,9 @@ export class CloudApiSimulator {
 
 		this.state.chat(user.waId).push(message);
 		const fails = this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix));
-		// Meta's per-message pricing: free-form replies, and utility templates, inside the customer's window are free.
-		const free = category === 'service' || (category === 'utility' && this.windowOpen(user));
+		// Meta's per-message pricing since October 2026: templates are charged, service messages (free-form, inside
+		// the window) are free for the first SERVICE_ALLOWANCE of the business number each month.
+		const free = category === 'service' && (this.state.serviceMessages += 1) <= SERVICE_ALLOWANCE;
 		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', fails);
 		const input = request.to ?? request.recipient ?? user.waId;
 		return {

@@ -58,6 +58,8 @@ export class SandboxState {
 	readonly requests: LoggedRequest[] = [];
 	/** Moves the sandbox clock forward (`POST /_sandbox/clock`), so a test can let a service window expire. */
 	clockOffsetMs = 0;
+	/** Service (free-form) messages sent since the start or the last reset: Meta prices them by a monthly allowance. */
+	serviceMessages = 0;
 
 	now(): number {
 		return Date.now() + this.clockOffsetMs;
@@ -114,5 +116,6 @@ export class SandboxState {
 		this.chats.clear();
 		this.requests.length = 0;
 		this.clockOffsetMs = 0;
+		this.serviceMessages = 0;
 	}
 }

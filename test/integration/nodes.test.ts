@@ -292,8 +292,9 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 			[result.outputOf('Node', 0)[0].json, result.outputOf('Node', 0)[0].json],
 		);
 		expect(confirmation.outputOf('Node', 0)).toHaveLength(1); // the one confirmation; the second is refused
-		// a free-form reply inside the window: Meta does not charge it (the credential names no prices: no cost)
-		expect(confirmation.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ pricing: { category: 'service', type: 'free_customer_service', estimate: true } });
+		// a free-form reply is a service message: whether it is within Meta's free allowance only Meta's status says
+		expect(confirmation.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ pricing: { category: 'service', estimate: true } });
+		expect(confirmation.outputOf('Node', 0)[0].json.whatsapp).not.toHaveProperty('pricing.type');
 		expect(confirmation.outputOf('Node', 0)[0].json.whatsapp).not.toHaveProperty('pricing.cost');
 		expect(await accepted()).toEqual(['4915100000711']);
 	});

@@ -15,17 +15,19 @@ import { control, sandboxIdle, startReceiver, until, type Receiver } from '../he
 
 const CARD = { currency: 'EUR', rates: { marketing: 0.1131, utility: 0.0456 } };
 
-test('the price of one message: free types cost nothing, regular ones the card, unknown categories nothing known', () => {
+test('the price of one message: free types cost nothing, regular ones the card (service at the utility rate), unknown ones nothing known', () => {
 	expect(costOf({ category: 'marketing', type: 'regular' }, CARD)).toBe(0.1131);
 	expect(costOf({ category: 'utility', type: 'free_customer_service' }, CARD)).toBe(0);
 	expect(costOf({ category: 'marketing', type: 'free_entry_point' }, CARD)).toBe(0);
-	expect(costOf({ category: 'service', type: 'regular' }, CARD)).toBe(0);
+	expect(costOf({ category: 'service', type: 'regular' }, CARD)).toBe(0.0456);
+	expect(costOf({ category: 'service' }, CARD)).toBeUndefined();
 	expect(costOf({ category: 'utility', billable: false }, CARD)).toBe(0);
 	expect(costOf({ category: 'authentication', type: 'regular' }, CARD)).toBeUndefined();
 	expect(costOf({ category: 'marketing', type: 'regular' }, undefined)).toBeUndefined();
 	expect(costOf(undefined, CARD)).toBeUndefined();
 	expect(expectedPricing('marketing', true)).toEqual({ category: 'marketing', type: 'regular' });
-	expect(expectedPricing('service', false)).toEqual({ category: 'service', type: 'free_customer_service' });
+	expect(expectedPricing('service', false)).toEqual({ category: 'service' });
+	expect(expectedPricing('utility', true)).toEqual({ category: 'utility', type: 'regular' });
 });
 
 describe.each(STORE_KINDS)('pricing and the campaign report (%s store)', (kind) => {
@@ -69,15 +71,12 @@ describe.each(STORE_KINDS)('pricing and the campaign report (%s store)', (kind) 
 		const people = ['+4915100000011', '+4915100000012', '+4915100000013', '+4915100000001'];
 		for (const phone of people) await subscribed(phone);
 		await until('all deliveries', () => sandboxIdle(sandbox));
-		// two days later (the windows the confirmations opened are closed) only the first person writes again
-		await control(sandbox, 'clock', { advanceSeconds: 2 * 86_400 });
-		await control(sandbox, 'inbound', { from: people[0].slice(1), text: 'Noch da?' });
 
 		const newsletter = (name: string): OutgoingMessage => ({ type: 'template', name: 'newsletter', language: 'de', header: ['Dezember'], body: [name, 'Neue Angebote'] });
 		const outcomes = await Promise.all(people.map((phone, index) => send(phone, 'winter 2026', newsletter(`Kunde ${index}`), 'marketing')));
 		expect(outcomes.map((outcome) => (outcome.status === 'failed' ? outcome.error.message : outcome.status))).toEqual(['sent', 'sent', 'sent', 'sent']);
 		expect(outcomes[0]).toMatchObject({ pricing: { category: 'marketing', type: 'regular' } });
-		// a utility template: free inside the window (the first person), charged outside it (the second)
+		// utility templates: charged inside the window too since October 2026
 		const order: OutgoingMessage = { type: 'template', name: 'welcome', language: 'de', body: ['Anna'] };
 		await send(people[0], 'orders', order, 'utility');
 		await send(people[1], 'orders', order, 'utility');
@@ -93,13 +92,8 @@ describe.each(STORE_KINDS)('pricing and the campaign report (%s store)', (kind) 
 			cost: { total: 0.4524, currency: 'EUR', unpriced: 0 },
 		});
 		const orders = await ledger.campaignReport('orders', CARD);
-		expect(orders.pricing).toEqual(
-			expect.arrayContaining([
-				{ category: 'utility', type: 'free_customer_service', count: 1, cost: 0 },
-				{ category: 'utility', type: 'regular', count: 1, cost: 0.0456 },
-			]),
-		);
-		expect(orders.cost).toEqual({ total: 0.0456, currency: 'EUR', unpriced: 0 });
+		expect(orders.pricing).toEqual([{ category: 'utility', type: 'regular', count: 2, cost: 0.0912 }]);
+		expect(orders.cost).toEqual({ total: 0.0912, currency: 'EUR', unpriced: 0 });
 		expect(await ledger.campaignReport('winter 2026')).not.toHaveProperty('cost.total');
 		expect((await ledger.campaignReport('nobody sent this')).sends).toBe(0);
 		// the trigger's status events carry the pricing too
