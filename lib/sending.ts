@@ -10,7 +10,7 @@ import { ConsentError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
 import { expectedPricing, type MessagePricing } from './pricing';
-import { OutcomeUnknownError, WhatsAppApiError, type OutgoingMessage, type Semaphore, type SentMessage, type WhatsAppClient } from './whatsapp';
+import { buildMessage, OutcomeUnknownError, WhatsAppApiError, type MessageRequest, type OutgoingMessage, type Semaphore, type SentMessage, type WhatsAppClient } from './whatsapp';
 
 export interface ConsentedSend {
 	/** Unique per message: see `idempotencyKey`. */
@@ -75,6 +75,25 @@ function questionsFor(send: ConsentedSend) {
 async function refusal(ledger: SendLedger, send: ConsentedSend, reserved = false): Promise<(GateDecision & { allowed: false }) | undefined> {
 	const decisions = await Promise.all(questionsFor(send).map((question) => ledger.mayMessage({ ...question, reserved })));
 	return decisions.find((decision): decision is GateDecision & { allowed: false } => !decision.allowed);
+}
+
+/** What a dry run found: the request Meta would get, or why nothing would go out. Nothing is reserved or sent. */
+export type DryRunOutcome =
+	| { status: 'would_send'; key: string; request: MessageRequest; pricing: MessagePricing }
+	| { status: 'refused'; key: string; reason: RefusalReason; message: string }
+	| { status: 'already_sent'; key: string };
+
+/**
+ * A send up to the last step before Meta: the message is built and validated as `sendWithConsent` would, and the
+ * gate asked the same questions; the key is looked up, not reserved.
+ */
+export async function dryRun(consentLedger: Ledger, send: ConsentedSend): Promise<DryRunOutcome> {
+	const { key } = send;
+	const request = buildMessage(send.recipient, send.message);
+	const refused = await refusal(sendLedgerFor(consentLedger), send);
+	if (refused) return { status: 'refused', key, reason: refused.reason, message: refused.message };
+	if (await consentLedger.wasSent(key)) return { status: 'already_sent', key };
+	return { status: 'would_send', key, request, pricing: expectedPricing(send.category, send.message.type === 'template') };
 }
 
 /**

@@ -16,7 +16,7 @@ import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
-import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
+import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, wasSent, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
 import { checkpointSchema, parse, purposeSchema } from './validation';
 import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedResult } from './rejected';
@@ -159,6 +159,11 @@ export class Ledger {
 	/** `reserveSend` for a slice of sends in one transaction: one result per reservation, in their order. */
 	reserveSends(reservations: SendReservation[]) {
 		return reserveSends(this.ctx, reservations);
+	}
+
+	/** Whether a message under this key went out (or may have): a dry run's duplicate check. */
+	wasSent(key: string) {
+		return wasSent(this.ctx, key);
 	}
 
 	completeSend(key: string, accepted: { wamid: string }) {

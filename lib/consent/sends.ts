@@ -178,6 +178,12 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 	});
 }
 
+/** Whether this key is taken: a reservation would find it a duplicate (a key Meta refused outright is free again). */
+export async function wasSent(ctx: LedgerContext, key: string): Promise<boolean> {
+	const rows = await ctx.store.query<{ status: string }>('SELECT status FROM sends WHERE key_hmac = $1', [sendKeyHmac(ctx.keys, key)]);
+	return rows.length > 0 && rows[0].status !== 'failed';
+}
+
 /** Meta accepted the message. The last send drives the retention clock (checklist 28). */
 export async function completeSend(ctx: LedgerContext, key: string, accepted: { wamid: string }): Promise<void> {
 	await completeSends(ctx, [{ key, wamid: accepted.wamid }]);

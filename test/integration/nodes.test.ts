@@ -4,7 +4,7 @@
  */
 import type { IDataObject, INode } from 'n8n-workflow';
 import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
-import { STORE_KINDS } from '../helpers/ledgers';
+import { sendRows, STORE_KINDS } from '../helpers/ledgers';
 import { startScenario, type Scenario } from '../helpers/scenario';
 
 const TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
@@ -99,6 +99,28 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(report.outputOf('Node', 0)[0].json).toMatchObject({ campaign: 'Advent 2026', sends: 1, byStatus: { accepted: 1 }, cost: { total: 0, currency: 'EUR', unpriced: 1 } });
 		const other = await run(single('consentLedger', { resource: 'campaign', operation: 'report', campaignKey: 'Advent 2025' }), item);
 		expect(other.outputOf('Node', 0)[0].json).toMatchObject({ sends: 0 });
+	});
+
+	test('Dry Run: validated and asked at the gate, nothing sent or reserved; the output says what Meta would get or why not', async () => {
+		await consented('+4915100000451');
+		const dry = single('sendWhatsApp', template({ options: { pairRateSeconds: 0, dryRun: true, campaignKey: 'check' } }));
+		const items = [{ phone: '+4915100000451', name: 'Anna' }, { phone: '+4915100000452', name: 'Ben' }];
+		const checked = await run(dry, items);
+		expect(checked.outputOf('Node', 0).map((item) => item.json.whatsapp)).toEqual([
+			expect.objectContaining({ status: 'would_send', dryRun: true, request: expect.objectContaining({ to: '4915100000451', type: 'template', template: expect.objectContaining({ name: 'welcome' }) }) }),
+		]);
+		expect(checked.outputOf('Node', 1).map((item) => item.json.whatsapp)).toEqual([expect.objectContaining({ status: 'not_sent', dryRun: true, reason: 'never_asked' })]);
+		expect(await accepted()).toEqual([]);
+		expect(await sendRows(scenario.ledger)).toEqual({});
+		// the real run sends it; a dry run after it says it went out already
+		await run(single('sendWhatsApp', template({ options: { pairRateSeconds: 0, campaignKey: 'check' } })), items.slice(0, 1));
+		const after = await run(dry, items.slice(0, 1));
+		expect(after.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ dryRun: true, reason: 'already_sent' });
+		expect(await accepted()).toEqual(['4915100000451']);
+		// a message over Meta's limits is refused by validation, as a real send would be
+		const buttons = { operation: 'sendButtons', body: 'Passt der Termin?', buttons: { button: [{ title: 'Ja, das passt mir gut so' }, { title: 'Nein' }] }, recipient: '={{ $json.phone }}', category: 'service', options: { dryRun: true } };
+		const invalid = await run(single('sendWhatsApp', buttons), items.slice(0, 1));
+		expect(invalid.error?.message).toMatch(/buttons\[0\]\.title.*20/);
 	});
 
 	test('Send From takes another business number per item; empty, the credential\'s', async () => {

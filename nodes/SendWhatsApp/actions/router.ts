@@ -3,7 +3,7 @@ import { isReply, type Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
-import { idempotencyKey, sendWithConsent, type SendOutcome } from '../../../lib/sending';
+import { dryRun, idempotencyKey, sendWithConsent, type DryRunOutcome, type SendOutcome } from '../../../lib/sending';
 import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
@@ -30,6 +30,7 @@ const LEDGER_WINDOW = 100;
 
 interface Options {
 	campaignKey?: string;
+	dryRun?: boolean;
 	messagesPerSecond?: number;
 	pairRateSeconds?: number;
 	parallelRequests?: number;
@@ -74,6 +75,18 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 	}
 }
 
+/** A dry run's item: on Sent what Meta would have got, on Not Sent why not; `dryRun: true` on both. */
+function dryRunJson(outcome: DryRunOutcome, recipient: string): JsonObject {
+	switch (outcome.status) {
+		case 'would_send':
+			return { status: 'would_send', dryRun: true, recipient, request: outcome.request as unknown as JsonObject, pricing: { ...outcome.pricing, estimate: true }, key: outcome.key };
+		case 'refused':
+			return { status: 'not_sent', dryRun: true, recipient, reason: outcome.reason, message: outcome.message, key: outcome.key };
+		case 'already_sent':
+			return { status: 'not_sent', dryRun: true, recipient, reason: 'already_sent', message: 'Sent before under the same key; set a new Campaign Key to send it again', key: outcome.key };
+	}
+}
+
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const operation = this.getNodeParameter('operation', 0) as string;
@@ -114,6 +127,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				const client = clientFor(whatsAppCredentials, pace, String(read('options.phoneNumberId', index, '') ?? ''));
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
+				if (options.dryRun) {
+					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined });
+					return { json: dryRunJson(checked, recipient), ok: checked.status === 'would_send' };
+				}
 				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined }, signal, requests);
 				if (outcome.status === 'failed' && !this.continueOnFail()) {
 					const error = outcome.error;

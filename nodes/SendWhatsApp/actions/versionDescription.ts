@@ -32,6 +32,14 @@ export const properties: INodeProperties[] = [
 					'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces.',
 			},
 			{
+				displayName: 'Dry Run',
+				name: 'dryRun',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to only check: each item is validated and asked at the consent gate, and its output says what would have been sent (the request for Meta) or why not. Nothing is sent or reserved.',
+			},
+			{
 				displayName: 'Send From (Phone Number ID)',
 				name: 'phoneNumberId',
 				type: 'string',
