@@ -115,7 +115,11 @@ export class Projection {
 			const consent = this.people.get(row.subject_id)?.consents.get(row.purpose);
 			const where = `the consent of subject ${row.subject_id} for '${row.purpose}'`;
 			if (!consent) return { subjectId: row.subject_id, problem: `${where} is in the table, but no event gave it` };
-			if (row.state !== consent.state) {
+			// purge() ends a sign-up that came after a withdrawal and was never confirmed: the withdrawal stands again, with
+			// its time, and the chain records only a count (retention.purged). Withdrawn is what purge makes of that row;
+			// it is stricter than the events, never more permissive.
+			const purgedBack = row.state === 'withdrawn' && consent.state === 'pending' && consent.withdrawnAt !== null;
+			if (row.state !== consent.state && !purgedBack) {
 				return { subjectId: row.subject_id, problem: `${where} is '${row.state}' in the table, the events say '${consent.state}'` };
 			}
 			if (row.withdrawn_at !== consent.withdrawnAt) {

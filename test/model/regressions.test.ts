@@ -7,6 +7,22 @@ import { HistoryRunner, type Action } from './histories';
 
 const FOUND: [string, Action[]][] = [
 	[
+		// Issue 10, item 8 (seed 4242, 3,000 histories on PostgreSQL): a sign-up after a STOP, never confirmed, is ended
+		// by purge after the pending retention, and the withdrawal stands again; the chain records only a count, so
+		// verifyChain's rebuilt state said 'pending' where the table says 'withdrawn' and reported tampering.
+		'purge ends an unconfirmed sign-up after a withdrawal: verifyChain accepts the withdrawal standing again',
+		[
+			{ t: 'signUp', who: 2, purposes: ['updates'], form: 'e164' },
+			{ t: 'stop', who: 2, scope: 'all', via: 'keyword', late: 0 },
+			{ t: 'optIn', who: 2, purposes: ['updates'] },
+			{ t: 'tick', ms: 262_800_000 },
+			{ t: 'purge' },
+			{ t: 'reserve', key: 0, who: 0, byUserId: false, purpose: 'offers', category: 'marketing' },
+			{ t: 'code', who: 0, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'waId', late: 0 },
+			{ t: 'tick', ms: 1000 },
+		],
+	],
+	[
 		// #10, #14: five requests for one number in the same millisecond, wrong codes, then the newest code: which request
 		// took the failed tries was up to the database (ORDER BY created_at alone); now it is the newest, then the greater id.
 		'failed tries go to one request, the same one every time, when requests share their time',
