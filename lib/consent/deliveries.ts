@@ -47,7 +47,7 @@ export async function duplicateOf<T>(ctx: LedgerContext, key: string, owing?: Ow
 }
 
 /** The result a delivery produced when it was first processed, found by its key's HMAC. */
-export async function processedResult<T>(ctx: LedgerContext, key: string): Promise<T> {
+async function processedResult<T>(ctx: LedgerContext, key: string): Promise<T> {
 	const [row] = await ctx.store.query<{ result: string }>('SELECT result FROM processed_deliveries WHERE key = $1', [deliveryKeyHmac(ctx.keys, key)]);
 	return JSON.parse(row.result) as T;
 }

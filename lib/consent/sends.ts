@@ -37,8 +37,6 @@ function assertKey(key: unknown, field: string): void {
 	}
 }
 
-const campaignHmacOf = (ctx: LedgerContext, campaign: string | undefined) => (campaign ? campaignHmac(ctx.keys, campaign) : null);
-
 /** Asks the gate and reserves the key in one transaction: `reserveSends` for one send. */
 export async function reserveSend(ctx: LedgerContext, reservation: SendReservation): Promise<ReservationResult> {
 	assertKey(reservation?.key, 'idempotencyKey');
@@ -72,6 +70,8 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 	if (reservations.length === 0) return [];
 	return ctx.store.transaction(async (tx) => {
 		const hmacOf = new Map(reservations.map((reservation) => [reservation.key, sendKeyHmac(ctx.keys, reservation.key)]));
+		// A slice usually belongs to one campaign: its HMAC is made once.
+		const campaigns = new Map([...new Set(reservations.map((reservation) => reservation.campaign))].map((campaign) => [campaign, campaign ? campaignHmac(ctx.keys, campaign) : null]));
 		const previous = new Map((await tx.query<PreviousSend>(PREVIOUS_SEND, [[...hmacOf.values()]])).map((row) => [row.key_hmac, row]));
 		const results = new Array<ReservationResult | undefined>(reservations.length);
 		/** The first reservation of each key in the slice; later ones share its fate. */
@@ -128,7 +128,7 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 								allowed.map(({ index }) => reservations[index].purpose),
 								allowed.map(({ index }) => reservations[index].category),
 								allowed.map(({ decision }) => decision.consentEventSeq ?? null),
-								allowed.map(({ index }) => campaignHmacOf(ctx, reservations[index].campaign)),
+								allowed.map(({ index }) => campaigns.get(reservations[index].campaign) ?? null),
 								now,
 							],
 						)
