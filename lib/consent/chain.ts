@@ -7,15 +7,18 @@
  * concurrent writers on PostgreSQL append one after another without a race; `verifyChain` recomputes it here, and
  * compares the gate's tables with what the events say (projection.ts).
  *
- * The links are not keyed yet (issue 10, item 8, open): a key handed to SQL would be the database owner's too (they
- * can replace append_events), so a keyed MAC has to be computed here, over each event's sequence, type, subject, time
- * and payload hash, in the transaction that appends it. The opt-in group functions would have to return the
- * sequence numbers they append for that.
+ * SHA-256 alone can be recomputed by anyone who can write to the database, after any edit. So each event also has a
+ * keyed link (`mac`, migration 11): an HMAC under the ledger's chain key (LedgerKeys.linkMac) over its sequence
+ * number and content, made here from what this process appends, never from what the database says it holds, in the
+ * transaction that appends it. An edit, a removal (the sequence numbers after it move) or an insertion without the
+ * secret then fails verification. Truncating the newest events leaves no gap: the checkpoint that Verify outputs,
+ * kept outside the database, finds that. Events from before a ledger's chain key (written by an earlier version) are
+ * held by their SHA-256 links up to the hash the chain key was made after (LedgerKeys.keyedStart).
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Queryable, Store } from '../store';
 import { Projection, type ConsentRowFacts, type SubjectFacts } from './projection';
-import { sha256Hex, type CipherContext, type LedgerKeys } from './crypto';
+import { sha256Hex, type ChainLink, type CipherContext, type LedgerKeys } from './crypto';
 
 export type EventType =
 	| 'purposes.defined'
@@ -55,40 +58,54 @@ export function sealPayload(keys: LedgerKeys, type: EventType, payload: Record<s
 	return { sealed, hash: sha256Hex(sealed) };
 }
 
+/**
+ * Gives the events just appended in the caller's transaction their keyed links. Their content is what the caller
+ * appended, with the sequence numbers the database gave them.
+ */
+export async function linkEvents(tx: Queryable, keys: LedgerKeys, links: ChainLink[]): Promise<void> {
+	if (links.length === 0) return;
+	await tx.call('link_events', [links.map((link) => link.seq), links.map((link) => keys.linkMac(link))]);
+}
+
 /** Appends one event inside the caller's transaction; returns its sequence number. */
 export async function appendEvent(tx: Queryable, keys: LedgerKeys, event: LedgerEvent): Promise<number> {
-	const payload = sealPayload(keys, event.type, event.payload);
-	const [row] = await tx.call<{ append_event: number }>('append_event', [
-		event.type,
-		event.subjectId,
-		event.at.getTime(),
-		payload.sealed,
-		payload.hash,
-	]);
-	return Number(row.append_event);
+	const [seq] = await appendEvents(tx, keys, [event]);
+	return seq;
 }
 
 /**
- * Appends many events inside the caller's transaction, under one lock of the chain head (`append_events`); returns
- * their sequence numbers in order. For slices of sends, where one lock per event made every reservation wait.
+ * Appends events inside the caller's transaction, under one lock of the chain head (`append_events`), with their
+ * keyed links; returns their sequence numbers in order.
  */
 export async function appendEvents(tx: Queryable, keys: LedgerKeys, events: LedgerEvent[]): Promise<number[]> {
 	if (events.length === 0) return [];
-	const payloads = events.map((event) => sealPayload(keys, event.type, event.payload).sealed);
+	const payloads = events.map((event) => sealPayload(keys, event.type, event.payload));
 	const rows = await tx.query<{ seq: number }>('SELECT seq FROM append_events($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS seq', [
 		events.map((event) => event.type),
 		events.map((event) => event.subjectId),
 		events.map((event) => event.at.getTime()),
-		payloads,
-		payloads.map(sha256Hex),
+		payloads.map((payload) => payload.sealed),
+		payloads.map((payload) => payload.hash),
 	]);
-	return rows.map((row) => Number(row.seq));
+	const seqs = rows.map((row) => Number(row.seq));
+	await linkEvents(
+		tx,
+		keys,
+		events.map((event, i) => ({ seq: seqs[i], type: event.type, subjectId: event.subjectId, atMs: event.at.getTime(), payloadHash: payloads[i].hash })),
+	);
+	return seqs;
 }
 
 function linkHash(prevHash: string, seq: number, type: string, subjectId: string | null, atMs: number, payloadHash: string) {
 	return createHash('sha256')
 		.update(`${prevHash}|${seq}|${type}|${subjectId ?? ''}|${atMs}|${payloadHash}`, 'utf8')
 		.digest('hex');
+}
+
+function macMatches(stored: string, expected: string): boolean {
+	const a = Buffer.from(stored, 'utf8');
+	const b = Buffer.from(expected, 'utf8');
+	return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Where the chain stood at a verification: kept by the operator outside the database, and given back later. */
@@ -122,6 +139,7 @@ interface EventRow {
 	payload_hash: string;
 	prev_hash: string;
 	hash: string;
+	mac: string | null;
 }
 
 const PAGE = 5000;
@@ -144,6 +162,7 @@ async function verifyIn(tx: Queryable, keys: LedgerKeys, since?: Omit<ChainCheck
 	let prevHash = '0'.repeat(64);
 	let prevAt = 0;
 	let tombstones = 0;
+	const { from: keyedFrom, anchor } = keys.keyedStart;
 	const projection = new Projection();
 	const broken = (seq: number, problem: string, subjectId?: string): ChainVerification => ({
 		ok: false,
@@ -155,7 +174,7 @@ async function verifyIn(tx: Queryable, keys: LedgerKeys, since?: Omit<ChainCheck
 	});
 	for (;;) {
 		const rows = await tx.query<EventRow>(
-			'SELECT seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2',
+			'SELECT seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash, mac FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2',
 			[expectedSeq, PAGE],
 		);
 		for (const row of rows) {
@@ -166,6 +185,16 @@ async function verifyIn(tx: Queryable, keys: LedgerKeys, since?: Omit<ChainCheck
 			else if (sha256Hex(row.payload) !== row.payload_hash) return broken(seq, `the content of event ${seq} was changed`);
 			const expected = linkHash(prevHash, seq, row.type, row.subject_id, Number(row.at_ms), row.payload_hash);
 			if (expected !== row.hash) return broken(seq, `event ${seq} was changed (its hash does not match)`);
+			if (seq === keyedFrom - 1 && row.hash !== anchor) {
+				return broken(seq, `the events up to ${seq}, written before the chain was keyed, were changed since (event ${seq} is not the one the chain key was made after)`);
+			}
+			if (seq >= keyedFrom) {
+				const link: ChainLink = { seq, type: row.type, subjectId: row.subject_id, atMs: Number(row.at_ms), payloadHash: row.payload_hash };
+				if (row.mac === null) return broken(seq, `event ${seq} has no keyed link: it was not written by this package with this ledger's secret key`);
+				if (!macMatches(row.mac, keys.linkMac(link))) {
+					return broken(seq, `event ${seq} was changed, moved or inserted without this ledger's secret key (its keyed link does not match)`);
+				}
+			}
 			if (since && seq === since.seq && row.hash !== since.hash) {
 				return broken(seq, `event ${seq} is not the one of the checkpoint: the chain was rewritten since`);
 			}
@@ -186,6 +215,9 @@ async function verifyIn(tx: Queryable, keys: LedgerKeys, since?: Omit<ChainCheck
 	const [chainHead] = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1');
 	if (Number(chainHead.seq) !== head || chainHead.hash !== prevHash) {
 		return broken(expectedSeq, `events after ${head} were removed`);
+	}
+	if (head < keyedFrom - 1) {
+		return broken(head + 1, `the chain ends at event ${head}, before event ${keyedFrom - 1}, after which the chain key was made: events were removed`);
 	}
 	if (since && since.seq > head) {
 		return broken(head + 1, `the chain ends at event ${head}, before the checkpoint's event ${since.seq}: events were removed since`);

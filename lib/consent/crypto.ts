@@ -15,7 +15,7 @@ export function sha256Hex(text: string): string {
  * What each data key is for. A new purpose is a new name here: keyring.ts generates its key for new ledgers and
  * for older ones on their next open.
  */
-export const KEY_PURPOSES = ['records', 'events', 'lookup', 'suppression', 'codes', 'addresses'] as const;
+export const KEY_PURPOSES = ['records', 'events', 'lookup', 'suppression', 'codes', 'addresses', 'chain'] as const;
 export type KeyPurpose = (typeof KEY_PURPOSES)[number];
 
 /**
@@ -78,6 +78,37 @@ function tampered(context: CipherContext): TamperingError {
 	);
 }
 
+/** What an event's keyed link covers: the columns its SHA-256 link covers, except the previous hash. */
+export interface ChainLink {
+	seq: number;
+	type: string;
+	subjectId: string | null;
+	atMs: number;
+	payloadHash: string;
+}
+
+/** Where a ledger's keyed chain starts: the first event its chain key links, and the hash of the event before it. */
+export interface KeyedStart {
+	from: number;
+	/** The SHA-256 link of event `from - 1` (64 zeros for a new ledger): it fixes the events written before. */
+	anchor: string;
+}
+
+/**
+ * The chain key's id says where it starts (`chain-from-<seq>-<anchor>-<random>`). The id is the associated data of
+ * the key's wrapping (keyring.ts), so a database edit can neither move the start to skip events nor rewrite the
+ * events from before it.
+ */
+export function chainKeyId(start: KeyedStart): string {
+	return `chain-from-${start.from}-${start.anchor}-${randomBytes(4).toString('hex')}`;
+}
+
+function keyedStartOf(keyId: string): KeyedStart {
+	const match = /^chain-from-(\d+)-([0-9a-f]{64})-[0-9a-f]{8}$/.exec(keyId);
+	if (!match) throw new TamperingError(`The ledger's chain key has an id this package never gives (${keyId})`, 'Restore the ledger from a backup');
+	return { from: Number(match[1]), anchor: match[2] };
+}
+
 /** The data keys of one ledger, unwrapped: the key ids each purpose uses now and every key still readable. */
 export interface KeySet {
 	/** Every key by id; retired ones stay readable for what was written with them. */
@@ -118,6 +149,20 @@ export class LedgerKeys {
 
 	ipHmac(ip: string): string {
 		return this.hmac('addresses', ip).slice(0, 32);
+	}
+
+	/**
+	 * The keyed link of one event (chain.ts): an HMAC over its position and content, which only a holder of the secret
+	 * can make, so an edit of the history made in the database alone (however well it relinks the SHA-256 chain) does
+	 * not verify.
+	 */
+	linkMac(link: ChainLink): string {
+		return this.hmac('chain', `${link.seq}|${link.type}|${link.subjectId ?? ''}|${link.atMs}|${link.payloadHash}`);
+	}
+
+	/** Where the keyed chain starts: the events before were written by a version that did not key it. */
+	get keyedStart(): KeyedStart {
+		return keyedStartOf(this.set.current.chain);
 	}
 
 	/** AES-256-GCM bound to where the value is stored; see CipherContext. */

@@ -9,6 +9,7 @@
  * for one purpose only, `records` (the numbers in subjects, rejected events, early statuses), whose data it
  * re-encrypts. The others are re-wrapped, not regenerated, because their data cannot be redone:
  * - `events`: the chain links cover the hash of each encrypted payload, and events are append-only;
+ * - `chain`: the keyed links of the events (chain.ts), which vouch for events already written;
  * - `lookup`, `suppression`, `codes`, `addresses`: HMACs of values the ledger does not keep (erased numbers on the
  *   suppression list, user ids, one-time codes, IP addresses, send keys and wamids), which can never be recomputed;
  * A leaked old secret alone then opens nothing (it unwraps no current key); with a copy of the ledger made before the
@@ -20,9 +21,9 @@
  * keeps reading, and the first secret that opens the ledger becomes its check value.
  */
 import { createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { SecretKeyError } from '../errors';
+import { SecretKeyError, TamperingError } from '../errors';
 import type { Queryable, Store } from '../store';
-import { gcmOpen, gcmSeal, KEY_PURPOSES, LedgerKeys, sha256Hex, type KeyPurpose, type KeySet } from './crypto';
+import { chainKeyId, gcmOpen, gcmSeal, KEY_PURPOSES, LedgerKeys, sha256Hex, type KeyedStart, type KeyPurpose, type KeySet } from './crypto';
 
 /**
  * N = 2^15, r = 8, p = 1: 32 MiB and about 0.1 s a derivation on one core, OWASP's recommended minimum for scrypt.
@@ -132,17 +133,37 @@ function unwrapKeys(kek: Buffer, stored: StoredKeyring): KeySet {
 	return { keys, current: stored.current as Record<KeyPurpose, string>, legacy: stored.legacy };
 }
 
-/** Gives every purpose without a key (a new ledger; a purpose added by a later version) a random one. */
-function completeKeys(set: KeySet): boolean {
-	let added = false;
+/**
+ * Gives every purpose without a key (a new ledger; a purpose added by a later version) a random one. A new chain key
+ * links from `chainFrom` on (see chainStart).
+ */
+function completeKeys(set: KeySet, chainFrom: KeyedStart | undefined): void {
 	for (const purpose of KEY_PURPOSES) {
 		if (set.current[purpose] !== undefined) continue;
-		const id = `${purpose}-${randomBytes(4).toString('hex')}`;
+		const id = purpose === 'chain' ? chainKeyId(chainFrom!) : `${purpose}-${randomBytes(4).toString('hex')}`;
 		set.keys.set(id, randomBytes(32));
 		set.current[purpose] = id;
-		added = true;
 	}
-	return added;
+}
+
+const incomplete = (set: KeySet) => KEY_PURPOSES.some((purpose) => set.current[purpose] === undefined);
+
+/**
+ * Where a new chain key starts: the event after the head, locked until the key is written, so that no event is
+ * appended in between. Events written before (by a version of this package that did not key the chain) are fixed by
+ * the head's hash, which the key's id keeps. A ledger whose events already carry keyed links has lost its chain key,
+ * which no upgrade does: it is refused rather than keyed anew, since a new key would vouch for whatever is there.
+ */
+async function chainStart(tx: Queryable): Promise<KeyedStart> {
+	const [head] = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE');
+	const [keyed] = await tx.query('SELECT 1 FROM events WHERE mac IS NOT NULL LIMIT 1');
+	if (keyed) {
+		throw new TamperingError(
+			"The ledger's events are linked with a chain key that its keys no longer hold: the stored keys were changed",
+			'Restore the ledger (events and ledger_keys) from a backup taken before the change',
+		);
+	}
+	return { from: Number(head.seq) + 1, anchor: head.hash };
 }
 
 export function newSalt(): string {
@@ -210,10 +231,12 @@ export async function openKeys(store: Store, secret: string): Promise<LedgerKeys
 		const row = await readKeyRow(store);
 		if (row?.scheme === 'scrypt-v1') {
 			const { kek, set } = await unlock(row, secret);
-			if (completeKeys(set)) {
+			if (incomplete(set)) {
 				await store.transaction(async (tx) => {
 					const locked = await readKeyRow(tx, true);
-					if (JSON.stringify(locked?.keyring) === JSON.stringify(row.keyring)) await writeKeyRow(tx, kek, row.salt!, set, row.rotation);
+					if (JSON.stringify(locked?.keyring) !== JSON.stringify(row.keyring)) return;
+					completeKeys(set, set.current.chain === undefined ? await chainStart(tx) : undefined);
+					await writeKeyRow(tx, kek, row.salt!, set, row.rotation);
 				});
 				continue;
 			}
@@ -225,10 +248,11 @@ export async function openKeys(store: Store, secret: string): Promise<LedgerKeys
 		const kek = await kekFor(secret, salt, SCRYPT_PARAMS);
 		const set: KeySet = row?.scheme === 'hkdf-v1' ? hkdfKeys(secret) : { keys: new Map(), current: {} as Record<KeyPurpose, string> };
 		if (row?.scheme === 'hkdf-v1') await assertLegacySecret(store, set);
-		completeKeys(set);
 		await store.transaction(async (tx) => {
 			const locked = await readKeyRow(tx, true);
-			if (locked?.scheme === row?.scheme) await writeKeyRow(tx, kek, salt, set, null, row !== undefined);
+			if (locked?.scheme !== row?.scheme) return;
+			completeKeys(set, await chainStart(tx));
+			await writeKeyRow(tx, kek, salt, set, null, row !== undefined);
 		});
 	}
 }

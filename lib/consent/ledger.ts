@@ -38,7 +38,7 @@ export class Ledger {
 			keys,
 			options: resolved,
 			now: clock,
-			optIns: new OptInGroups(store, resolved.maxRequestsPerNumberPerHour),
+			optIns: new OptInGroups(store, keys, resolved.maxRequestsPerNumberPerHour),
 		};
 	}
 

@@ -257,7 +257,7 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 	}
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	// No delivery key: `once` around this records the message. Under the lock taken above nothing can have changed.
-	const [outcome] = await confirmOptIns(tx, [confirmation.row]);
+	const [outcome] = await confirmOptIns(tx, ctx.keys, [confirmation.row]);
 	if (outcome !== 'confirmed') throw new Error(`confirm_opt_ins answered '${outcome}' under the person's lock`);
 	return { ...result('confirmed', undefined, confirmation.purposes), phone };
 }

@@ -513,7 +513,45 @@ const MIGRATIONS: Migration[] = [
 			)`,
 			`CREATE INDEX outbox_pending ON outbox (channel, created_at, id)`,
 			`CREATE INDEX outbox_claim ON outbox (claim) WHERE claim IS NOT NULL`,
-			// confirm_opt_ins writes the confirmation's owed item with it.
+			// confirm_opt_ins writes the confirmation's owed item with it (in the form of its latest migration).
+			...OPT_IN_FUNCTIONS,
+		],
+	},
+	{
+		// The keyed chain (issue 10, item 8; lib/consent/chain.ts): each event gets an HMAC under the ledger's chain key,
+		// made in TypeScript (a key handed to SQL would be the database's, and whoever can replace a function there)
+		// in the transaction that appends the event, once the database has given it its sequence number.
+		version: 11,
+		name: 'keyed chain',
+		statements: [
+			`ALTER TABLE events ADD COLUMN mac text`,
+			// Still append-only: an update may blank an erased payload, or give a link its MAC once; nothing else.
+			`CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				IF TG_OP = 'UPDATE'
+					AND (NEW.seq, NEW.type, NEW.subject_id, NEW.at_ms, NEW.payload_hash, NEW.prev_hash, NEW.hash)
+						IS NOT DISTINCT FROM (OLD.seq, OLD.type, OLD.subject_id, OLD.at_ms, OLD.payload_hash, OLD.prev_hash, OLD.hash)
+					AND ((NEW.payload IS NULL AND NEW.mac IS NOT DISTINCT FROM OLD.mac)
+						OR (OLD.mac IS NULL AND NEW.mac IS NOT NULL AND NEW.payload IS NOT DISTINCT FROM OLD.payload))
+				THEN
+					RETURN NEW;
+				END IF;
+				RAISE EXCEPTION 'consent events are append-only; only erasure may blank a payload';
+			END
+			$$`,
+			// Gives the events the caller's transaction appended their MACs; all of them, or it raises.
+			`CREATE FUNCTION link_events(p_seqs bigint[], p_macs text[]) RETURNS void LANGUAGE plpgsql AS $$
+			DECLARE
+				linked int;
+			BEGIN
+				UPDATE events e SET mac = v.mac FROM unnest(p_seqs, p_macs) AS v (seq, mac) WHERE e.seq = v.seq AND e.mac IS NULL;
+				GET DIAGNOSTICS linked = ROW_COUNT;
+				IF linked <> cardinality(p_seqs) THEN
+					RAISE EXCEPTION 'link_events: % of % events to link are not new events', cardinality(p_seqs) - linked, cardinality(p_seqs);
+				END IF;
+			END
+			$$`,
+			// The group functions now say which event each item appended, for its link.
 			...OPT_IN_FUNCTIONS,
 		],
 	},

@@ -2,7 +2,9 @@
  * The set-based opt-in functions (sign-ups, code searches and confirmations in groups; see lib/consent/optin-groups.ts)
  * in their current form. They hold the consent rules of the hot path in SQL, so the model-based tests
  * (test/model/) hold them to the reference model together with the TypeScript. A migration that changes them runs
- * these statements again (CREATE OR REPLACE), so a new ledger and an old one end up with the same definitions.
+ * these statements again, so a new ledger and an old one end up with the same definitions; they drop the functions
+ * first, since a CREATE OR REPLACE cannot change what a function returns (migration 11 added the events' sequence
+ * numbers, for their keyed links).
  *
  * These functions only look rows up by key. They say so to the planner (enable_seqscan off), because the plan a
  * function keeps is made from the statistics of the moment, and a table without them (new, on PGlite, or on a server
@@ -11,11 +13,13 @@
  * threshold, and compiling took longer than the lookups themselves.
  */
 export const OPT_IN_FUNCTIONS: string[] = [
+	`DROP FUNCTION IF EXISTS request_opt_ins(jsonb, jsonb, int)`,
+	`DROP FUNCTION IF EXISTS confirm_opt_ins(jsonb)`,
 	// Sign-ups, all or none: any refusal raises and the caller runs the group's sign-ups one by one, so each
 	// gets its own answer. CL001 unknown purpose, CL002 too many requests for a number in the last hour,
 	// CL003 one number twice in the group (the second must count the first's request).
-	`CREATE OR REPLACE FUNCTION request_opt_ins(p_items jsonb, p_texts jsonb, p_max_recent int)
-	RETURNS TABLE (n int, subject_id text) LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
+	`CREATE FUNCTION request_opt_ins(p_items jsonb, p_texts jsonb, p_max_recent int)
+	RETURNS TABLE (n int, subject_id text, seq bigint) LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 	#variable_conflict use_column
 	DECLARE
 		-- The group's columns, read out of the JSON once: each statement reading the JSON again would cost more
@@ -25,6 +29,7 @@ export const OPT_IN_FUNCTIONS: string[] = [
 		v_recent_since timestamptz[]; v_payload text[]; v_payload_hash text[];
 		v_purpose_item int[]; v_purpose text[];
 		v_subject text[];
+		v_seq bigint[];
 	BEGIN
 		SELECT array_agg(i.new_subject ORDER BY i.n), array_agg(i.phone_hmac ORDER BY i.n), array_agg(i.phone_enc ORDER BY i.n),
 			array_agg(i.at ORDER BY i.n), array_agg(i.at_ms ORDER BY i.n), array_agg(i.text_hash ORDER BY i.n),
@@ -77,8 +82,9 @@ export const OPT_IN_FUNCTIONS: string[] = [
 		-- time it was confirmed.
 		ON CONFLICT (subject_id, purpose) DO UPDATE SET state = 'pending', requested_at = EXCLUDED.requested_at
 		WHERE c.state <> 'confirmed';
-		PERFORM append_events(array_fill('optin.requested'::text, ARRAY[cardinality(v_subject)]), v_subject, v_at_ms, v_payload, v_payload_hash);
-		RETURN QUERY SELECT k, v_subject[k] FROM generate_subscripts(v_subject, 1) AS k ORDER BY k;
+		v_seq := ARRAY(SELECT append_events(array_fill('optin.requested'::text, ARRAY[cardinality(v_subject)]), v_subject, v_at_ms,
+			v_payload, v_payload_hash));
+		RETURN QUERY SELECT k, v_subject[k], v_seq[k] FROM generate_subscripts(v_subject, 1) AS k ORDER BY k;
 	END
 	$$`,
 	// For each message, the requests whose code it carries (up to 10, newest first), with what confirming one
@@ -108,8 +114,8 @@ export const OPT_IN_FUNCTIONS: string[] = [
 	// caller decided on still hold, per item: 'confirmed'; 'duplicate' when the message's delivery key was
 	// handled already; 'changed' otherwise (the caller takes the full path), which includes a second item for
 	// a person or a delivery already in the group.
-	`CREATE OR REPLACE FUNCTION confirm_opt_ins(p_items jsonb)
-	RETURNS TABLE (n int, outcome text) LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
+	`CREATE FUNCTION confirm_opt_ins(p_items jsonb)
+	RETURNS TABLE (n int, outcome text, seq bigint) LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 	#variable_conflict use_column
 	DECLARE
 		-- The items to confirm (their numbers in the group) and their columns, read out of the JSON once; item
@@ -197,7 +203,8 @@ export const OPT_IN_FUNCTIONS: string[] = [
 		SELECT i.n, CASE
 			WHEN i.n = ANY (v_ok) THEN 'confirmed'
 			WHEN (SELECT d.key FROM processed_deliveries d WHERE d.key = i.delivery_key) IS NOT NULL THEN 'duplicate'
-			ELSE 'changed' END
+			ELSE 'changed' END,
+			v_seq[array_position(v_ok, i.n)]
 		FROM jsonb_to_recordset(p_items) AS i(n int, delivery_key text)
 		ORDER BY i.n;
 	END

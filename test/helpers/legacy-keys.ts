@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { LedgerKeys } from '../../lib/consent/crypto';
+import type { Queryable } from '../../lib/store';
 
 const SALT = 'n8n-nodes-whatsapp-consent/v1';
 
@@ -50,12 +51,31 @@ class OldKeys {
 		return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');
 	}
 
+	/** The old scheme had no keyed links; asBeforeKeyedChain removes what the current code writes in their place. */
+	linkMac(): string {
+		return 'none';
+	}
+
 	decrypt(sealed: string): string {
 		const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
 		const decipher = createDecipheriv('aes-256-gcm', this.encryption, iv);
 		decipher.setAuthTag(tag);
 		return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
 	}
+}
+
+/**
+ * Turns a ledger back into one of schema 10, as the package wrote it before the keyed chain (migration 11): no MAC
+ * column, no link_events, no chain key. The next open migrates it again.
+ */
+export async function asBeforeKeyedChain(store: Queryable): Promise<void> {
+	await store.query('DROP FUNCTION link_events');
+	await store.query('ALTER TABLE events DROP COLUMN mac');
+	await store.query('DELETE FROM schema_migrations WHERE version = 11');
+	await store.query(
+		`UPDATE ledger_keys SET keyring = jsonb_set(keyring #- '{current,chain}', '{wrapped}', (keyring->'wrapped') - (keyring->'current'->>'chain'))
+		 WHERE keyring ? 'current'`,
+	);
 }
 
 export function oldKeys(secret: string): LedgerKeys {

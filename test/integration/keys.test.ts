@@ -10,7 +10,7 @@ import { ConsentError, SecretKeyError, TamperingError } from '../../lib/errors';
 import { DEMO_ENV, DEMO_SECRET } from '../../lib/consent/keyring';
 import { openStore } from '../../lib/store';
 import { closeTestLedgers, newStoreConfig, openTestLedger, SECRET, STORE_KINDS } from '../helpers/ledgers';
-import { oldKeys } from '../helpers/legacy-keys';
+import { asBeforeKeyedChain, oldKeys } from '../helpers/legacy-keys';
 import { gateAnswers, readable, seedPeople } from '../helpers/people';
 
 const OTHER_SECRET = 'another-secret-key-9876543210';
@@ -55,6 +55,7 @@ describe.each(STORE_KINDS)('the ledger keys (%s store)', (kind) => {
 		const old = new Ledger(store, oldKeys(SECRET));
 		const phones = await seedPeople(old, 8);
 		const answers = await gateAnswers(old, phones);
+		await asBeforeKeyedChain(store);
 		await store.query('DROP TABLE ledger_keys');
 		await store.query('DELETE FROM schema_migrations WHERE version = 9');
 		await store.close();

@@ -517,14 +517,21 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		clock.advance(1000);
 		const message = inbound(code, WA_ID, new Date(clock.now().getTime() - 500));
 		// The STOP (sent after the code) commits right between the two steps of the quick path.
+		// The second step is a transaction (confirm_opt_ins, with the events' keyed links).
 		const call = ledger.store.call.bind(ledger.store);
+		const transaction = ledger.store.transaction.bind(ledger.store);
+		let found = false;
 		let interleaved = false;
 		ledger.store.call = async <T,>(fn: string, args: unknown[]) => {
-			if (fn === 'confirm_opt_ins' && !interleaved) {
+			if (fn === 'find_confirmations') found = true;
+			return call<T>(fn, args);
+		};
+		ledger.store.transaction = async <T,>(work: Parameters<typeof transaction<T>>[0]) => {
+			if (found && !interleaved) {
 				interleaved = true;
 				await ledger.revoke({ waId: WA_ID, purposes: 'all', channel: 'whatsapp', messageId: 'wamid.stop-race', at: clock.now() });
 			}
-			return call<T>(fn, args);
+			return transaction<T>(work);
 		};
 		const confirmed = await ledger.confirm(message);
 		expect(interleaved).toBe(true);
@@ -573,8 +580,8 @@ describe('the stores', () => {
 		const { rows } = await client.query(`SELECT array_agg(version ORDER BY version) AS versions FROM ${config.schema}.schema_migrations`);
 		await client.end();
 		// Each migration ran once, whichever process got there first.
-		expect(rows[0].versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-		expect(LATEST_SCHEMA_VERSION).toBe(10);
+		expect(rows[0].versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+		expect(LATEST_SCHEMA_VERSION).toBe(11);
 	});
 
 	test('the embedded store refuses a folder another live process holds, and says to use PostgreSQL', async () => {
