@@ -9,6 +9,7 @@ import { handleControlRequest } from './control-api';
 import { handleGraphRequest, isGraphPath } from './graph-api';
 import { BodyTooLargeError, sendJson } from './http-io';
 import { servePhonePage } from './phone-page';
+import { crossSiteRefusal } from './same-origin';
 import { CloudApiSimulator } from './simulator';
 import { TemplateCatalog, loadTemplates } from './templates';
 
@@ -56,6 +57,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 async function route(simulator: CloudApiSimulator, request: IncomingMessage, response: ServerResponse): Promise<void> {
 	const url = new URL(request.url ?? '/', 'http://127.0.0.1');
 	if (isGraphPath(url.pathname)) return handleGraphRequest(simulator, request, response, url);
+	const refusal = crossSiteRefusal(request);
+	if (refusal) return sendJson(response, 403, { error: refusal });
 	if (url.pathname.startsWith('/_sandbox/')) return handleControlRequest(simulator, request, response, url);
 	return servePhonePage(request, response, url);
 }

@@ -88,6 +88,8 @@ const widgetConfigSchema = z
 		consentTexts: z.object({ de: customText.optional(), en: customText.optional() }).default({}),
 		privacyUrl: webAddress('https://example.com/privacy'),
 		imprintUrl: webAddress('https://example.com/imprint').optional(),
+		/** The trigger's address as visitors reach it, behind a proxy or CDN (public-url.ts). */
+		publicUrl: webAddress('https://n8n.example.com/webhook/whatsapp-optin').optional(),
 		defaultCountry: z
 			.string()
 			.default('DE')

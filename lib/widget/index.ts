@@ -4,6 +4,7 @@ export { consentTextFor, pickLanguage, BUILT_IN_TEXT_VERSION } from './texts';
 export { renderHostedPage, renderResultPage, type HostedPageOptions } from './render';
 export { widgetScript, type WidgetScriptOptions } from './script';
 export { corsHeaders } from './cors';
+export { ADDRESS_HEADERS, publicSubmitUrl } from './public-url';
 export {
 	handleSignup,
 	parseSubmission,

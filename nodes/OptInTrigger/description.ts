@@ -128,6 +128,15 @@ export const properties: INodeProperties[] = [
 			},
 			{ displayName: 'Main Colour', name: 'primaryColour', type: 'color', default: '#075E54' },
 			{ displayName: 'Minimum Age', name: 'minimumAge', type: 'number', default: 16 },
+			{
+				displayName: 'Public URL',
+				name: 'publicUrl',
+				type: 'string',
+				default: '',
+				placeholder: 'https://n8n.example.com/webhook/whatsapp-optin',
+				description:
+					"This trigger's address as visitors reach it, when n8n sits behind a proxy or CDN under another address than n8n's webhook URL. Empty: n8n's webhook URL, or the address the visitor used when it is n8n's own host or an allowed website.",
+			},
 			redactOutputOption,
 			{ displayName: 'Sign-Up Page URL for Replies', name: 'signupUrl', type: 'string', default: '', description: 'Linked in replies to START and to expired codes. Empty: this trigger\'s page.' },
 		],

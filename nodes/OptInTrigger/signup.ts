@@ -1,10 +1,12 @@
 /** The visitor's side of the trigger: the widget page and script, and sign-ups from them. */
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import {
+	ADDRESS_HEADERS,
 	corsHeaders,
 	handleSignup,
 	parseSubmission,
 	pickLanguage,
+	publicSubmitUrl,
 	renderHostedPage,
 	renderResultPage,
 	signupErrorAnswer,
@@ -31,24 +33,30 @@ function languageOf(context: IWebhookFunctions, config: WidgetConfig) {
 	return pickLanguage(typeof asked === 'string' ? asked : request.headers['accept-language'], config);
 }
 
-/**
- * This trigger's URL as the visitor's browser reached it. n8n's own idea of its URL (WEBHOOK_URL, else localhost)
- * may name another host than the one the page came from, and the browser would then refuse the sign-up post.
- */
-function publicUrl(context: IWebhookFunctions): string {
+/** Where sign-ups go: see publicSubmitUrl for why a request's Host headers are not simply believed. */
+function submitUrlOf(context: IWebhookFunctions, config: WidgetConfig): string {
 	const request = context.getRequestObject();
-	const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.split(',')[0].trim();
-	const host = first(request.headers['x-forwarded-host']) ?? request.headers.host;
-	if (!host) return context.getNodeWebhookUrl('default')!;
-	const protocol = first(request.headers['x-forwarded-proto']) ?? request.protocol;
-	return `${protocol}://${host}${request.path}`;
+	const header = (name: string) => {
+		const value = request.headers[name];
+		return Array.isArray(value) ? value[0] : value;
+	};
+	return publicSubmitUrl({
+		n8nUrl: context.getNodeWebhookUrl('default')!,
+		config,
+		host: header('host'),
+		forwardedHost: header('x-forwarded-host'),
+		forwardedProto: header('x-forwarded-proto'),
+		protocol: request.protocol,
+		path: request.path,
+	});
 }
 
 export async function serveWidget(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const request = this.getRequestObject();
 	const response = this.getResponseObject();
 	const config = widgetConfigOf(this);
-	const url = publicUrl(this);
+	const url = submitUrlOf(this, config);
+	response.vary(ADDRESS_HEADERS);
 	if ((request.query as IDataObject).asset === 'widget.js') {
 		response.status(200).type('application/javascript').set('Cache-Control', 'public, max-age=300').send(widgetScript(config, { submitUrl: url }));
 	} else {
@@ -66,13 +74,14 @@ export async function receiveSignup(this: IWebhookFunctions): Promise<IWebhookRe
 	const cors = corsHeaders(config, origin);
 	const asJson = (request.headers['content-type'] ?? '').includes('application/json');
 	const lang = languageOf(this, config);
-	const url = publicUrl(this);
+	const url = submitUrlOf(this, config);
 	// A post from a site that is not allowed to embed the widget is refused, whatever the browser was told.
 	if (origin && Object.keys(cors).length === 0 && new URL(url).origin !== origin) {
 		response.status(403).json({ status: 'error', message: `Sign-ups from ${origin} are not allowed: add it to the trigger's Allowed Websites` });
 		return { noWebhookResponse: true };
 	}
 	response.set(cors);
+	response.vary(ADDRESS_HEADERS);
 	const ipMode = triggerOptions(this).ipMode ?? 'off';
 	try {
 		const ledger = await ledgerFor(await this.getCredentials('consentLedgerApi'));

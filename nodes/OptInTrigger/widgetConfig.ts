@@ -11,6 +11,7 @@ export interface TriggerOptions {
 	imprintUrl?: string;
 	languages?: ('de' | 'en')[];
 	primaryColour?: string;
+	publicUrl?: string;
 	minimumAge?: number;
 	ipMode?: 'off' | 'truncated' | 'hashed';
 	signupUrl?: string;
@@ -33,6 +34,7 @@ export function widgetConfigOf(context: IWebhookFunctions | IHookFunctions): Wid
 		consentTexts: { de: customText(options.textDe), en: customText(options.textEn) },
 		privacyUrl: context.getNodeParameter('privacyUrl', ''),
 		imprintUrl: options.imprintUrl || undefined,
+		publicUrl: options.publicUrl || undefined,
 		defaultCountry: options.defaultCountry || undefined,
 		languages: options.languages?.length ? options.languages : undefined,
 		colours: options.primaryColour ? { primary: options.primaryColour } : undefined,

@@ -135,6 +135,15 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 		await customer.until('the withdrawal confirmation', waId, chatSays('abgemeldet'));
 	}, 60_000);
 
+	it('writes no stranger\'s host into the cached widget script, and says what it varies by (issue 11)', async () => {
+		const script = await fetch(`${n8nUrl}/webhook/whatsapp-consent?asset=widget.js`, { headers: { 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https' } });
+		expect(script.status).toBe(200);
+		expect(script.headers.get('vary')).toMatch(/X-Forwarded-Host/i);
+		const body = await script.text();
+		expect(body).not.toContain('evil.example');
+		expect(body).toContain(`${new URL(n8nUrl).host}/webhook/whatsapp-consent`);
+	});
+
 	it("answers Meta's verification only with the right token and refuses unsigned events", async () => {
 		const url = `${n8nUrl}/webhook/whatsapp-consent`;
 		const right = await fetch(`${url}?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=1158201444`);

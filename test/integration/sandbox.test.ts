@@ -1,7 +1,8 @@
 // The WhatsApp Cloud API sandbox over real HTTP: Meta's errors and limits, templates, the service window,
 // faults, signed webhooks in Meta's byte form, at-least-once delivery, and the phone page.
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import fc from 'fast-check';
 import type { AddressInfo } from 'node:net';
 import { optionsFromEnv } from '../../sandbox/cli';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
@@ -655,6 +656,61 @@ describe('Control API', () => {
 		expect((await control('GET', 'messages')).body.requests).toEqual([]);
 		expect((await control('GET', 'chats')).body.chats).toEqual([]);
 		expectMetaError(await text(ANNA), 131047);
+	});
+});
+
+describe('Control API: cross-site requests', () => {
+	/** A raw request, as a browser would send it: any Host, Origin and Sec-Fetch-Site, a text/plain body. */
+	function raw(path: string, headers: Record<string, string>, body = '{"from":"4915112345678","text":"STOP"}'): Promise<{ status: number; body: string }> {
+		return new Promise((resolve, reject) => {
+			const req = httpRequest(`${sandbox.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'text/plain;charset=UTF-8', ...headers } }, (res) => {
+				let text = '';
+				res.on('data', (chunk) => (text += chunk));
+				res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+			});
+			req.on('error', reject);
+			req.end(body);
+		});
+	}
+	const own = () => new URL(sandbox.url).host;
+	const chats = async () => (await control('GET', 'chats')).body.chats;
+
+	it('refuses a text/plain POST from any other site, and it changes nothing', async () => {
+		let refused = 0;
+		await fc.assert(
+			fc.asyncProperty(fc.webUrl({ withQueryParameters: false, withFragments: false }), fc.constantFrom('inbound', 'reset', 'preferences', 'faults', 'clock'), async (page, endpoint) => {
+				const origin = new URL(page).origin;
+				fc.pre(origin !== `http://${own()}`);
+				const answer = await raw(`/_sandbox/${endpoint}`, { Origin: origin });
+				expect(answer.status).toBe(403);
+				expect(JSON.parse(answer.body).error).toContain('refuses requests from other sites');
+				refused++;
+			}),
+			{ numRuns: 60, seed: 11 },
+		);
+		expect(refused).toBeGreaterThan(50);
+		expect(await chats()).toEqual([]);
+	});
+
+	it('refuses what the browser marks cross-site or same-site, and a Host that is not this machine (DNS rebinding)', async () => {
+		for (const site of ['cross-site', 'same-site']) expect((await raw('/_sandbox/inbound', { 'Sec-Fetch-Site': site })).status).toBe(403);
+		await fc.assert(
+			fc.asyncProperty(fc.domain(), async (name) => {
+				fc.pre(!['localhost', '127.0.0.1'].includes(name.toLowerCase()));
+				const host = `${name}:${new URL(sandbox.url).port}`;
+				const answer = await raw('/_sandbox/inbound', { Host: host, Origin: `http://${host}` });
+				expect(answer.status).toBe(403);
+				expect(JSON.parse(answer.body).error).toContain('only requests to 127.0.0.1 or localhost');
+			}),
+			{ numRuns: 30, seed: 12 },
+		);
+		expect(await chats()).toEqual([]);
+	});
+
+	it('answers its own page, and tools that send no Origin (n8n, curl)', async () => {
+		expect((await raw('/_sandbox/inbound', { Origin: `http://${own()}`, 'Sec-Fetch-Site': 'same-origin' })).status).toBe(200);
+		expect((await raw('/_sandbox/inbound', { Host: `localhost:${new URL(sandbox.url).port}` }, '{"from":"4915112345679","text":"Hallo"}')).status).toBe(200);
+		expect((await chats()).map((chat: { waId: string }) => chat.waId).sort()).toEqual([ANNA, '4915112345679']);
 	});
 });
 
