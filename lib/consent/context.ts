@@ -35,7 +35,11 @@ export interface LedgerOptions {
 	 * At most the operational retention: a redelivery must never outlive the record that it was handled.
 	 */
 	replayWindowDays?: number;
-	/** Sign-up requests per number per hour (default 5). */
+	/**
+	 * Sign-up requests per number per hour, from all networks together (default 20): the durable bound on what a flood
+	 * writes for one number. The widget's own window counts per number and network (lib/widget/rate-limit.ts), 3 an
+	 * hour, so a stranger needs 7 networks within the hour to make the owner wait.
+	 */
 	maxRequestsPerNumberPerHour?: number;
 	/** What a withdrawal is: the one setting the Opt-In Trigger (before it answers Meta) and Handle STOP both use. */
 	withdrawal?: Partial<WithdrawalPolicy>;
@@ -79,7 +83,7 @@ export function resolveOptions(options: LedgerOptions): ResolvedOptions {
 		proofRetentionYears: options.proofRetentionYears ?? 3,
 		maxConsentAgeDays: options.maxConsentAgeDays,
 		ipMode: options.ipMode ?? 'off',
-		maxRequestsPerNumberPerHour: options.maxRequestsPerNumberPerHour ?? 5,
+		maxRequestsPerNumberPerHour: options.maxRequestsPerNumberPerHour ?? 20,
 		operationalRetentionDays: options.operationalRetentionDays ?? DEFAULT_OPERATIONAL_RETENTION_DAYS,
 		replayWindowDays: options.replayWindowDays ?? DEFAULT_REPLAY_WINDOW_DAYS,
 		withdrawal: { scope: options.withdrawal?.scope ?? 'all', keywords: options.withdrawal?.keywords ?? {} },

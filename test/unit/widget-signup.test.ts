@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { ConsentError, StoreError, ValidationError } from '../../lib/errors';
 import type { OptInRequest, OptInRequested } from '../../lib/consent/types';
 import { parseWidgetConfig } from '../../lib/widget/config';
-import { SignupRateLimiter, TooManySignupsError } from '../../lib/widget/rate-limit';
+import fc from 'fast-check';
+import { networkOf, SignupRateLimiter, TooManySignupsError } from '../../lib/widget/rate-limit';
 import { renderHostedPage } from '../../lib/widget/render';
 import { handleSignup, parseSubmission, prefillText, signupErrorAnswer, SignupInputError, WIDGET_VERSION, type Submission } from '../../lib/widget/signup';
 
@@ -206,9 +207,9 @@ describe('SignupRateLimiter', () => {
 		limiter.check({ ip: '198.51.100.1', phone: '+491510000098' }, 'en');
 	});
 
-	test('allows 3 sign-ups per number in an hour, from any address', () => {
+	test('allows 3 sign-ups per number and network in an hour', () => {
 		const limiter = new SignupRateLimiter({}, clock);
-		for (let i = 0; i < 3; i++) limiter.check({ ip: `198.51.100.${i}`, phone: '+4915123456789' }, 'de');
+		for (let i = 0; i < 3; i++) limiter.check({ ip: '198.51.100.50', phone: '+4915123456789' }, 'de');
 		const error = refusal(limiter, { ip: '198.51.100.50', phone: '+4915123456789' });
 		expect(error.scope).toBe('number');
 		expect(error.field).toBe('phone');
@@ -256,5 +257,74 @@ describe('signupErrorAnswer', () => {
 			httpStatus: 503,
 			body: { status: 'error', message: 'Signing up is not possible right now. Please try again in a few minutes.' },
 		});
+	});
+});
+
+describe('SignupRateLimiter under floods (issue 11)', () => {
+	let now = new Date('2026-03-02T10:00:00Z');
+	const clock = () => now;
+	const hex = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+	/** Any address inside 2001:db8:aa:bb::/64, written in any of IPv6's forms. */
+	const inOneSlash64 = fc.tuple(hex, hex, hex, hex, fc.boolean(), fc.boolean()).map(([a, b, c, d, upper, padded]) => {
+		const groups = ['2001', 'db8', 'aa', 'bb', a, b, c, d].map((group) => (padded ? group.padStart(4, '0') : group));
+		const text = groups.join(':');
+		return upper ? text.toUpperCase() : text;
+	});
+
+	test('counts IPv6 by /64: addresses of one network share its 5 sign-ups, whatever their form', () => {
+		fc.assert(
+			fc.property(fc.array(inOneSlash64, { minLength: 6, maxLength: 30 }), (addresses) => {
+				const limiter = new SignupRateLimiter({}, clock);
+				const outcomes = addresses.map((ip, i) => {
+					try {
+						limiter.check({ ip, phone: `+49151000${String(i).padStart(5, '0')}` }, 'en');
+						return 'ok';
+					} catch (error) {
+						return (error as TooManySignupsError).scope;
+					}
+				});
+				expect(outcomes.slice(0, 5)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+				expect(new Set(outcomes.slice(5))).toEqual(new Set(['ip']));
+			}),
+			{ numRuns: 200, seed: 64 },
+		);
+		expect(networkOf('2001:DB8:AA:BB::1')).toBe(networkOf('2001:0db8:00aa:00bb:ffff:0:0:1'));
+		expect(networkOf('::ffff:198.51.100.7')).toBe('198.51.100.7');
+		expect(networkOf('[2001:db8::1]')).toBe('2001:db8:0:0::/64');
+		expect(networkOf('2001:db8:aa:bb::1')).not.toBe(networkOf('2001:db8:aa:bc::1'));
+	});
+
+	test('a stranger flooding your number from other networks never locks you out of your own', () => {
+		fc.assert(
+			fc.property(fc.uniqueArray(fc.tuple(hex, hex), { minLength: 1, maxLength: 50 }), fc.integer({ min: 1, max: 10 }), (networks, triesEach) => {
+				const limiter = new SignupRateLimiter({}, clock);
+				const victim = '+4915123456789';
+				for (const [a, b] of networks) {
+					for (let i = 0; i < triesEach; i++) {
+						try {
+							limiter.check({ ip: `2001:db8:${a}:${b}::${i + 1}`, phone: victim }, 'de');
+						} catch {
+							// the stranger is refused
+						}
+					}
+				}
+				expect(() => limiter.check({ ip: '203.0.113.9', phone: victim }, 'de')).not.toThrow();
+			}),
+			{ numRuns: 100, seed: 65 },
+		);
+	});
+
+	test('a real visitor gets through a flood from thousands of other addresses', () => {
+		const limiter = new SignupRateLimiter({}, clock);
+		let refused = 0;
+		for (let i = 0; i < 5000; i++) {
+			try {
+				limiter.check({ ip: `2001:db8:${(i % 500).toString(16)}::${i}`, phone: `+4916${String(i).padStart(9, '0')}` }, 'en');
+			} catch {
+				refused++;
+			}
+		}
+		expect(refused).toBe(5000 - 500 * 5);
+		expect(() => limiter.check({ ip: '198.51.100.200', phone: '+4915199999999' }, 'en')).not.toThrow();
 	});
 });
