@@ -20,7 +20,8 @@ function withSettings(workflow: WorkflowJson, scenario: Scenario): WorkflowJson 
 	return setNodeParameters(workflow, 'Settings', {
 		...settings.parameters,
 		assignments: {
-			assignments: assignments.map((a) => ({ ...a, value: echo(a.name.replace(/Url$/, '')) })),
+			// The stand-in URLs (crmUrl → the sandbox's echo endpoint "crm"); other settings stay as they are.
+			assignments: assignments.map((a) => (a.name.endsWith('Url') ? { ...a, value: echo(a.name.replace(/Url$/, '')) } : a)),
 		},
 	});
 }
@@ -90,8 +91,8 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		expect(texts.some((text) => text.includes('https://example.com/whatsapp'))).toBe(true);
 	});
 
-	test('newsletter: only consented subscribers, once per campaign, within the limits (#16 #17 #20)', async () => {
-		const newsletter = readWorkflowFile(join(WORKFLOWS, 'newsletter.json'));
+	test('newsletter: only consented subscribers, once per campaign, within the limits; the operator gets the summary (#16 #17 #20)', async () => {
+		const newsletter = withSettings(readWorkflowFile(join(WORKFLOWS, 'newsletter.json')), scenario);
 		for (const phone of ['+4915100000101', '+4915100000102', '+4915100000103']) await optIn(phone);
 		await optIn('+4915100000104');
 		await scenario.customerSends('4915100000104', { text: 'STOP' });
@@ -108,6 +109,14 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		const templates = (await scenario.graphRequests()).filter((r) => r.body.template?.name === 'newsletter');
 		expect(templates.map((r) => r.body.to).sort()).toEqual(['4915100000101', '4915100000102']);
 		expect(templates.every((r) => r.outcome.status === 'accepted')).toBe(true);
+
+		// One summary per run, after its sends, with what was not sent by reason.
+		const summaries = await echoes(scenario, 'operator');
+		expect(summaries).toEqual([
+			expect.objectContaining({ campaign: expect.stringMatching(/^newsletter-\d{4}-\d\d$/), sent: 2, refusedByReason: {}, failedByReason: {} }),
+			expect.objectContaining({ sent: 0, refusedByReason: { already_sent: 2 }, failedByReason: {} }),
+		]);
+		expect(summaries[1].text).toMatch(/Sent: 0\nNot sent \(refused\): already_sent 2\nFailed: none\n/);
 	});
 
 	test('CRM order update: sent to the consented, refused with the reason for the rest; nothing reaches Meta for them', async () => {
