@@ -17,6 +17,14 @@ test.each(files)('%s loads in n8n as it is', (file) => {
 	expect(workflowIssues(workflows.get(file)!)).toEqual([]);
 });
 
+test.each(files)('%s says in its sticky notes which credentials to set up', (file) => {
+	const workflow = workflows.get(file)!;
+	const notes = workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.stickyNote').map((node) => String(node.parameters.content));
+	expect(notes.length).toBeGreaterThan(0);
+	const named = new Set(workflow.nodes.flatMap((node) => Object.values(node.credentials ?? {}).map((credential) => credential.name)));
+	expect([...named].filter((name) => !notes.some((note) => note.includes(name)))).toEqual([]);
+});
+
 type Edit = (workflow: WorkflowJson, pick: number) => WorkflowJson | undefined;
 
 const withNode = (workflow: WorkflowJson, index: number, change: (node: INode) => INode): WorkflowJson => ({
