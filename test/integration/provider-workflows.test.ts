@@ -181,6 +181,7 @@ describe.each(STORE_KINDS)('provider workflows on the real engine (%s store)', (
 			'ticket.requester.phone': phone,
 			'ticket.requester.first_name': 'Anna',
 			'ticket.latest_public_comment': text,
+			'ticket.updated_at_with_timestamp': '2026-12-02T07:05Z',
 			'current_user.name': 'Lena Berger',
 		});
 		const run = (items: IDataObject[]) => runWorkflow(reply(), { credentials, triggerData: { nodeName: 'Agent Replied', items } });
@@ -228,14 +229,26 @@ describe.each(STORE_KINDS)('provider workflows on the real engine (%s store)', (
 			expect(Object.keys(JSON.parse(payload))).toEqual(expect.arrayContaining(['ticket.id', 'ticket.external_id', 'ticket.latest_public_comment']));
 		});
 
-		test('inside the 24 h window the reply goes out as a service message; nothing is written back', async () => {
+		test('inside the 24 h window the reply goes out as a service message, once however often Zendesk delivers it; nothing is written back', async () => {
 			await optIn('+4915100000401', ['order-updates']);
-			const run1 = await run([agentReplied('35436', '+4915100000401', 'Ihre Bestellung geht morgen raus.')]);
+			const replied = agentReplied('35436', '+4915100000401', 'Ihre Bestellung geht morgen raus.');
+			const run1 = await run([replied]);
 			expect(run1.error).toBeUndefined();
 			expect(run1.outputOf('Send Reply', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
-			const sent = (await scenario.graphRequests()).filter((request) => request.outcome.status === 'accepted');
-			expect(sent.map((request) => [request.body.to, request.body.text?.body])).toEqual([['4915100000401', 'Ihre Bestellung geht morgen raus.']]);
 			expect(run1.executedNodes).not.toContain('Note on Ticket');
+
+			const again = await run([replied]); // Zendesk retries a webhook whose answer it did not get
+			expect(again.error).toBeUndefined();
+			expect(again.outputOf('Send Reply', 1)[0].json.whatsapp).toMatchObject({ reason: 'already_sent' });
+			expect(again.executedNodes).not.toContain('Note on Ticket');
+			const later = await run([{ ...replied, 'ticket.updated_at_with_timestamp': '2026-12-02T07:09Z' }]); // the agent sends it once more
+			expect(later.outputOf('Send Reply', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+
+			const sent = (await scenario.graphRequests()).filter((request) => request.outcome.status === 'accepted');
+			expect(sent.map((request) => [request.body.to, request.body.text?.body])).toEqual([
+				['4915100000401', 'Ihre Bestellung geht morgen raus.'],
+				['4915100000401', 'Ihre Bestellung geht morgen raus.'],
+			]);
 		});
 
 		test('outside the window the approved template carries the reply to a consented customer; without consent the refusal is an internal note', async () => {
@@ -265,6 +278,13 @@ describe.each(STORE_KINDS)('provider workflows on the real engine (%s store)', (
 			const byTicket = Object.fromEntries(notes.map((note) => [note.ticket, (note.body.ticket as { comment: { html_body: string } }).comment.html_body]));
 			expect(byTicket['35438']).toMatch(/\(never_asked\)/);
 			expect(byTicket['35439']).toMatch(/\(invalid_recipient\)/);
+
+			// Delivered again: no second template, and no second note (an unexpected call to Zendesk would fail the run).
+			const again = await run([agentReplied('35437', '+4915100000402', 'Ihre Bestellung\n\ngeht morgen raus.')]);
+			expect(again.error).toBeUndefined();
+			expect(again.outputOf('Send Reply Template', 1)[0].json.whatsapp).toMatchObject({ reason: 'already_sent' });
+			expect(again.executedNodes).not.toContain('Note on Ticket');
+			expect((await scenario.graphRequests()).filter((request) => request.outcome.status === 'accepted')).toHaveLength(1);
 		});
 	});
 
