@@ -5,26 +5,14 @@
  */
 import { join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
-import { readWorkflowFile, runWorkflow, setNodeParameters, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
+import { readWorkflowFile, runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 import { STORE_KINDS } from '../helpers/ledgers';
-import { startScenario, type Scenario } from '../helpers/scenario';
+import { startScenario, withStandIns, type Scenario } from '../helpers/scenario';
 
 const WORKFLOWS = join(__dirname, '..', '..', 'workflows');
 const PURPOSE_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
 
-function withSettings(workflow: WorkflowJson, scenario: Scenario): WorkflowJson {
-	const echo = (name: string) => `${scenario.sandbox.url}/_sandbox/echo/${name}`;
-	const settings = workflow.nodes.find((node) => node.name === 'Settings');
-	if (!settings) return workflow;
-	const assignments = (settings.parameters.assignments as { assignments: { name: string; value: string }[] }).assignments;
-	return setNodeParameters(workflow, 'Settings', {
-		...settings.parameters,
-		assignments: {
-			// The stand-in URLs (crmUrl → the sandbox's echo endpoint "crm"); other settings stay as they are.
-			assignments: assignments.map((a) => (a.name.endsWith('Url') ? { ...a, value: echo(a.name.replace(/Url$/, '')) } : a)),
-		},
-	});
-}
+const withSettings = (workflow: WorkflowJson, scenario: Scenario) => withStandIns(workflow, scenario.sandbox.url);
 
 async function echoes(scenario: Scenario, name: string) {
 	const { received } = await scenario.control<{ received: { name: string; body: IDataObject }[] }>('echo');
