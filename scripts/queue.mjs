@@ -100,7 +100,7 @@ async function main() {
 	const frontendSettings = await api.waitUntilReady(n8n.exited);
 	console.log(`Main process up after ${seconds(mainStarted)}`);
 	const signedIn = await api.signIn(DEMO_OWNER, frontendSettings.userManagement?.showSetupOnFirstLoad === true);
-	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record });
+	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record, credentials });
 
 	console.log(`Starting the webhook process on ${webhookUrl} and two workers…`);
 	const othersStarted = Date.now();
@@ -115,7 +115,7 @@ async function main() {
 		),
 	]);
 
-	const triggers = triggerUrls(workflows, webhookUrl);
+	const triggers = triggerUrls(workflows, webhookUrl, credentials);
 	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
 	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: logOf('sandbox') });
 

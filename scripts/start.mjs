@@ -54,9 +54,9 @@ async function main() {
 	const frontendSettings = await api.waitUntilReady(n8n.exited);
 	console.log(`n8n is up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 	const signedIn = await api.signIn(DEMO_OWNER, frontendSettings.userManagement?.showSetupOnFirstLoad === true);
-	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record });
+	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record, credentials });
 
-	const triggers = triggerUrls(workflows, n8nUrl);
+	const triggers = triggerUrls(workflows, n8nUrl, credentials);
 	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
 	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: join(userFolder, 'sandbox.log') });
 

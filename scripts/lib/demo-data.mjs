@@ -45,6 +45,17 @@ function moveSandbox(value, sandboxUrl) {
 	return value;
 }
 
+/**
+ * Credentials the workflow names that the demo does not have (HubSpot, Brevo, Zendesk, SMTP: their APIs are at fixed
+ * cloud addresses, so no local stand-in can answer them). Such a workflow is imported inactive, for reading and for
+ * configuring; the generic variants, on the sandbox's stand-ins, are the ones the demo runs.
+ */
+export function missingCredentials(workflow, credentials) {
+	const known = new Set(credentials.map((credential) => credential.id));
+	const missing = workflow.nodes.flatMap((node) => Object.values(node.credentials ?? {}).filter((credential) => !known.has(credential.id)).map((credential) => credential.name));
+	return [...new Set(missing)];
+}
+
 /** Remembers what was imported into a user folder, by content hash. */
 export class ImportRecord {
 	constructor(userFolder) {
@@ -62,9 +73,9 @@ export class ImportRecord {
 	}
 }
 
-/** Production URLs of the webhook-based triggers in the sample workflows, for the summary printed at start. */
-export function triggerUrls(workflows, baseUrl) {
-	return workflows.flatMap(({ workflow }) =>
+/** Production URLs of the webhook-based triggers in the sample workflows the demo runs, for the summary printed at start. */
+export function triggerUrls(workflows, baseUrl, credentials) {
+	return workflows.filter(({ workflow }) => missingCredentials(workflow, credentials).length === 0).flatMap(({ workflow }) =>
 		workflow.nodes
 			.filter((node) => /\.(optInTrigger|webhook)$/.test(node.type) && typeof node.parameters?.path === 'string')
 			.map((node) => ({ workflow: workflow.name, node: node.name, type: node.type, url: `${baseUrl}/webhook/${node.parameters.path}` })),
@@ -96,21 +107,22 @@ export function importDemoData({ root, demo, env, userFolder, record, credential
 }
 
 /**
- * Activates the workflows imported now (through n8n's REST API, signed in as the owner) and reports the state of
- * each, one line per workflow. An activation n8n refuses is reported with n8n's reason.
+ * Activates the workflows imported now whose credentials the demo has (through n8n's REST API, signed in as the
+ * owner) and reports the state of each, one line per workflow. An activation n8n refuses is reported with n8n's reason.
  */
-export async function activateSampleWorkflows({ api, signedIn, workflows, changed, record }) {
+export async function activateSampleWorkflows({ api, signedIn, workflows, changed, record, credentials }) {
 	const lines = [];
 	for (const { file, workflow } of workflows) {
 		const justImported = changed.some((entry) => entry.file === file);
+		const missing = missingCredentials(workflow, credentials);
 		let state = 'unknown (the owner login was refused, so the workflow could not be read)';
 		if (signedIn) {
 			try {
-				if (justImported) await api.activateWorkflow(workflow.id);
+				if (justImported && missing.length === 0) await api.activateWorkflow(workflow.id);
 				const current = await api.workflow(workflow.id);
 				const publication = current.active ? await api.publicationStatus(workflow.id) : undefined;
 				const failures = (publication?.triggers ?? []).filter((trigger) => trigger.errorMessage).map((trigger) => trigger.errorMessage);
-				state = !current.active ? 'inactive' : !publication || publication.status === 'published' ? 'active' : `${publication.status.replace('_', ' ')}${failures.length ? `: ${failures.join('; ')}` : ''}`;
+				state = !current.active ? `inactive${missing.length ? ` (add the ${missing.join(', ')} credentials in n8n, then activate it)` : ''}` : !publication || publication.status === 'published' ? 'active' : `${publication.status.replace('_', ' ')}${failures.length ? `: ${failures.join('; ')}` : ''}`;
 			} catch (error) {
 				state = `not activated: ${error.message}`;
 			}

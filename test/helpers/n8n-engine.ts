@@ -277,6 +277,9 @@ class TestCredentialsHelper extends ICredentialsHelper {
 }
 
 const nodeTypes = new EngineNodeTypes();
+
+/** The node-type registry of the engine: n8n-nodes-base and this package, as n8n loads them. */
+export const engineNodeTypes: INodeTypes = nodeTypes;
 const running = new Set<{ cancel(): void; settled: Promise<unknown>; activeNode(): string | undefined }>();
 let executionCounter = 0;
 
@@ -326,7 +329,8 @@ function additionalDataFor(hooks: ExecutionLifecycleHooks, executionId: string, 
 	};
 }
 
-function workflowOf(workflowJson: WorkflowJson, active = false): Workflow {
+/** n8n's Workflow of a workflow file, on the engine's node types. */
+export function engineWorkflow(workflowJson: WorkflowJson, active = false): Workflow {
 	return new Workflow({
 		id: 'engine-harness',
 		name: workflowJson.name,
@@ -344,7 +348,7 @@ function workflowOf(workflowJson: WorkflowJson, active = false): Workflow {
  * no, each called on n8n-core's own HookContext. Rejects with what a method threw, as n8n's activation fails with it.
  */
 export async function activateWorkflow(workflowJson: WorkflowJson, options: Pick<RunWorkflowOptions, 'credentials'> = {}): Promise<void> {
-	const workflow = workflowOf(workflowJson, true);
+	const workflow = engineWorkflow(workflowJson, true);
 	const executionId = String(++executionCounter);
 	const hooks = new ExecutionLifecycleHooks('trigger', executionId, { ...workflowJson, id: workflow.id } as unknown as IWorkflowBase);
 	const additionalData = additionalDataFor(hooks, executionId, options.credentials, DEFAULT_TIMEOUT_MS);
@@ -369,7 +373,7 @@ export async function activateWorkflow(workflowJson: WorkflowJson, options: Pick
 
 /** Runs a workflow to its end (or until cancelled) and reports what every node did. */
 export async function runWorkflow(workflowJson: WorkflowJson, options: RunWorkflowOptions = {}): Promise<WorkflowRunResult> {
-	const workflow = workflowOf(workflowJson);
+	const workflow = engineWorkflow(workflowJson);
 	const startName = options.startNode ?? options.triggerData?.nodeName;
 	const startNode = startName ? workflow.getNode(startName) : workflow.getStartNode();
 	if (!startNode) {

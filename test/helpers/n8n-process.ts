@@ -123,6 +123,12 @@ export class RestSession {
 
 	constructor(readonly baseUrl: string) {}
 
+	/** The session cookie as name and value, e.g. for a browser to open the editor signed in. */
+	get sessionCookie(): { name: string; value: string } {
+		const at = this.cookie.indexOf('=');
+		return { name: this.cookie.slice(0, at), value: this.cookie.slice(at + 1) };
+	}
+
 	/** The response as it came; keeps the session cookie. */
 	async raw(path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
 		const response = await fetch(`${this.baseUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', cookie: this.cookie, ...init.headers } });

@@ -13,8 +13,24 @@ import { parseWebhook } from '../../lib/whatsapp';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import type { SandboxOptions } from '../../sandbox/config';
 import { ledgerFor } from '../../nodes/shared/ledger';
+import { setNodeParameters, type WorkflowJson } from './n8n-engine';
 import { pgConnection, SECRET, type StoreKind } from './ledgers';
 import { randomBytes } from 'node:crypto';
+
+/**
+ * The workflow with the URLs of its Settings node (crmUrl, operatorUrl, …) on the sandbox's echo endpoints at
+ * `sandboxUrl` (crmUrl → /_sandbox/echo/crm), where the sandbox keeps what it got; other settings stay as they are.
+ */
+export function withStandIns(workflow: WorkflowJson, sandboxUrl: string): WorkflowJson {
+	const settings = workflow.nodes.find((node) => node.name === 'Settings');
+	if (!settings) return workflow;
+	const { assignments } = settings.parameters.assignments as { assignments: { name: string; value: string }[] };
+	return setNodeParameters(workflow, 'Settings', {
+		assignments: {
+			assignments: assignments.map((entry) => (entry.name.endsWith('Url') ? { ...entry, value: `${sandboxUrl}/_sandbox/echo/${entry.name.replace(/Url$/, '')}` } : entry)),
+		},
+	});
+}
 
 export interface Scenario {
 	sandbox: Sandbox;

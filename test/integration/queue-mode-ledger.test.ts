@@ -4,12 +4,14 @@
  * embedded store of its own), before anything is opened or written. PostgreSQL works there. On n8n's real engine.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { activateWorkflow, readWorkflowFile, runWorkflow, stopEngine } from '../helpers/n8n-engine';
 import { SECRET } from '../helpers/ledgers';
-import { startScenario } from '../helpers/scenario';
+import { startScenario, withStandIns } from '../helpers/scenario';
 import { consentLedgerConnectionTest } from '../../nodes/shared/methods';
 import { n8nRunsInQueueMode } from '../../nodes/shared/ledger';
 
@@ -98,9 +100,17 @@ describe('the embedded ledger in queue mode', () => {
 		setMode('regular');
 		const consentLedgerApi = embeddedCredential();
 		await activateWorkflow(inbox, { credentials: { consentLedgerApi, whatsAppCloudApi } });
-		const run = await runWorkflow(newsletter, { credentials: { consentLedgerApi, whatsAppCloudApi } });
-		expect(run.error).toBeUndefined();
-		expect(run.outputOf('Get Subscribers')).toEqual([]);
+		// The newsletter's summary goes to the operator's URL: here a server that takes it.
+		const operator = createServer((_request, response) => response.end('{}'));
+		await new Promise<void>((resolve) => operator.listen(0, '127.0.0.1', resolve));
+		try {
+			const url = `http://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+			const run = await runWorkflow(withStandIns(newsletter, url), { credentials: { consentLedgerApi, whatsAppCloudApi } });
+			expect(run.error).toBeUndefined();
+			expect(run.outputOf('Get Subscribers')).toEqual([]);
+		} finally {
+			await new Promise((resolve) => operator.close(resolve));
+		}
 	});
 });
 
@@ -117,7 +127,7 @@ test('the PostgreSQL ledger in queue mode: activation declares the purposes, the
 			source: {},
 		});
 		await scenario.customerSends('4915112345678', { text: code });
-		const run = await runWorkflow(newsletter, { credentials: scenario.credentials });
+		const run = await runWorkflow(withStandIns(newsletter, scenario.sandbox.url), { credentials: scenario.credentials });
 		expect(run.error).toBeUndefined();
 		const sent = (await scenario.graphRequests()).filter((request) => request.outcome.status === 'accepted');
 		expect(sent.map((request) => [request.body.to, request.body.template?.name])).toEqual([['4915112345678', 'newsletter']]);

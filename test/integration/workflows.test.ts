@@ -5,25 +5,14 @@
  */
 import { join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
-import { readWorkflowFile, runWorkflow, setNodeParameters, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
+import { readWorkflowFile, runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 import { STORE_KINDS } from '../helpers/ledgers';
-import { startScenario, type Scenario } from '../helpers/scenario';
+import { startScenario, withStandIns, type Scenario } from '../helpers/scenario';
 
 const WORKFLOWS = join(__dirname, '..', '..', 'workflows');
 const PURPOSE_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
 
-function withSettings(workflow: WorkflowJson, scenario: Scenario): WorkflowJson {
-	const echo = (name: string) => `${scenario.sandbox.url}/_sandbox/echo/${name}`;
-	const settings = workflow.nodes.find((node) => node.name === 'Settings');
-	if (!settings) return workflow;
-	const assignments = (settings.parameters.assignments as { assignments: { name: string; value: string }[] }).assignments;
-	return setNodeParameters(workflow, 'Settings', {
-		...settings.parameters,
-		assignments: {
-			assignments: assignments.map((a) => ({ ...a, value: echo(a.name.replace(/Url$/, '')) })),
-		},
-	});
-}
+const withSettings = (workflow: WorkflowJson, scenario: Scenario) => withStandIns(workflow, scenario.sandbox.url);
 
 async function echoes(scenario: Scenario, name: string) {
 	const { received } = await scenario.control<{ received: { name: string; body: IDataObject }[] }>('echo');
@@ -90,8 +79,8 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		expect(texts.some((text) => text.includes('https://example.com/whatsapp'))).toBe(true);
 	});
 
-	test('newsletter: only consented subscribers, once per campaign, within the limits (#16 #17 #20)', async () => {
-		const newsletter = readWorkflowFile(join(WORKFLOWS, 'newsletter.json'));
+	test('newsletter: only consented subscribers, once per campaign, within the limits; the operator gets the summary (#16 #17 #20)', async () => {
+		const newsletter = withSettings(readWorkflowFile(join(WORKFLOWS, 'newsletter.json')), scenario);
 		for (const phone of ['+4915100000101', '+4915100000102', '+4915100000103']) await optIn(phone);
 		await optIn('+4915100000104');
 		await scenario.customerSends('4915100000104', { text: 'STOP' });
@@ -108,6 +97,14 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		const templates = (await scenario.graphRequests()).filter((r) => r.body.template?.name === 'newsletter');
 		expect(templates.map((r) => r.body.to).sort()).toEqual(['4915100000101', '4915100000102']);
 		expect(templates.every((r) => r.outcome.status === 'accepted')).toBe(true);
+
+		// One summary per run, after its sends, with what was not sent by reason.
+		const summaries = await echoes(scenario, 'operator');
+		expect(summaries).toEqual([
+			expect.objectContaining({ campaign: expect.stringMatching(/^newsletter-\d{4}-\d\d$/), sent: 2, refusedByReason: {}, failedByReason: {} }),
+			expect.objectContaining({ sent: 0, refusedByReason: { already_sent: 2 }, failedByReason: {} }),
+		]);
+		expect(summaries[1].text).toMatch(/Sent: 0\nNot sent \(refused\): already_sent 2\nFailed: none\n/);
 	});
 
 	test('CRM order update: sent to the consented, refused with the reason for the rest; nothing reaches Meta for them', async () => {

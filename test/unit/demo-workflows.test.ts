@@ -30,3 +30,26 @@ it('moves every stand-in URL of the sample workflows to the sandbox of this star
 		files.sort().map((file) => ({ ...JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')), id: undefined, file })),
 	);
 });
+
+it('runs the workflows whose credentials the demo has, and imports those for HubSpot, Brevo, Zendesk and SMTP inactive', () => {
+	const script = `import { readFileSync } from 'node:fs';
+		import { missingCredentials, sampleWorkflows, triggerUrls } from './scripts/lib/demo-data.mjs';
+		const credentials = JSON.parse(readFileSync('demo/credentials.json', 'utf8'));
+		const workflows = sampleWorkflows(process.cwd());
+		process.stdout.write(JSON.stringify({
+			missing: Object.fromEntries(workflows.map(({ file, workflow }) => [file, missingCredentials(workflow, credentials)])),
+			triggers: triggerUrls(workflows, 'http://n8n', credentials).map((trigger) => trigger.type + ' ' + trigger.url),
+		}));`;
+	const { missing, triggers } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' }));
+	expect(missing).toEqual({
+		'crm-order-update.json': [],
+		'data-subject-requests.json': [],
+		'helpdesk-reply-zendesk.json': ['Zendesk'],
+		'newsletter-brevo.json': ['Brevo', 'SMTP'],
+		'newsletter.json': [],
+		'whatsapp-consent-inbox-hubspot-brevo-zendesk.json': ['HubSpot', 'Brevo', 'Zendesk'],
+		'whatsapp-consent-inbox.json': [],
+	});
+	// The sandbox's webhooks go to the first Opt-In Trigger: the one of the inbox the demo runs.
+	expect(triggers.filter((line: string) => line.includes('.optInTrigger '))).toEqual(['n8n-nodes-whatsapp-consent.optInTrigger http://n8n/webhook/whatsapp-consent']);
+});
