@@ -55,7 +55,7 @@ const PATTERNS: Record<KeywordLanguage, Patterns> = {
 			/\btrag(en sie|t)? mich\b.*\baus\b/,
 			/\b(will|mochte|mochten|wollen|wunsche) (ich |wir )?keine\b.*\b(nachrichten|werbung|angebote|whatsapps?|newsletter|nachricht)\b/,
 			/\bbitte keine (nachrichten|werbung|angebote|whatsapps?|newsletter|sms)\b.*\bmehr\b/,
-			/\bhor(en sie|t)? auf\b.*\b(schreiben|schicken|senden|anzuschreiben)\b/,
+			/\bhor(en sie|t)?( bitte)? auf\b.*\b(schreiben|schicken|senden|anzuschreiben)\b/,
 			/\b(schicken|senden|schreiben) sie mir (nichts|keine)\b/,
 			/\bloschen sie (mich|meine nummer)\b/,
 		],
