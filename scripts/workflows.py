@@ -16,8 +16,8 @@ def node(name, type_, version, position, parameters, credentials=None, **extra):
     return n
 
 
-def ours(name, kind, position, parameters, credentials, **extra):
-    return node(name, f'{PKG}.{kind}', 1, position, parameters, credentials, **extra)
+def ours(name, kind, position, parameters, credentials, version=1, **extra):
+    return node(name, f'{PKG}.{kind}', version, position, parameters, credentials, **extra)
 
 
 def settings(position, fields):
@@ -54,9 +54,9 @@ def equals_rule(key, value):
     }
 
 
-def service_reply(name, position, to='={{ $json.reply.to }}', text='={{ $json.reply.text }}', category='service'):
+def service_reply(name, position, to='={{ $json.reply.to }}', text='={{ $json.reply.text }}', category='service', options=None):
     return ours(name, 'sendWhatsApp', position, {
-        'operation': 'sendText', 'text': text, 'recipient': to, 'category': category, 'options': {},
+        'operation': 'sendText', 'text': text, 'recipient': to, 'category': category, 'options': options or {},
     }, {**WHATSAPP, **LEDGER})
 
 
@@ -112,8 +112,9 @@ inbox = workflow('WhatsApp consent inbox: double opt-in, STOP and helpdesk', [
     }),
     service_reply('Reply With Hint', [920, 200]),
     ours('Handle STOP', 'handleStop', [700, 450], {
-        'businessName': 'Beispiel GmbH', 'signupUrl': 'https://example.com/whatsapp', 'options': {'language': 'de'},
-    }, LEDGER),
+        'businessName': 'Beispiel GmbH', 'signupUrl': 'https://example.com/whatsapp',
+        'options': {'language': 'de', 'receives': 'Angebote und Neuigkeiten, höchstens eine Nachricht pro Woche'},
+    }, LEDGER, version=2),
     service_reply('Confirm Withdrawal', [960, 350], category='withdrawal_confirmation'),
     http_post('Update CRM', [1180, 350], 'crmUrl',
               '={{ JSON.stringify({ phone: $json.whatsapp.recipient, whatsappOptIn: false, withdrawnAt: $now.toISO() }) }}'),
@@ -122,6 +123,11 @@ inbox = workflow('WhatsApp consent inbox: double opt-in, STOP and helpdesk', [
     service_reply('Send Sign-Up Link', [960, 500]),
     http_post('Open Helpdesk Ticket', [960, 650], 'helpdeskUrl',
               '={{ JSON.stringify({ from: $json.waId, name: $json.profileName, text: $json.message.text, receivedAt: $json.at }) }}'),
+    # One answer per HELP message: the campaign key Handle STOP gives each message.
+    service_reply('Send Help', [960, 800], options={'campaignKey': '={{ $json.reply.campaignKey }}'}),
+    http_post('Ask a Person to Confirm Withdrawal', [960, 950], 'helpdeskUrl',
+              '={{ JSON.stringify({ from: $json.waId, name: $json.profileName, text: $json.message.text, receivedAt: $json.at, '
+              'priority: "urgent", subject: "Probably a withdrawal: record it now (Consent Ledger → Record Withdrawal)" }) }}'),
 ], connect(
     ('Opt-In Trigger', 0, 'Settings'),
     ('Settings', 0, 'Route by Event'),
@@ -136,8 +142,11 @@ inbox = workflow('WhatsApp consent inbox: double opt-in, STOP and helpdesk', [
     ('Update CRM', 0, 'Unsubscribe From Newsletter'),
     ('Handle STOP', 1, 'Send Sign-Up Link'),
     ('Handle STOP', 2, 'Open Helpdesk Ticket'),
+    ('Handle STOP', 3, 'Send Help'),
+    ('Handle STOP', 4, 'Ask a Person to Confirm Withdrawal'),
 ), 'The sign-up widget and Meta webhooks on one URL. Confirmed opt-ins get a welcome and go to the CRM; STOP is '
-   'confirmed once and passed to the CRM and the newsletter tool; START gets a sign-up link; other messages become '
+   'confirmed once and passed to the CRM and the newsletter tool; START gets a sign-up link; HELP gets the help text; '
+   'a sentence that probably withdraws becomes an urgent ticket for a person to confirm; other messages become '
    'helpdesk tickets. Point Settings at your CRM, newsletter and helpdesk.')
 
 newsletter = workflow('WhatsApp newsletter to consented subscribers', [
