@@ -177,3 +177,22 @@ export function helpReply(language: ReplyLanguage, context: ReplyContext): strin
 	const texts = TEXTS[language];
 	return texts.help(context.business, context.receives?.trim() || texts.signedUpMessages);
 }
+
+/**
+ * The notice of Art. 21(4) GDPR: the right to object to direct marketing, stated explicitly and apart from the rest
+ * (a paragraph of its own), with the way to use it.
+ */
+const OBJECTION_NOTICES: Record<ReplyLanguage, string> = {
+	de: 'Ihr Widerspruchsrecht: Sie können der Nutzung Ihrer Daten für Werbung jederzeit kostenlos widersprechen. Schreiben Sie dazu STOP.',
+	en: 'Your right to object: you can object to the use of your data for advertising at any time, free of charge. Just write STOP.',
+	fr: "Votre droit d'opposition : vous pouvez vous opposer à tout moment et gratuitement à l'utilisation de vos données à des fins publicitaires. Écrivez simplement STOP.",
+	es: 'Su derecho de oposición: puede oponerse en cualquier momento y de forma gratuita al uso de sus datos con fines publicitarios. Basta con escribir STOP.',
+	it: "Il suo diritto di opposizione: può opporsi in qualsiasi momento e gratuitamente all'uso dei suoi dati a fini pubblicitari. Basta scrivere STOP.",
+	nl: 'Uw recht van bezwaar: u kunt op elk moment kosteloos bezwaar maken tegen het gebruik van uw gegevens voor reclame. Stuur daarvoor STOP.',
+	pl: 'Twoje prawo sprzeciwu: w każdej chwili możesz bezpłatnie sprzeciwić się wykorzystywaniu Twoich danych do celów marketingowych. Wystarczy wysłać STOP.',
+	pt: 'O seu direito de oposição: pode opor-se a qualquer momento, gratuitamente, à utilização dos seus dados para publicidade. Basta escrever STOP.',
+};
+
+export function objectionNotice(language: ReplyLanguage): string {
+	return OBJECTION_NOTICES[language];
+}

@@ -301,7 +301,7 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
 		field: 'messages',
 	});
-	const handleStopV2 = (options: IDataObject = {}) => {
+	const handleStopV2 = (options: INode['parameters'] = {}) => {
 		const workflow = single('handleStop', { businessName: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', options });
 		workflow.nodes[1].typeVersion = 2;
 		return workflow;
