@@ -373,6 +373,40 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(result.outputOf('Node', 3)).toHaveLength(0);
 	});
 
+	test('#13 Art. 21(4) GDPR: the first marketing text carries the objection notice, once; a first marketing template is refused with the fix and hands the notice on', async () => {
+		await consented('+4915100000731');
+		const text = (campaignKey: string, options: IDataObject = { objectionNotice: 'append', objectionNoticeLanguage: 'de' }) =>
+			single('sendWhatsApp', {
+				operation: 'sendText',
+				text: 'Diese Woche: neue Angebote.',
+				recipient: '={{ $json.phone }}',
+				category: 'marketing',
+				purpose: 'offers',
+				options: { campaignKey, pairRateSeconds: 0, ...options },
+			});
+		const first = await run(text('w1'), [{ phone: '+4915100000731' }]);
+		expect(first.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', objectionNotice: true });
+		await run(text('w1'), [{ phone: '+4915100000731' }]); // a re-run: already sent, nothing twice
+		const second = await run(text('w2'), [{ phone: '+4915100000731' }]);
+		expect(second.outputOf('Node', 0)[0].json.whatsapp).not.toHaveProperty('objectionNotice');
+		const bodies = (await scenario.graphRequests()).filter((r) => r.outcome.status === 'accepted').map((r) => r.body.text!.body);
+		expect(bodies).toEqual([
+			'Diese Woche: neue Angebote.\n\nIhr Widerspruchsrecht: Sie können der Nutzung Ihrer Daten für Werbung jederzeit kostenlos widersprechen. Schreiben Sie dazu STOP.',
+			'Diese Woche: neue Angebote.',
+		]);
+
+		await consented('+4915100000732');
+		const refused = await run(single('sendWhatsApp', template({ options: { messagesPerSecond: 50, objectionNotice: 'append' } })), [{ phone: '+4915100000732', name: 'Ben' }]);
+		expect(refused.error?.message).toMatch(/objection notice \(Art\. 21\(4\) GDPR\)/);
+		expect((await scenario.graphRequests()).filter((r) => r.body.to === '4915100000732' && r.body.type === 'template')).toHaveLength(0);
+		// A template whose footer says it: recorded as given, and the text after it carries nothing more.
+		const included = await run(single('sendWhatsApp', template({ options: { messagesPerSecond: 50, objectionNotice: 'included' } })), [{ phone: '+4915100000732', name: 'Ben' }]);
+		expect(included.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', objectionNotice: true });
+		await run(text('w3', { objectionNotice: 'append', objectionNoticeText: 'Widerspruch jederzeit mit STOP.' }), [{ phone: '+4915100000732' }]);
+		const toBen = (await scenario.graphRequests()).filter((r) => r.body.to === '4915100000732' && r.outcome.status === 'accepted');
+		expect(toBen.map((r) => r.body.text?.body ?? r.body.template?.name)).toEqual(['welcome', 'Diese Woche: neue Angebote.']);
+	});
+
 	test('case 5, #21: one withdrawal setting for the trigger and Handle STOP: the credential\'s words and scope act before the answer to Meta, Handle STOP reports what was recorded', async () => {
 		await scenario.close();
 		scenario = await startScenario(kind, {}, { stopWords: 'KÜNDIGEN', stopScope: 'marketing' });
