@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { classifyMessage, KEYWORD_LANGUAGES, type KeywordLanguage } from '../../lib/keywords';
 import { interpret, replyLanguage } from '../../lib/inbound';
 import { codeExpiredReply, helpReply, optInConfirmation, rejoinReply, withdrawalConfirmation } from '../../lib/replies';
@@ -111,6 +112,27 @@ describe.each(KEYWORD_LANGUAGES)('withdrawal wishes in %s', (language) => {
 	test.each(NOT_WISHES[language])('%j does not', (text) => {
 		expect(withdrawalWish(text)).toBeUndefined();
 		expect(interpret({ type: 'text', text }).kind).toBe('other');
+	});
+});
+
+describe('generated: a wish however typed is still one, a negation however typed still vetoes (fast-check)', () => {
+	const typed = (text: string) =>
+		fc
+			.tuple(fc.array(fc.boolean(), { minLength: text.length, maxLength: text.length }), fc.constantFrom(' ', '  ', ' \n'), fc.constantFrom('', '!', '?!', ' 🙏', '...', ' 😡😡'))
+			.map(([upper, space, end]) => [...text].map((char, i) => (upper[i] ? char.toUpperCase() : char.toLowerCase())).join('').replace(/ /g, space) + end);
+	test.each(KEYWORD_LANGUAGES)('%s', (language) => {
+		fc.assert(
+			fc.property(fc.constantFrom(...WISHES[language]).chain(typed), (text) => {
+				expect(withdrawalWish(text)?.language).toBe(language);
+			}),
+			{ numRuns: 100 },
+		);
+		fc.assert(
+			fc.property(fc.constantFrom(...NOT_WISHES[language]).chain(typed), (text) => {
+				expect(withdrawalWish(text)).toBeUndefined();
+			}),
+			{ numRuns: 100 },
+		);
 	});
 });
 
