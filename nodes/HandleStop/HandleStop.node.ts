@@ -23,7 +23,7 @@ const outputsOf = (names: string[]) => JSON.stringify(names.map((displayName) =>
  * The Send WhatsApp campaign key of a help answer: one per inbound message, so a redelivered message (or a re-run)
  * is answered once and a second HELP is answered again. A hash, so the key does not carry the wamid.
  */
-export function helpCampaignKey(messageId: string): string {
+function helpCampaignKey(messageId: string): string {
 	return `help-${createHash('sha256').update(messageId).digest('hex').slice(0, 24)}`;
 }
 
