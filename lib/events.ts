@@ -9,7 +9,7 @@ import { ValidationError } from './errors';
 import type { OwedItem, OwedTo, Owing, HandOver } from './consent/outbox';
 import type { Category, ConfirmOutcome, ConfirmResult } from './consent/types';
 import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
-import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext } from './replies';
+import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext, type ReplyLanguage } from './replies';
 import { rawOf, type WebhookEvent } from './whatsapp/webhook';
 
 export type TriggerEventName =
@@ -30,7 +30,7 @@ export interface TriggerEvent {
 
 /** Which messages withdraw, and what, is the ledger's withdrawal policy (the Consent Ledger credential). */
 export interface ProcessingOptions {
-	replies: ReplyContext & { fallbackLanguage: 'de' | 'en' };
+	replies: ReplyContext & { fallbackLanguage: ReplyLanguage };
 	/**
 	 * The POST's hand-over: what each event owes the workflow is written to the outbox in the transaction of its effect
 	 * (invariant 7), so a 500 or a crash after the commit does not lose it.

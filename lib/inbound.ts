@@ -1,9 +1,11 @@
 /**
  * What an inbound WhatsApp message means for consent: a withdrawal (STOP and its variants, Meta's "Stop promotions"
- * button), a wish to rejoin (START), or anything else (a code, a question for the helpdesk). Shared by the Opt-In
- * Trigger, which commits the withdrawal before it answers Meta, and Handle STOP, which confirms it.
+ * button), a wish to rejoin (START), a question for the help text (HELP, INFO), a sentence that probably withdraws
+ * (for a person to confirm), or anything else (a code, a question for the helpdesk). Shared by the Opt-In Trigger,
+ * which commits the withdrawal before it answers Meta, and Handle STOP, which confirms it.
  */
 import { classifyMessage, type KeywordLanguage, type KeywordOptions } from './keywords';
+import { withdrawalWish } from './withdrawal-wish';
 import type { Ledger } from './consent/ledger';
 import type { Owing } from './consent/outbox';
 import type { WithdrawalResult } from './consent/types';
@@ -19,6 +21,8 @@ export interface InboundContent {
 export type Meaning =
 	| { kind: 'withdraw'; via: 'keyword' | 'stop_promotions_button'; keyword?: string; language?: KeywordLanguage }
 	| { kind: 'rejoin'; keyword?: string; language?: KeywordLanguage }
+	| { kind: 'help'; keyword?: string; language?: KeywordLanguage }
+	| { kind: 'probable_withdrawal'; pattern: string; language: KeywordLanguage }
 	| { kind: 'other' };
 
 /** The payload or title of the opt-out quick reply on Meta's marketing templates, in the languages we know. */
@@ -42,16 +46,35 @@ export function interpret(message: InboundContent, keywords: KeywordOptions = {}
 	const classified = classifyMessage(message.text, keywords);
 	if (classified.kind === 'stop') return { kind: 'withdraw', via: 'keyword', keyword: classified.keyword, language: classified.language };
 	if (classified.kind === 'start') return { kind: 'rejoin', keyword: classified.keyword, language: classified.language };
+	if (classified.kind === 'help') return { kind: 'help', keyword: classified.keyword, language: classified.language };
+	const wish = withdrawalWish(message.text);
+	if (wish) return { kind: 'probable_withdrawal', pattern: wish.pattern, language: wish.language };
 	return { kind: 'other' };
 }
 
-const GERMAN_SPEAKING_PREFIXES = ['49', '43', '41', '423'];
+/**
+ * Country calling codes whose country speaks one of the reply languages, longest first. Countries with several
+ * (Belgium, Luxembourg) are left to the fallback; Switzerland counts as German, as before.
+ */
+const COUNTRY_LANGUAGES: ReadonlyArray<[string, KeywordLanguage]> = [
+	['423', 'de'],
+	['351', 'pt'],
+	['49', 'de'],
+	['43', 'de'],
+	['41', 'de'],
+	['33', 'fr'],
+	['34', 'es'],
+	['39', 'it'],
+	['31', 'nl'],
+	['48', 'pl'],
+	['55', 'pt'],
+];
 
-/** The language to answer in: the keyword's own, else German for German-speaking countries' numbers, else the fallback. */
+/** The language to answer in: the keyword's own, else the language of the number's country, else the fallback. */
 export function replyLanguage(meaning: Meaning, waId: string | undefined, fallback: KeywordLanguage): KeywordLanguage {
 	if (meaning.kind !== 'other' && meaning.language) return meaning.language;
-	if (waId && GERMAN_SPEAKING_PREFIXES.some((prefix) => waId.startsWith(prefix))) return 'de';
-	return fallback;
+	const country = waId ? COUNTRY_LANGUAGES.find(([prefix]) => waId.startsWith(prefix)) : undefined;
+	return country?.[1] ?? fallback;
 }
 
 export type InboundItem =

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Ledger } from './consent/ledger';
 import { isReply, type Category, type GateDecision, type RefusalReason } from './consent/types';
 import { MARKETING_STOPPED_CODE } from './consent/sends';
-import { ConsentError } from './errors';
+import { ConsentError, ValidationError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
 import { expectedPricing, type MessagePricing } from './pricing';
@@ -21,10 +21,22 @@ export interface ConsentedSend {
 	message: OutgoingMessage;
 	/** The Campaign Key the send belongs to (the campaign report counts it). */
 	campaign?: string;
+	/** Art. 21(4) GDPR: the first marketing message to a person carries the notice of the right to object. */
+	objectionNotice?: ObjectionNotice;
+}
+
+/**
+ * 'append': the notice is added to the first marketing text as a paragraph of its own; a template cannot be changed,
+ * so a first marketing template is refused. 'included': the message says it itself (a template whose footer names
+ * STOP), and the ledger records that it was given.
+ */
+export interface ObjectionNotice {
+	mode: 'append' | 'included';
+	text: string;
 }
 
 export type SendOutcome =
-	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; pricing: MessagePricing }
+	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; pricing: MessagePricing; objectionNotice?: true }
 	| { status: 'refused'; key: string; reason: RefusalReason; message: string }
 	| { status: 'already_sent'; key: string; previous: { status: string; wamid: string | null; at: Date } }
 	| { status: 'failed'; key: string; error: ConsentError };
@@ -119,16 +131,38 @@ export async function sendWithConsent(
 			message: 'The person has not written in the last 24 hours: free text is not allowed, use Send Template with an approved template',
 		};
 	}
-	const reservation = await ledger.reserve({ key, recipient: send.recipient, purpose: send.purpose, category: send.category, campaign: send.campaign });
+	const notice = send.category === 'marketing' ? send.objectionNotice : undefined;
+	const reservation = await ledger.reserve({
+		key,
+		recipient: send.recipient,
+		purpose: send.purpose,
+		category: send.category,
+		campaign: send.campaign,
+		...(notice ? { objectionNotice: true } : {}),
+	});
 	if (reservation.status === 'duplicate') return { status: 'already_sent', key, previous: reservation.previous };
 	if (reservation.status === 'refused') return { status: 'refused', key, reason: reservation.decision.reason, message: reservation.decision.message };
+	let message = send.message;
+	if (reservation.givesObjectionNotice && notice?.mode === 'append') {
+		if (message.type !== 'text') {
+			// The key and the notice are handed back: the person's next marketing message carries it.
+			const error = new ValidationError(
+				'objectionNotice',
+				"This is the first marketing message to this person, it must carry the objection notice (Art. 21(4) GDPR), and a template's text cannot be added to",
+				"Use a template whose footer says how to object (e.g. 'Reply STOP to opt out') and set Objection Notice to 'The Message Includes It', or send the first marketing message as text inside the 24 h window",
+			);
+			await consentLedger.failSend(key, { outcome: 'failed', message: error.message });
+			return { status: 'failed', key, error };
+		}
+		message = { ...message, text: `${message.text}\n\n${notice.text}` };
+	}
 
 	let attempted = false;
 	let sent: SentMessage;
 	let release: (() => void) | undefined;
 	try {
 		release = await requests?.acquire(signal);
-		sent = await client.send(send.recipient, send.message, {
+		sent = await client.send(send.recipient, message, {
 			signal,
 			beforeAttempt: async () => {
 				const refused = await refusal(ledger, send, true);
@@ -159,5 +193,13 @@ export async function sendWithConsent(
 	// Meta accepted it. Should recording that fail, the send must not be marked failed (that would free its key for
 	// a second message): the error reaches the caller and the reservation keeps the key from being sent again.
 	await ledger.complete(key, { wamid: sent.wamid });
-	return { status: 'sent', key, wamid: sent.wamid, waId: sent.waId, attempts: sent.attempts, pricing: expectedPricing(send.category, send.message.type === 'template') };
+	return {
+		status: 'sent',
+		key,
+		wamid: sent.wamid,
+		waId: sent.waId,
+		attempts: sent.attempts,
+		pricing: expectedPricing(send.category, send.message.type === 'template'),
+		...(reservation.givesObjectionNotice ? { objectionNotice: true as const } : {}),
+	};
 }

@@ -22,10 +22,15 @@ export interface SendReservation extends GateQuestion {
 	key: string;
 	/** The Campaign Key the send belongs to, for the campaign report. */
 	campaign?: string;
+	/**
+	 * A marketing send that gives the objection notice of Art. 21(4) GDPR if the person has not had it: the result
+	 * says whether this send is the one that carries it.
+	 */
+	objectionNotice?: boolean;
 }
 
 export type ReservationResult =
-	| { status: 'reserved'; decision: GateDecision & { allowed: true } }
+	| { status: 'reserved'; decision: GateDecision & { allowed: true }; givesObjectionNotice?: boolean }
 	| { status: 'refused'; decision: GateDecision & { allowed: false } }
 	| { status: 'duplicate'; previous: { status: string; wamid: string | null; at: Date } };
 
@@ -135,6 +140,12 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 					).map((row) => row.key_hmac),
 		);
 		const reserved = allowed.filter(({ index }) => inserted.has(hmacAt(index)));
+		const noticed = await claimObjectionNotices(
+			tx,
+			reserved.filter(({ index, decision }) => reservations[index].objectionNotice && reservations[index].category === 'marketing' && decision.subjectId),
+			hmacAt,
+			now,
+		);
 		await appendEvents(
 			tx,
 			ctx.keys,
@@ -148,10 +159,13 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 					category: reservations[index].category,
 					basis: decision.reason,
 					consentEventSeq: decision.consentEventSeq,
+					...(noticed.has(hmacAt(index)) ? { objectionNotice: true } : {}),
 				},
 			})),
 		);
-		for (const { index, decision } of reserved) results[index] = { status: 'reserved', decision };
+		for (const { index, decision } of reserved) {
+			results[index] = { status: 'reserved', decision, ...(reservations[index].objectionNotice ? { givesObjectionNotice: noticed.has(hmacAt(index)) } : {}) };
+		}
 		// A withdrawal is confirmed once: the reservation uses up the STOP it confirms.
 		const confirmations = reserved.filter(({ index }) => reservations[index].category === 'withdrawal_confirmation');
 		if (confirmations.length > 0) {
@@ -176,6 +190,28 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 			return results[index]!;
 		});
 	});
+}
+
+/**
+ * The sends that carry the objection notice: for each person who has not had it, one of these reservations (the
+ * UPDATE takes the person's row, so a reservation of another process waits and then finds the notice given).
+ * Returns the key HMACs that carry it.
+ */
+async function claimObjectionNotices(
+	tx: Queryable,
+	candidates: { index: number; decision: GateDecision & { allowed: true } }[],
+	hmacAt: (index: number) => string,
+	now: Date,
+): Promise<Set<string>> {
+	if (candidates.length === 0) return new Set();
+	const rows = await tx.query<{ key: string }>(
+		`UPDATE subjects s SET objection_notice_at = $3, objection_notice_key = c.key_hmac
+		 FROM (SELECT DISTINCT ON (subject_id) subject_id, key_hmac FROM unnest($1::text[], $2::text[]) AS c (subject_id, key_hmac) ORDER BY subject_id, key_hmac) AS c
+		 WHERE s.id = c.subject_id AND s.objection_notice_at IS NULL
+		 RETURNING s.objection_notice_key AS key`,
+		[candidates.map(({ decision }) => decision.subjectId), candidates.map(({ index }) => hmacAt(index)), now],
+	);
+	return new Set(rows.map((row) => row.key));
 }
 
 /** Whether this key is taken: a reservation would find it a duplicate (a key Meta refused outright is free again). */
@@ -293,8 +329,14 @@ export async function failSend(
 	key: string,
 	failure: { outcome: 'failed' | 'unknown'; code?: number; message?: string },
 ): Promise<void> {
+	// A send that carried the objection notice and did not surely arrive hands it on to the person's next marketing
+	// message: given twice is lawful, never given is not (an unknown outcome counts as not given).
 	await ctx.store.query(
-		`UPDATE sends SET status = $2, error_code = $3, error_message = $4, updated_at = $5 WHERE key_hmac = $1`,
+		`WITH send AS (
+			UPDATE sends SET status = $2, error_code = $3, error_message = $4, updated_at = $5 WHERE key_hmac = $1 RETURNING subject_id
+		)
+		UPDATE subjects SET objection_notice_at = NULL, objection_notice_key = NULL
+		WHERE id IN (SELECT subject_id FROM send) AND objection_notice_key = $1`,
 		[sendKeyHmac(ctx.keys, key), failure.outcome, failure.code ?? null, failure.message?.slice(0, 1000) ?? null, ctx.now()],
 	);
 }

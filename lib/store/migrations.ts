@@ -555,6 +555,15 @@ const MIGRATIONS: Migration[] = [
 			...OPT_IN_FUNCTIONS,
 		],
 	},
+	{
+		// Art. 21(4) GDPR (issue 13): the first marketing message carries the notice of the right to object. The
+		// person's row says when the notice went out and with which send (its key's HMAC): set in the transaction that
+		// reserves the send, so of two sends at the same moment one carries it; cleared when that send fails, so the
+		// next one carries it instead.
+		version: 12,
+		name: 'objection notice',
+		statements: ['ALTER TABLE subjects ADD COLUMN objection_notice_at timestamptz, ADD COLUMN objection_notice_key text'],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

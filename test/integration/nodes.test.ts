@@ -293,6 +293,120 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000701', purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
 	});
 
+	/** An item of n8n's own WhatsApp Trigger: one text message from the number. */
+	const inbound = (from: string, id: string, text: string) => ({
+		messaging_product: 'whatsapp',
+		metadata: { display_phone_number: '49301234567', phone_number_id: '100000000000001' },
+		contacts: [{ profile: { name: 'Kim' }, wa_id: from }],
+		messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
+		field: 'messages',
+	});
+	const handleStopV2 = (options: INode['parameters'] = {}) => {
+		const workflow = single('handleStop', { businessName: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', options });
+		workflow.nodes[1].typeVersion = 2;
+		return workflow;
+	};
+
+	test('#13 Handle STOP v2: HELP in each language goes to Help with the help text, a sentence that wants out to Probably a Withdrawal, nothing of it is withdrawn', async () => {
+		await consented('+4915100000721');
+		const cases: [string, string][] = [
+			['HILFE', 'Help'],
+			['info?', 'Help'],
+			['Aide', 'Help'],
+			['AJUDA!', 'Help'],
+			['Ich möchte mich bitte abmelden', 'Probably a Withdrawal'],
+			['please stop sending me messages', 'Probably a Withdrawal'],
+			["Don't stop sending me offers", 'Other Message'],
+			['Baja', 'Withdrawn'],
+		];
+		const items = cases.map(([text], index) => inbound('4915100000721', `wamid.help-${index}`, text));
+		const result = await run(handleStopV2({ receives: 'Angebote, höchstens eine pro Woche' }), items);
+		const outputs = ['Withdrawn', 'Wants to Rejoin', 'Other Message', 'Help', 'Probably a Withdrawal'];
+		const routed = outputs.flatMap((name, output) => result.outputOf('Node', output).map((item) => [(item.json.messages as IDataObject[])[0].text, name]));
+		expect(new Map(routed.map(([text, name]) => [(text as IDataObject).body, name]))).toEqual(new Map(cases));
+		const help = result.outputOf('Node', 3).map((item) => item.json.reply as IDataObject);
+		expect(help.map((reply) => reply.language)).toEqual(['de', 'de', 'fr', 'pt']);
+		expect(help[0]).toMatchObject({ to: '+4915100000721', category: 'service', text: expect.stringContaining('Angebote, höchstens eine pro Woche') });
+		expect(help[2].text).toMatch(/^Beispiel GmbH sur WhatsApp .*STOP/);
+		expect(new Set(help.map((reply) => reply.campaignKey)).size).toBe(4);
+		expect(result.outputOf('Node', 4).map((item) => item.json.withdrawal)).toMatchObject([
+			{ probable: true, language: 'de', from: '+4915100000721', text: 'Ich möchte mich bitte abmelden' },
+			{ probable: true, language: 'en' },
+		]);
+		// Only the keyword withdrew (Baja, last); until then the sentences changed nothing.
+		expect(result.outputOf('Node', 0)[0].json).toMatchObject({ withdrawal: { withdrawn: ['offers'] }, reply: { language: 'es' } });
+	});
+
+	test('#13 a sentence that wants out leaves consent as it is until a person records it', async () => {
+		await consented('+4915100000722');
+		const result = await run(handleStopV2(), [inbound('4915100000722', 'wamid.wish-1', 'Bitte keine Werbung mehr')]);
+		expect(result.outputOf('Node', 4)).toHaveLength(1);
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915100000722', purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
+	test('#13 each HELP is answered once: a redelivered message (the same item twice) sends one answer, a second HELP gets its own', async () => {
+		await consented('+4915100000723');
+		const first = inbound('4915100000723', 'wamid.help-once-1', 'HELP');
+		const second = inbound('4915100000723', 'wamid.help-once-2', 'help');
+		const handled = await run(handleStopV2({ helpText: 'Beispiel GmbH: offers once a week. Write STOP to unsubscribe.' }), [first, first, second]);
+		const answers = handled.outputOf('Node', 3).map((item) => item.json);
+		expect(answers.map((json) => (json.reply as IDataObject).text)).toEqual(Array(3).fill('Beispiel GmbH: offers once a week. Write STOP to unsubscribe.'));
+		const send = single('sendWhatsApp', {
+			operation: 'sendText',
+			text: '={{ $json.reply.text }}',
+			recipient: '={{ $json.reply.to }}',
+			category: 'service',
+			options: { campaignKey: '={{ $json.reply.campaignKey }}' },
+		});
+		const sent = await run(send, answers);
+		expect(sent.outputOf('Node', 0)).toHaveLength(2);
+		expect(sent.outputOf('Node', 1).map((item) => (item.json.whatsapp as IDataObject).reason)).toEqual(['already_sent']);
+		// A re-run of the same items (n8n retrying the execution) sends nothing more.
+		await run(send, answers);
+		expect(await accepted()).toEqual(['4915100000723', '4915100000723']);
+	});
+
+	test('#13 Handle STOP v1 keeps its three outputs: HELP and a sentence that wants out still go to Other Message', async () => {
+		const items = [inbound('4915100000724', 'wamid.v1-1', 'HILFE'), inbound('4915100000724', 'wamid.v1-2', 'please stop sending me messages')];
+		const result = await run(single('handleStop', { businessName: 'Beispiel GmbH', signupUrl: '', options: {} }), items);
+		expect(result.outputOf('Node', 2).map((item) => item.json.meaning)).toEqual(['other', 'other']);
+		expect(result.outputOf('Node', 3)).toHaveLength(0);
+	});
+
+	test('#13 Art. 21(4) GDPR: the first marketing text carries the objection notice, once; a first marketing template is refused with the fix and hands the notice on', async () => {
+		await consented('+4915100000731');
+		const text = (campaignKey: string, options: IDataObject = { objectionNotice: 'append', objectionNoticeLanguage: 'de' }) =>
+			single('sendWhatsApp', {
+				operation: 'sendText',
+				text: 'Diese Woche: neue Angebote.',
+				recipient: '={{ $json.phone }}',
+				category: 'marketing',
+				purpose: 'offers',
+				options: { campaignKey, pairRateSeconds: 0, ...options },
+			});
+		const first = await run(text('w1'), [{ phone: '+4915100000731' }]);
+		expect(first.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', objectionNotice: true });
+		await run(text('w1'), [{ phone: '+4915100000731' }]); // a re-run: already sent, nothing twice
+		const second = await run(text('w2'), [{ phone: '+4915100000731' }]);
+		expect(second.outputOf('Node', 0)[0].json.whatsapp).not.toHaveProperty('objectionNotice');
+		const bodies = (await scenario.graphRequests()).filter((r) => r.outcome.status === 'accepted').map((r) => r.body.text!.body);
+		expect(bodies).toEqual([
+			'Diese Woche: neue Angebote.\n\nIhr Widerspruchsrecht: Sie können der Nutzung Ihrer Daten für Werbung jederzeit kostenlos widersprechen. Schreiben Sie dazu STOP.',
+			'Diese Woche: neue Angebote.',
+		]);
+
+		await consented('+4915100000732');
+		const refused = await run(single('sendWhatsApp', template({ options: { messagesPerSecond: 50, objectionNotice: 'append' } })), [{ phone: '+4915100000732', name: 'Ben' }]);
+		expect(refused.error?.message).toMatch(/objection notice \(Art\. 21\(4\) GDPR\)/);
+		expect((await scenario.graphRequests()).filter((r) => r.body.to === '4915100000732' && r.body.type === 'template')).toHaveLength(0);
+		// A template whose footer says it: recorded as given, and the text after it carries nothing more.
+		const included = await run(single('sendWhatsApp', template({ options: { messagesPerSecond: 50, objectionNotice: 'included' } })), [{ phone: '+4915100000732', name: 'Ben' }]);
+		expect(included.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', objectionNotice: true });
+		await run(text('w3', { objectionNotice: 'append', objectionNoticeText: 'Widerspruch jederzeit mit STOP.' }), [{ phone: '+4915100000732' }]);
+		const toBen = (await scenario.graphRequests()).filter((r) => r.body.to === '4915100000732' && r.outcome.status === 'accepted');
+		expect(toBen.map((r) => r.body.text?.body ?? r.body.template?.name)).toEqual(['welcome', 'Diese Woche: neue Angebote.']);
+	});
+
 	test('case 5, #21: one withdrawal setting for the trigger and Handle STOP: the credential\'s words and scope act before the answer to Meta, Handle STOP reports what was recorded', async () => {
 		await scenario.close();
 		scenario = await startScenario(kind, {}, { stopWords: 'KÜNDIGEN', stopScope: 'marketing' });

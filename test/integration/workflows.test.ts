@@ -79,6 +79,28 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		expect(texts.some((text) => text.includes('https://example.com/whatsapp'))).toBe(true);
 	});
 
+	test('inbox: HELP gets the help text once per message; a sentence that wants out becomes an urgent ticket and withdraws nothing (#13)', async () => {
+		const inbox = withSettings(readWorkflowFile(join(WORKFLOWS, 'whatsapp-consent-inbox.json')), scenario);
+		await optIn('+4915112345679');
+		const run = async (items: unknown[]) => runWorkflow(inbox, { credentials: scenario.credentials, triggerData: { nodeName: 'Opt-In Trigger', items: items as IDataObject[] } });
+
+		const help = await scenario.customerSends('4915112345679', { text: 'Hilfe' });
+		expect(help).toMatchObject([{ event: 'message.received', meaning: 'help' }]);
+		expect((await run(help)).outputOf('Send Help', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		// n8n running the same execution again (the outbox hands an item over at least once) answers nothing more.
+		expect((await run(help)).outputOf('Send Help', 1)[0].json.whatsapp).toMatchObject({ reason: 'already_sent' });
+		const again = await scenario.customerSends('4915112345679', { text: 'HILFE' });
+		expect((await run(again)).outputOf('Send Help', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		const answers = (await scenario.graphRequests()).map((r) => r.body.text?.body ?? '').filter((text) => text.includes('höchstens eine Nachricht pro Woche'));
+		expect(answers).toHaveLength(2);
+		expect(answers[0]).toMatch(/^Beispiel GmbH auf WhatsApp: .*STOP/);
+
+		const wish = await scenario.customerSends('4915112345679', { text: 'Ich möchte mich bitte abmelden' });
+		await run(wish);
+		expect(await echoes(scenario, 'helpdesk')).toEqual([expect.objectContaining({ text: 'Ich möchte mich bitte abmelden', priority: 'urgent' })]);
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915112345679', purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
 	test('newsletter: only consented subscribers, once per campaign, within the limits; the operator gets the summary (#16 #17 #20)', async () => {
 		const newsletter = withSettings(readWorkflowFile(join(WORKFLOWS, 'newsletter.json')), scenario);
 		for (const phone of ['+4915100000101', '+4915100000102', '+4915100000103']) await optIn(phone);

@@ -3,7 +3,8 @@ import { isReply, type Category } from '../../../lib/consent/types';
 import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
-import { dryRun, idempotencyKey, sendWithConsent, type DryRunOutcome, type SendOutcome } from '../../../lib/sending';
+import { objectionNotice, type ReplyLanguage } from '../../../lib/replies';
+import { dryRun, idempotencyKey, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
 import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
@@ -37,13 +38,30 @@ interface Options {
 	redactOutput?: boolean;
 }
 
+/** The Objection Notice options of an item: undefined when off. */
+function noticeOf(read: ParameterReader, index: number): ObjectionNotice | undefined {
+	const mode = read('options.objectionNotice', index, 'off') as 'off' | ObjectionNotice['mode'];
+	if (mode === 'off') return undefined;
+	const own = String(read('options.objectionNoticeText', index, '') ?? '').trim();
+	return { mode, text: own || objectionNotice(read('options.objectionNoticeLanguage', index, 'en') as ReplyLanguage) };
+}
+
 function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | undefined): JsonObject {
 	switch (outcome.status) {
 		case 'sent': {
 			// Meta's statuses say the final pricing (status.updated events, the campaign report); this is the estimate.
 			const cost = card && costOf(outcome.pricing, card);
 			const pricing = { ...outcome.pricing, estimate: true, ...(card && cost !== undefined ? { cost, currency: card.currency } : {}) };
-			return { status: 'sent', recipient, wamid: outcome.wamid, waId: outcome.waId ?? null, attempts: outcome.attempts, key: outcome.key, pricing };
+			return {
+				status: 'sent',
+				recipient,
+				wamid: outcome.wamid,
+				waId: outcome.waId ?? null,
+				attempts: outcome.attempts,
+				key: outcome.key,
+				pricing,
+				...(outcome.objectionNotice ? { objectionNotice: true } : {}),
+			};
 		}
 		case 'refused':
 			return { status: 'not_sent', recipient, reason: outcome.reason, message: outcome.message, key: outcome.key };
@@ -131,7 +149,13 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined });
 					return { json: dryRunJson(checked, recipient), ok: checked.status === 'would_send' };
 				}
-				const outcome = await sendWithConsent(ledger, client, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined }, signal, requests);
+				const outcome = await sendWithConsent(
+					ledger,
+					client,
+					{ key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, objectionNotice: noticeOf(read, index) },
+					signal,
+					requests,
+				);
 				if (outcome.status === 'failed' && !this.continueOnFail()) {
 					const error = outcome.error;
 					return error instanceof WhatsAppApiError
