@@ -110,7 +110,11 @@ async function run(kind: 'embedded' | 'postgres') {
 		const warmUp = await benchPairs(ledger, argument('warm-up', 500), 1, 40_000_000);
 		const oneByOne = await benchPairs(ledger, count, 1, 50_000_000);
 		const together = await benchPairs(ledger, count, argument('visitors', 50), 60_000_000);
-		const chain = await ledger.verifyChain();
+		// The seeded consents have no events (they stand in for a history), so the comparison of the tables with the
+		// events names one of them; what must hold is every link of the chain.
+		const verification = await ledger.verifyChain();
+		const linksHold = verification.ok || (verification.brokenAt === verification.events && verification.problem?.startsWith('the tables the gate reads were changed'));
+		const chain = { events: verification.events, links: linksHold ? 'all verified' : verification.problem };
 		console.log(JSON.stringify({ store: kind, consents, seedSeconds, gate, warmUp, pairs: [oneByOne, together], chain }));
 	} finally {
 		if (kind === 'postgres') await ledger.store.query(`DROP SCHEMA ${ledger.store.schema} CASCADE`);

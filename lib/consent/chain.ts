@@ -16,7 +16,7 @@
  * held by their SHA-256 links up to the hash the chain key was made after (LedgerKeys.keyedStart).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Queryable, Store } from '../store';
+import type { FollowUp, Queryable, Store } from '../store';
 import { Projection, type ConsentRowFacts, type SubjectFacts } from './projection';
 import { sha256Hex, type ChainLink, type CipherContext, type LedgerKeys } from './crypto';
 
@@ -63,8 +63,26 @@ export function sealPayload(keys: LedgerKeys, type: EventType, payload: Record<s
  * appended, with the sequence numbers the database gave them.
  */
 export async function linkEvents(tx: Queryable, keys: LedgerKeys, links: ChainLink[]): Promise<void> {
-	if (links.length === 0) return;
-	await tx.call('link_events', [links.map((link) => link.seq), links.map((link) => keys.linkMac(link))]);
+	const call = linkCall(keys, links);
+	if (call) await tx.call(call.fn, call.args);
+}
+
+/** The call that gives these events their keyed links; none for no events. */
+export function linkCall(keys: LedgerKeys, links: ChainLink[]): FollowUp | undefined {
+	return links.length === 0 ? undefined : { fn: 'link_events', args: [links.map((link) => link.seq), links.map((link) => keys.linkMac(link))] };
+}
+
+/**
+ * Calls a function that appends events, and links them, in one transaction: the caller's (`db` a transaction) or
+ * one of its own (`db` the store, Store.callThen). `links` says which events the answer's rows appended.
+ */
+export async function callLinked<T>(db: Queryable | Store, keys: LedgerKeys, fn: string, args: unknown[], links: (rows: T[]) => ChainLink[]): Promise<T[]> {
+	const then = (rows: T[]) => linkCall(keys, links(rows));
+	if ('callThen' in db) return db.callThen<T>(fn, args, then);
+	const rows = await db.call<T>(fn, args);
+	const next = then(rows);
+	if (next) await db.call(next.fn, next.args);
+	return rows;
 }
 
 /** Appends one event inside the caller's transaction; returns its sequence number. */

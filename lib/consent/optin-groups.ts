@@ -9,7 +9,7 @@
  */
 import { Coalescer } from '../coalescer';
 import type { Queryable, Store } from '../store';
-import { linkEvents } from './chain';
+import { callLinked } from './chain';
 import type { LedgerKeys } from './crypto';
 import type { owedRow } from './outbox';
 
@@ -94,24 +94,17 @@ function byItem<T extends { n: number }>(rows: T[], count: number): T[][] {
 }
 
 /** The subject each sign-up was recorded for; raises (CL001, CL002, CL003) if any sign-up of the group is refused. */
-export async function requestOptIns(db: Queryable, keys: LedgerKeys, signUps: SignUpRow[], maxRecent: number): Promise<string[]> {
+export async function requestOptIns(db: Queryable | Store, keys: LedgerKeys, signUps: SignUpRow[], maxRecent: number): Promise<string[]> {
 	const texts = new Map<string, { hash: string; version: string; language: string; body: string; at: Date }>();
 	for (const { text_hash: hash, text_version: version, text, at } of signUps) {
 		if (!texts.has(hash)) texts.set(hash, { hash, version, ...text, at });
 	}
 	const items = signUps.map(({ text: _text, ...item }) => item);
-	const rows = await db.call<{ n: number; subject_id: string; seq: number }>('request_opt_ins', [
-		numbered(items),
-		JSON.stringify([...texts.values()]),
-		maxRecent,
-	]);
-	const answers = byItem(rows, signUps.length).map(([row]) => row);
-	await linkEvents(
-		db,
-		keys,
-		answers.map((row, i) => ({ seq: Number(row.seq), type: 'optin.requested', subjectId: row.subject_id, atMs: signUps[i].at_ms, payloadHash: signUps[i].payload_hash })),
+	const answers = (rows: { n: number; subject_id: string; seq: number }[]) => byItem(rows, signUps.length).map(([row]) => row);
+	const rows = await callLinked(db, keys, 'request_opt_ins', [numbered(items), JSON.stringify([...texts.values()]), maxRecent], (rows: { n: number; subject_id: string; seq: number }[]) =>
+		answers(rows).map((row, i) => ({ seq: Number(row.seq), type: 'optin.requested', subjectId: row.subject_id, atMs: signUps[i].at_ms, payloadHash: signUps[i].payload_hash })),
 	);
-	return answers.map((row) => row.subject_id);
+	return answers(rows).map((row) => row.subject_id);
 }
 
 export async function findConfirmations(db: Queryable, searches: CodeSearch[]): Promise<RequestRow[][]> {
@@ -119,18 +112,16 @@ export async function findConfirmations(db: Queryable, searches: CodeSearch[]): 
 	return byItem(rows, searches.length);
 }
 
-export async function confirmOptIns(db: Queryable, keys: LedgerKeys, confirmations: ConfirmationRow[]): Promise<ConfirmationOutcome[]> {
-	const rows = await db.call<{ n: number; outcome: ConfirmationOutcome; seq: number | null }>('confirm_opt_ins', [numbered(confirmations)]);
-	const answers = byItem(rows, confirmations.length).map(([row]) => row);
-	await linkEvents(
-		db,
-		keys,
-		answers.flatMap((row, i) => {
+export async function confirmOptIns(db: Queryable | Store, keys: LedgerKeys, confirmations: ConfirmationRow[]): Promise<ConfirmationOutcome[]> {
+	type Answer = { n: number; outcome: ConfirmationOutcome; seq: number | null };
+	const answers = (rows: Answer[]) => byItem(rows, confirmations.length).map(([row]) => row);
+	const rows = await callLinked(db, keys, 'confirm_opt_ins', [numbered(confirmations)], (rows: Answer[]) =>
+		answers(rows).flatMap((row, i) => {
 			const item = confirmations[i];
 			return row.seq === null ? [] : [{ seq: Number(row.seq), type: 'optin.confirmed', subjectId: item.subject, atMs: item.at_ms, payloadHash: item.payload_hash }];
 		}),
 	);
-	return answers.map((row) => row.outcome);
+	return answers(rows).map((row) => row.outcome);
 }
 
 /** The coalescers of one ledger: concurrent callers outside a transaction share these. */
@@ -141,10 +132,10 @@ export class OptInGroups {
 
 	constructor(store: Store, keys: LedgerKeys, maxRecent: number) {
 		// Two groups of a kind may be on their way at once: one is written while the next one gathers. A group that
-		// appends events is a transaction, because their keyed links are made here, after the database numbered them.
+		// appends events is a transaction with their keyed links, made here after the database numbered them.
 		const options = { maxBatch: MAX_GROUP, lanes: 2 };
-		this.signUps = new Coalescer((items) => store.transaction((tx) => requestOptIns(tx, keys, items, maxRecent)), options);
+		this.signUps = new Coalescer((items) => requestOptIns(store, keys, items, maxRecent), options);
 		this.searches = new Coalescer((items) => findConfirmations(store, items), options);
-		this.confirmations = new Coalescer((items) => store.transaction((tx) => confirmOptIns(tx, keys, items)), options);
+		this.confirmations = new Coalescer((items) => confirmOptIns(store, keys, items), options);
 	}
 }

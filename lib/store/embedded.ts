@@ -14,7 +14,7 @@ import { StoreError } from '../errors';
 import type { Coalescer } from '../coalescer';
 import { groupCommit } from './group-commit';
 import { PGliteThread, type EmbeddedDatabase } from './pglite-thread';
-import { callStatement, type EmbeddedStoreConfig, type Row, type Store } from './store';
+import { callStatement, type EmbeddedStoreConfig, type FollowUp, type Row, type Store } from './store';
 import { Upkeep } from './upkeep';
 
 const LOCK_FILE = 'consent-ledger.lock';
@@ -132,6 +132,18 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 			);
 			upkeep.noteWrite();
 			return result;
+		},
+		async callThen<T = Row>(fn: string, args: unknown[], then: (rows: T[]) => FollowUp | undefined) {
+			// BEGIN travels with the first call and COMMIT with the second: two messages, one transaction.
+			const rows = await db.session(async (exec) => {
+				const results = await exec(`BEGIN; ${statementOf(fn, args)}`);
+				const answer = results[results.length - 1].rows as T[];
+				const next = then(answer);
+				await exec(next ? `${statementOf(next.fn, next.args)}; COMMIT` : 'COMMIT');
+				return answer;
+			});
+			upkeep.noteWrite();
+			return rows;
 		},
 		async close() {
 			if (closed) return;

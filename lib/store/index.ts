@@ -3,7 +3,7 @@ import { migrate } from './migrations';
 import { openPostgresStore } from './postgres';
 import type { Store, StoreConfig } from './store';
 
-export type { Queryable, Store, StoreConfig, EmbeddedStoreConfig, PostgresStoreConfig, Row } from './store';
+export type { FollowUp, Queryable, Store, StoreConfig, EmbeddedStoreConfig, PostgresStoreConfig, Row } from './store';
 
 /** Opens the configured store and brings its schema up to date. */
 export async function openStore(config: StoreConfig): Promise<Store> {

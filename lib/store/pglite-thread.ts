@@ -99,24 +99,33 @@ export class PGliteThread implements EmbeddedDatabase {
 
 	/** Runs `work` between BEGIN and COMMIT (ROLLBACK if it throws); nothing else runs on the database meanwhile. */
 	transaction<T>(work: (tx: EmbeddedDatabase) => Promise<T>): Promise<T> {
-		const transaction = this.afterTransactions(async () => {
+		return this.session(async () => {
 			const tx: EmbeddedDatabase = {
 				query: <R,>(sql: string, params?: unknown[]) => this.send<{ rows: R[] }>({ op: 'query', sql, params }),
 				exec: (sql: string) => this.send<Results[]>({ op: 'exec', sql }),
 			};
 			await this.send({ op: 'exec', sql: 'BEGIN' });
-			let result: T;
+			const result = await work(tx);
+			await this.send({ op: 'exec', sql: 'COMMIT' });
+			return result;
+		});
+	}
+
+	/**
+	 * Holds the line for `work`, which sends its own BEGIN and COMMIT with its statements (`exec`); a ROLLBACK
+	 * follows if it throws, so no transaction is left open.
+	 */
+	session<T>(work: (exec: (sql: string) => Promise<Results[]>) => Promise<T>): Promise<T> {
+		const session = this.afterTransactions(async () => {
 			try {
-				result = await work(tx);
+				return await work((sql) => this.send<Results[]>({ op: 'exec', sql }));
 			} catch (error) {
 				await this.send({ op: 'exec', sql: 'ROLLBACK' }).catch(() => undefined);
 				throw error;
 			}
-			await this.send({ op: 'exec', sql: 'COMMIT' });
-			return result;
 		});
-		this.lastTransaction = transaction.catch(() => undefined);
-		return transaction;
+		this.lastTransaction = session.catch(() => undefined);
+		return session;
 	}
 
 	async close(): Promise<void> {

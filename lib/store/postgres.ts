@@ -1,7 +1,7 @@
 /** The server driver: a pg pool, for n8n in queue mode on several machines. */
 import { Pool, types, type PoolClient } from 'pg';
 import { StoreError } from '../errors';
-import { assertSchemaName, callStatement, type PostgresStoreConfig, type Queryable, type Store } from './store';
+import { assertSchemaName, callStatement, type FollowUp, type PostgresStoreConfig, type Queryable, type Store } from './store';
 
 // bigint counters (event sequence numbers, counts) stay far below 2^53: read them as numbers, as PGlite does.
 const typeParsers = {
@@ -51,7 +51,7 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<St
 		call: (fn, args) => run(client, callStatement(fn, args.map((_, index) => `$${index + 1}`)), args),
 	});
 
-	return {
+	const store: Store = {
 		kind: 'postgres',
 		location,
 		schema,
@@ -71,6 +71,15 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<St
 				client.release();
 			}
 		},
+		callThen<T>(fn: string, args: unknown[], then: (rows: T[]) => FollowUp | undefined) {
+			return store.transaction(async (tx) => {
+				const rows = await tx.call<T>(fn, args);
+				const next = then(rows);
+				if (next) await tx.call(next.fn, next.args);
+				return rows;
+			});
+		},
 		close: () => pool.end(),
 	};
+	return store;
 }

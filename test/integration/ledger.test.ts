@@ -517,21 +517,15 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		clock.advance(1000);
 		const message = inbound(code, WA_ID, new Date(clock.now().getTime() - 500));
 		// The STOP (sent after the code) commits right between the two steps of the quick path.
-		// The second step is a transaction (confirm_opt_ins, with the events' keyed links).
-		const call = ledger.store.call.bind(ledger.store);
-		const transaction = ledger.store.transaction.bind(ledger.store);
-		let found = false;
+		// The second step is confirm_opt_ins with its events' keyed links, in one transaction (Store.callThen).
+		const callThen = ledger.store.callThen.bind(ledger.store);
 		let interleaved = false;
-		ledger.store.call = async <T,>(fn: string, args: unknown[]) => {
-			if (fn === 'find_confirmations') found = true;
-			return call<T>(fn, args);
-		};
-		ledger.store.transaction = async <T,>(work: Parameters<typeof transaction<T>>[0]) => {
-			if (found && !interleaved) {
+		ledger.store.callThen = async <T,>(fn: string, args: unknown[], then: Parameters<typeof callThen<T>>[2]) => {
+			if (fn === 'confirm_opt_ins' && !interleaved) {
 				interleaved = true;
 				await ledger.revoke({ waId: WA_ID, purposes: 'all', channel: 'whatsapp', messageId: 'wamid.stop-race', at: clock.now() });
 			}
-			return transaction<T>(work);
+			return callThen<T>(fn, args, then);
 		};
 		const confirmed = await ledger.confirm(message);
 		expect(interleaved).toBe(true);
