@@ -19,7 +19,8 @@ export class WhatsAppCloudApi implements ICredentialType {
 			typeOptions: { password: true },
 			required: true,
 			default: '',
-			description: 'A permanent System User token with the whatsapp_business_messaging permission',
+			description:
+				'A permanent System User token with the whatsapp_business_messaging permission, and whatsapp_business_management for templates and for the Opt-In Trigger to register its webhook URL',
 		},
 		{
 			displayName: 'Phone Number ID',
@@ -34,7 +35,15 @@ export class WhatsAppCloudApi implements ICredentialType {
 			name: 'businessAccountId',
 			type: 'string',
 			default: '',
-			description: 'The WhatsApp Business Account (WABA) ID, used to list templates',
+			description: 'The WhatsApp Business Account (WABA) ID, used to list templates and to register the Opt-In Trigger\'s webhook URL for this account',
+		},
+		{
+			displayName: 'App ID',
+			name: 'appId',
+			type: 'string',
+			default: '',
+			description:
+				"The Meta app's ID (App Dashboard → App settings → Basic). With it and the Business Account ID, the Opt-In Trigger registers its own webhook URL for this business account when it is activated.",
 		},
 		{
 			displayName: 'App Secret',
@@ -50,7 +59,8 @@ export class WhatsAppCloudApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { password: true },
 			default: '',
-			description: 'Any secret text. Enter the same text in the Meta app webhook settings.',
+			description:
+				'Any secret text. Meta sends it back when it verifies a webhook URL: the Opt-In Trigger registers its URL with it, or enter the same text in the Meta app webhook settings.',
 		},
 		{
 			displayName: 'Graph API Version',

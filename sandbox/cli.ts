@@ -27,6 +27,7 @@ export function optionsFromEnv(): SandboxOptions {
 		phoneNumberId: textFromEnv('SANDBOX_PHONE_NUMBER_ID'),
 		displayPhoneNumber: textFromEnv('SANDBOX_DISPLAY_PHONE_NUMBER'),
 		wabaId: textFromEnv('SANDBOX_WABA_ID'),
+		appId: textFromEnv('SANDBOX_APP_ID'),
 		templatesFile: textFromEnv('SANDBOX_TEMPLATES_FILE'),
 		latencyMs: numberFromEnv('SANDBOX_LATENCY_MS'),
 		throughputPerSecond: numberFromEnv('SANDBOX_THROUGHPUT_PER_SECOND'),

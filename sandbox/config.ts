@@ -33,7 +33,19 @@ export interface SandboxOptions {
 	verifiedName?: string;
 	/** Default '200000000000001'. */
 	wabaId?: string;
-	/** Where signed webhooks go; without one they are kept in the delivery log only. */
+	/** The Meta app the token and the app secret belong to, default '300000000000001'. */
+	appId?: string;
+	/**
+	 * The token's permissions (default both). Without whatsapp_business_management the WABA's `subscribed_apps` edge
+	 * answers Meta's permission error 200 (HTTP 403).
+	 */
+	tokenPermissions?: ('whatsapp_business_management' | 'whatsapp_business_messaging')[];
+	/** The WABA webhook fields the app is subscribed to (default messages and user_preferences). */
+	appFields?: string[];
+	/**
+	 * The app's callback URL: where signed webhooks go unless the app set an alternate callback for the WABA
+	 * (`POST /{waba-id}/subscribed_apps`); without either they are kept in the delivery log only.
+	 */
 	webhookUrl?: string;
 	/** Default: templates.json next to this file. */
 	templatesFile?: string;
@@ -76,6 +88,9 @@ export function resolveOptions(options: SandboxOptions = {}): SandboxConfig {
 		displayPhoneNumber: options.displayPhoneNumber ?? '+49 30 1234567',
 		verifiedName: options.verifiedName ?? 'Sandbox Business',
 		wabaId: options.wabaId ?? '200000000000001',
+		appId: options.appId ?? '300000000000001',
+		tokenPermissions: options.tokenPermissions ?? ['whatsapp_business_management', 'whatsapp_business_messaging'],
+		appFields: options.appFields ?? ['messages', 'user_preferences'],
 		webhookUrl: options.webhookUrl,
 		templatesFile: options.templatesFile ?? DEFAULT_TEMPLATES_FILE,
 		latencyMs: options.latencyMs ?? 0,
@@ -107,6 +122,8 @@ export const configPatchSchema = z
 		statusDelaysMs: z.object({ sent: z.number().min(0), delivered: z.number().min(0), read: z.number().min(0).nullable() }),
 		undeliverableSuffixes: z.array(z.string()),
 		failingSuffixes: z.array(z.string()),
+		tokenPermissions: z.array(z.enum(['whatsapp_business_management', 'whatsapp_business_messaging'])),
+		appFields: z.array(z.string()),
 	})
 	.partial()
 	.strict();

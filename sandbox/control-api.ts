@@ -106,6 +106,8 @@ async function answerControl(simulator: CloudApiSimulator, route: string, body: 
 			const requests = to ? state.requests.filter((r) => JSON.stringify(r.body ?? '').includes(to)) : state.requests;
 			return [200, { requests }];
 		}
+		case 'GET /_sandbox/subscriptions':
+			return [200, { subscriptions: [...state.subscriptions].flatMap(([wabaId, apps]) => [...apps].map(([appId, subscription]) => ({ wabaId, appId, ...subscription }))) }];
 		case 'GET /_sandbox/webhooks':
 			return [200, { deliveries: simulator.webhooks.log(), busy: simulator.webhooks.busy }];
 		case 'GET /_sandbox/chats':

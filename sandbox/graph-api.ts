@@ -1,12 +1,14 @@
 /**
  * The Graph API surface: `POST /{version}/{phone-number-id}/messages`, `GET /{version}/{phone-number-id}`,
- * `GET /{version}/{waba-id}/message_templates`. Applies injected faults, the bearer token check and the
+ * `GET /{version}/{waba-id}/message_templates`, `GET|POST|DELETE /{version}/{waba-id}/subscribed_apps` and
+ * `GET /{version}/{app-id}/subscriptions` (subscribed-apps.ts). Applies injected faults, the bearer token check and the
  * configured latency, and logs every request with its outcome for `GET /_sandbox/messages`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphApiError } from './graph-errors';
 import { readBody, sendJson, sendText, sleep } from './http-io';
 import { parseSendRequest } from './send-schema';
+import { answerAppSubscriptions, answerSubscribedApps } from './subscribed-apps';
 import type { CloudApiSimulator } from './simulator';
 import type { RequestOutcome } from './state';
 
@@ -35,14 +37,14 @@ export async function handleGraphRequest(
 	const fault = simulator.faults.next();
 
 	if (fault?.kind === 'timeout') {
-		const processed = fault.processed ? answerGraph(simulator, request, url, method, rawBody).outcome : undefined;
+		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
 		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'timeout', fault: true, ...(processed ? { processed } : {}) });
 		// Never answer: the client sees a timeout, or a dropped connection once the sandbox gives up.
 		simulator.timers.after(simulator.config.timeoutFaultMs, () => request.socket.destroy());
 		return;
 	}
 	await sleep(simulator.config.latencyMs);
-	const processed = (fault?.kind === 'http5xx' || fault?.kind === 'error') && fault.processed ? answerGraph(simulator, request, url, method, rawBody).outcome : undefined;
+	const processed = (fault?.kind === 'http5xx' || fault?.kind === 'error') && fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
 	if (fault?.kind === 'http5xx') {
 		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'http5xx', httpStatus: fault.status, fault: true, ...(processed ? { processed } : {}) });
 		sendText(response, fault.status, 'Service Unavailable');
@@ -55,18 +57,22 @@ export async function handleGraphRequest(
 		answer = errorAnswer(error);
 		answer.outcome = { status: 'error', httpStatus: error.httpStatus, code: error.code, fault: true, ...(processed ? { processed } : {}) };
 	} else {
-		answer = answerGraph(simulator, request, url, method, rawBody);
+		answer = await answerGraph(simulator, request, url, method, rawBody);
 	}
 	simulator.state.logRequest(method, url.pathname, loggedBody, answer.outcome);
 	sendJson(response, answer.status, answer.body, answer.headers);
 }
 
-function answerGraph(simulator: CloudApiSimulator, request: IncomingMessage, url: URL, method: string, rawBody: string): Answer {
+async function answerGraph(simulator: CloudApiSimulator, request: IncomingMessage, url: URL, method: string, rawBody: string): Promise<Answer> {
 	try {
-		checkToken(simulator.config.accessToken, request, url);
 		const match = GRAPH_PATH.exec(url.pathname);
 		const [objectId, edge] = match ? [match[1], match[2]] : ['', undefined];
 		const { config } = simulator;
+		if (objectId === config.appId && edge === 'subscriptions' && method === 'GET') return ok(answerAppSubscriptions(simulator, tokenOf(request, url)));
+		checkToken(config.accessToken, request, url);
+		if (objectId === config.wabaId && edge === 'subscribed_apps') {
+			return ok(await answerSubscribedApps(simulator, method, rawBody === '' ? {} : (parseJson(rawBody) as Record<string, unknown>)));
+		}
 
 		if (edge === 'message_templates' && method === 'GET' && objectId === config.wabaId) {
 			return ok({ data: simulator.catalog.list(), paging: { cursors: {} } });
@@ -115,9 +121,13 @@ function errorAnswer(error: GraphApiError): Answer {
 }
 
 /** The token as a bearer header or, as Graph also allows, an `access_token` query parameter. */
-function checkToken(expected: string, request: IncomingMessage, url: URL): void {
+function tokenOf(request: IncomingMessage, url: URL): string | null {
 	const header = request.headers.authorization ?? '';
-	const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : url.searchParams.get('access_token');
+	return header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : url.searchParams.get('access_token');
+}
+
+function checkToken(expected: string, request: IncomingMessage, url: URL): void {
+	const token = tokenOf(request, url);
 	if (token !== expected) {
 		throw new GraphApiError(190, 'The access token is missing, expired or wrong. Create a new one in Meta\'s Business settings (System users).', {
 			message: token ? 'Invalid OAuth access token - Cannot parse access token' : 'An active access token must be used to query information about the current user.',

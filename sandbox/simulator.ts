@@ -12,6 +12,7 @@ import { newWamid } from './ids';
 import { PairRateLimit, ThroughputLimit } from './rate-limits';
 import type { SendRequest } from './send-schema';
 import { SandboxState, type ChatMessage, type DeliveryStatus, type SandboxUser } from './state';
+import { callbackFor } from './subscribed-apps';
 import { TemplateCatalog } from './templates';
 
 /** Service messages free per business number and month (Meta's allowance since October 2026). */
@@ -52,7 +53,12 @@ export class CloudApiSimulator {
 		this.catalog = catalog;
 		this.throughput = new ThroughputLimit(this.config.throughputPerSecond);
 		this.pairRate = new PairRateLimit(this.config.pairRateSeconds, this.config.pairBurst);
-		this.webhooks = new WebhookDispatcher(() => this.config, this.timers, () => this.state.isoNow());
+		// Meta's alternate callbacks carry `messages` (statuses included), never `user_preferences`.
+		this.webhooks = new WebhookDispatcher(
+			() => ({ ...this.config, callbackFor: (kind) => callbackFor(this, kind === 'user_preferences' ? 'user_preferences' : 'messages') }),
+			this.timers,
+			() => this.state.isoNow(),
+		);
 	}
 
 	get business(): BusinessIdentity {

@@ -52,8 +52,16 @@ export interface LoggedRequest {
 	outcome: RequestOutcome;
 }
 
+/** One app's subscription to a WABA's webhooks (`POST /{waba-id}/subscribed_apps`). */
+export interface AppSubscription {
+	/** The alternate callback URL for this WABA: Meta sends the overridable fields there instead of the app's. */
+	overrideCallbackUri?: string;
+}
+
 export class SandboxState {
 	readonly users = new Map<string, SandboxUser>();
+	/** Per WABA id, per app id. */
+	readonly subscriptions = new Map<string, Map<string, AppSubscription>>();
 	readonly chats = new Map<string, ChatMessage[]>();
 	readonly requests: LoggedRequest[] = [];
 	/** Moves the sandbox clock forward (`POST /_sandbox/clock`), so a test can let a service window expire. */
@@ -113,6 +121,7 @@ export class SandboxState {
 
 	clear(): void {
 		this.users.clear();
+		this.subscriptions.clear();
 		this.chats.clear();
 		this.requests.length = 0;
 		this.clockOffsetMs = 0;

@@ -16,7 +16,8 @@ const REORDER_BATCH_MS = 80;
 const ATTEMPT_TIMEOUT_MS = 10_000;
 
 export interface DeliverySettings {
-	webhookUrl?: string;
+	/** Where a webhook of this kind goes now (the WABA's alternate callback or the app's); asked at every attempt. */
+	callbackFor(kind: WebhookEvent['kind']): string | undefined;
 	appSecret: string;
 	duplicateDeliveries: number;
 	reorderDeliveries: boolean;
@@ -36,7 +37,7 @@ export interface Delivery {
 	summary: string;
 	/** 0 for the original, 1… for the extra copies. */
 	copy: number;
-	/** not_delivered: no webhook URL was set when the event happened. */
+	/** not_delivered: no callback URL was set when the event happened. */
 	state: 'pending' | 'delivered' | 'failed' | 'not_delivered';
 	/** The exact bytes sent, and their signature header. */
 	body: string;
@@ -68,7 +69,7 @@ export class WebhookDispatcher {
 				kind: event.kind,
 				summary: event.summary,
 				copy,
-				state: settings.webhookUrl ? 'pending' : 'not_delivered',
+				state: settings.callbackFor(event.kind) ? 'pending' : 'not_delivered',
 				body,
 				signature,
 				payload: event.payload,
@@ -110,7 +111,7 @@ export class WebhookDispatcher {
 	}
 
 	private attempt(delivery: Delivery): void {
-		const url = this.settings().webhookUrl;
+		const url = this.settings().callbackFor(delivery.kind);
 		if (!url) {
 			delivery.state = 'not_delivered';
 			return;

@@ -14,6 +14,7 @@ import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
 import { properties } from './description';
 import { answerHandshake, receiveMetaEvents } from './meta';
+import { deregisterMetaCallback, registerMetaCallback } from './registration';
 import { receiveSignup, serveWidget } from './signup';
 import { widgetConfigOf } from './widgetConfig';
 
@@ -46,10 +47,14 @@ export class OptInTrigger implements INodeType {
 
 	webhookMethods = {
 		default: {
+			/** Always false: `create` declares the purposes on every activation, and registration reads Meta's state itself. */
 			async checkExists(this: IHookFunctions): Promise<boolean> {
 				return false;
 			},
-			/** Checks the settings and declares the purposes before the first visitor arrives. */
+			/**
+			 * Checks the settings and declares the purposes before the first visitor arrives, then registers this URL as the
+			 * business account's callback at Meta (registration.ts), whose handshake the `setup` webhook answers.
+			 */
 			async create(this: IHookFunctions): Promise<boolean> {
 				let config;
 				try {
@@ -64,10 +69,11 @@ export class OptInTrigger implements INodeType {
 					// Activation is where a wrong store shows first (the embedded one in queue mode): with its fix.
 					throw toNodeError(this.getNode(), error);
 				}
+				await registerMetaCallback.call(this);
 				return true;
 			},
 			async delete(this: IHookFunctions): Promise<boolean> {
-				return true;
+				return await deregisterMetaCallback.call(this);
 			},
 		},
 		setup: {

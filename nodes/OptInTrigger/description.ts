@@ -16,7 +16,7 @@ export const EVENT_OPTIONS = [
 export const properties: INodeProperties[] = [
 	{
 		displayName:
-			'In your Meta app, set the webhook Callback URL to this trigger\'s Production URL and the Verify Token to the one in the WhatsApp credential, then subscribe to "messages" (and "user_preferences"). The sign-up page is the same URL opened in a browser; embed it with &lt;script src="…URL…?asset=widget.js" async&gt;&lt;/script&gt;.',
+			'With the Business Account ID and App ID in the WhatsApp credential, this trigger registers its URL with Meta for that business account when activated. Otherwise set the webhook Callback URL in your Meta app to this trigger\'s Production URL and the Verify Token to the one in the credential. Either way, subscribe the app to "messages" (and "user_preferences"). The sign-up page is the same URL opened in a browser; embed it with &lt;script src="…URL…?asset=widget.js" async&gt;&lt;/script&gt;.',
 		name: 'setupNotice',
 		type: 'notice',
 		default: '',
@@ -138,6 +138,14 @@ export const properties: INodeProperties[] = [
 					"This trigger's address as visitors reach it, when n8n sits behind a proxy or CDN under another address than n8n's webhook URL. Empty: n8n's webhook URL, or the address the visitor used when it is n8n's own host or an allowed website.",
 			},
 			redactOutputOption,
+			{
+				displayName: 'Register Webhook with Meta',
+				name: 'registerWebhook',
+				type: 'boolean',
+				default: true,
+				description:
+					"Whether this trigger sets its URL as the business account's webhook callback at Meta when it is activated, and removes it again when deactivated (needs Business Account ID and App ID in the WhatsApp credential, and a token with whatsapp_business_management). Off: set the callback URL in the Meta App Dashboard yourself. Without this option: on when the credential has both IDs.",
+			},
 			{ displayName: 'Sign-Up Page URL for Replies', name: 'signupUrl', type: 'string', default: '', description: 'Linked in replies to START and to expired codes. Empty: this trigger\'s page.' },
 		],
 	},

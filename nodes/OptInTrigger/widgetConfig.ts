@@ -12,6 +12,8 @@ export interface TriggerOptions {
 	languages?: ('de' | 'en')[];
 	primaryColour?: string;
 	publicUrl?: string;
+	/** Unset: on when the WhatsApp credential has a Business Account ID and an App ID. */
+	registerWebhook?: boolean;
 	minimumAge?: number;
 	ipMode?: 'off' | 'truncated' | 'hashed';
 	signupUrl?: string;

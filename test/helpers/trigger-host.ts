@@ -10,11 +10,20 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ICredentialDataDecryptedObject, IDataObject, IWebhookFunctions } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IDataObject, IHookFunctions, IWebhookFunctions, WorkflowActivateMode } from 'n8n-workflow';
 import { OptInTrigger } from '../../nodes/OptInTrigger/OptInTrigger.node';
 
 export interface TriggerHost {
+	/** The production URL (`/webhook/whatsapp`). */
 	url: string;
+	/** The test URL (`/webhook-test/whatsapp`) the same trigger answers while n8n listens for a test event. */
+	testUrl: string;
+	/**
+	 * The context n8n gives `webhookMethods` (IHookFunctions): `activate` and `update` (n8n's delete) for the
+	 * production URL, `manual` and `manual-delete` for a test listen. Each URL keeps its own node static data, as n8n
+	 * keeps it with the workflow and with the test registration; `url` stands in for another webhook URL.
+	 */
+	hooks(mode: 'activate' | 'update' | 'manual' | 'manual-delete', options?: { url?: string }): IHookFunctions;
 	/** The items of each execution n8n stored, in order. */
 	executions: IDataObject[][];
 	/** The status of every answer sent. */
@@ -61,14 +70,8 @@ function expressLike(res: ServerResponse) {
 	return wrapped;
 }
 
-function context(request: IncomingMessage, raw: Buffer, res: ServerResponse, url: string, options: TriggerHostOptions, warnings: string[]): IWebhookFunctions {
-	let body: unknown = {};
-	try {
-		body = JSON.parse(raw.toString('utf8'));
-	} catch {
-		// the trigger reads the raw bytes; a body that is not JSON is its to judge
-	}
-	const parameters: IDataObject = {
+function parametersOf(options: TriggerHostOptions): IDataObject {
+	return {
 		path: 'whatsapp',
 		businessName: 'Beispiel GmbH',
 		businessNumber: '+49 30 1234567',
@@ -78,15 +81,29 @@ function context(request: IncomingMessage, raw: Buffer, res: ServerResponse, url
 		options: {},
 		...options.parameters,
 	};
+}
+
+const NODE = { name: 'Opt-In Trigger', type: 'n8n-nodes-whatsapp-consent.optInTrigger', typeVersion: 1 };
+
+function context(request: IncomingMessage, raw: Buffer, res: ServerResponse, url: string, options: TriggerHostOptions, warnings: string[]): IWebhookFunctions {
+	let body: unknown = {};
+	try {
+		body = JSON.parse(raw.toString('utf8'));
+	} catch {
+		// the trigger reads the raw bytes; a body that is not JSON is its to judge
+	}
+	const parameters = parametersOf(options);
 	const log = (line: string) => warnings.push(line);
+	// n8n serves the GET (`setup`: widget and Meta's handshake) and the POST (`default`) on the same URL.
+	const query = Object.fromEntries(new URL(request.url ?? '/', 'http://host').searchParams);
 	return {
-		getRequestObject: () => ({ headers: request.headers, rawBody: raw, body, query: {}, readRawBody: async () => undefined }),
+		getRequestObject: () => ({ headers: request.headers, rawBody: raw, body, query, readRawBody: async () => undefined }),
 		getResponseObject: () => expressLike(res),
 		getCredentials: async (name: string) => options.credentials[name],
 		getNodeParameter: (name: string, fallback?: unknown) => parameters[name] ?? fallback,
-		getWebhookName: () => 'default',
+		getWebhookName: () => (request.method === 'GET' ? 'setup' : 'default'),
 		getNodeWebhookUrl: () => url,
-		getNode: () => ({ name: 'Opt-In Trigger', type: 'n8n-nodes-whatsapp-consent.optInTrigger', typeVersion: 1, parameters }),
+		getNode: () => ({ ...NODE, parameters }),
 		logger: { warn: log, error: log, info: () => undefined, debug: () => undefined },
 	} as unknown as IWebhookFunctions;
 }
@@ -97,6 +114,8 @@ export async function startTriggerHost(options: TriggerHostOptions): Promise<Tri
 	const answers: number[] = [];
 	const warnings: string[] = [];
 	let url = '';
+	let testUrl = '';
+	const staticData = { production: {} as IDataObject, test: {} as IDataObject };
 	const server: Server = createServer((request, res) => {
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -128,9 +147,29 @@ export async function startTriggerHost(options: TriggerHostOptions): Promise<Tri
 		});
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/whatsapp`;
+	const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	url = `${base}/webhook/whatsapp`;
+	testUrl = `${base}/webhook-test/whatsapp`;
+	const hooks = (mode: 'activate' | 'update' | 'manual' | 'manual-delete', hookOptions: { url?: string } = {}): IHookFunctions => {
+		const test = mode === 'manual' || mode === 'manual-delete';
+		const parameters = parametersOf(options);
+		const log = (line: string) => warnings.push(line);
+		// n8n runs test webhooks' create with activation 'manual' and every delete with 'update'.
+		const activation: WorkflowActivateMode = mode === 'manual' ? 'manual' : mode === 'activate' ? 'activate' : 'update';
+		return {
+			getCredentials: async (name: string) => options.credentials[name],
+			getNodeParameter: (name: string, fallback?: unknown) => parameters[name] ?? fallback,
+			getNodeWebhookUrl: () => hookOptions.url ?? (test ? testUrl : url),
+			getActivationMode: () => activation,
+			getWorkflowStaticData: () => (test ? staticData.test : staticData.production),
+			getNode: () => ({ ...NODE, parameters }),
+			logger: { warn: log, error: log, info: log, debug: () => undefined },
+		} as unknown as IHookFunctions;
+	};
 	return {
 		url,
+		testUrl,
+		hooks,
 		executions,
 		answers,
 		warnings,
