@@ -10,6 +10,8 @@ export const EVENT_OPTIONS = [
 	{ name: 'Other Message', value: 'message.received', description: 'Any other message: a question for the helpdesk, or START' },
 	{ name: 'Delivery Status', value: 'status.updated', description: 'Sent, delivered, read or failed (recorded either way)' },
 	{ name: 'In-App Marketing Preference', value: 'marketing.preference', description: 'The person switched marketing off or on in WhatsApp' },
+	{ name: 'Template Updated', value: 'template.updated', description: 'Meta paused, disabled, rejected or approved a template, or changed its category: Send WhatsApp applies it at once' },
+	{ name: 'Consent Incident', value: 'consent.incident', description: 'Meta priced as marketing a message the consent gate let through as utility or a reply: recorded in the ledger, check the template' },
 	{ name: 'Rejected Event', value: 'event.rejected', description: 'An event from Meta that could not be understood: kept in the ledger with the reason, the rest was processed' },
 ];
 
