@@ -197,7 +197,8 @@ export function checkTemplateContent(info: TemplateInfo, content: TemplateConten
 	checkPart(info, 'header', content.header, mediaHeader ? [] : placeholdersOf(info.header?.text));
 	checkPart(info, 'body', content.body, placeholdersOf(info.body));
 	if (mediaHeader && !content.headerMedia) {
-		throw new ValidationError('headerMedia', `Template '${info.name}' has a ${mediaHeader.toLowerCase()} header`, `Give the ${mediaHeader.toLowerCase()}'s link or media ID`);
+		const media = mediaHeader.toLowerCase();
+		throw new ValidationError('headerMedia', `Template '${info.name}' has ${media === 'image' ? 'an' : 'a'} ${media} header`, `Give the ${media}'s link or media ID`);
 	}
 	if (!mediaHeader && content.headerMedia) {
 		throw new ValidationError('headerMedia', `Template '${info.name}' has no media header`, 'Remove the header media');
