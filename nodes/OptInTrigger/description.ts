@@ -18,7 +18,7 @@ export const EVENT_OPTIONS = [
 export const properties: INodeProperties[] = [
 	{
 		displayName:
-			'In your Meta app, set the webhook Callback URL to this trigger\'s Production URL and the Verify Token to the one in the WhatsApp credential, then subscribe to "messages" (and "user_preferences"). The sign-up page is the same URL opened in a browser; embed it with &lt;script src="…URL…?asset=widget.js" async&gt;&lt;/script&gt;.',
+			'In your Meta app, set the webhook Callback URL to this trigger\'s Production URL and the Verify Token to the one in the WhatsApp credential, then subscribe to "messages" (and "user_preferences", "message_template_status_update" and "template_category_update", so Send WhatsApp knows paused and recategorised templates at once). The sign-up page is the same URL opened in a browser; embed it with &lt;script src="…URL…?asset=widget.js" async&gt;&lt;/script&gt;.',
 		name: 'setupNotice',
 		type: 'notice',
 		default: '',
