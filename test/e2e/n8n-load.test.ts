@@ -151,9 +151,14 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 			const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
 			await context.addCookies([api.browserCookie()]);
 			const page = await context.newPage();
-			await page.goto(`${n8nUrl}/workflow/${workflow.id}`);
-			await page.getByText('Send WhatsApp', { exact: true }).first().dblclick();
+			// The editor's link to a node opens its settings; a double click on the node does too, where the link does not.
+			await page.goto(`${n8nUrl}/workflow/${workflow.id}/${send.id}`);
 			const locator = page.locator('[data-test-id="resource-locator-template"]');
+			const opened = await locator.waitFor({ timeout: 20_000 }).then(
+				() => true,
+				() => false,
+			);
+			if (!opened) await page.locator('[data-test-id="canvas-node"]').first().dblclick();
 			await locator.locator('input').first().click();
 			const entry = page.getByText('delivery_slot · en · UTILITY · named');
 			await entry.waitFor({ timeout: 30_000 });
