@@ -142,7 +142,9 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 			type: `${PACKAGE_NAME}.sendWhatsApp`,
 			typeVersion: 2,
 			position: [0, 0],
-			parameters: { operation: 'sendTemplate', template: { __rl: true, mode: 'list', value: '' } },
+			// A fixed recipient: the editor reloads the fields only when it can resolve every parameter of the node, and
+			// the default `{{ $json.phone }}` cannot be resolved on a node without input data.
+			parameters: { operation: 'sendTemplate', template: { __rl: true, mode: 'list', value: '' }, recipient: '+4915112345678' },
 			credentials: { whatsAppCloudApi: { id: 'whatsapp-cloud-api', name: 'WhatsApp Cloud API' }, consentLedgerApi: { id: 'consent-ledger', name: 'Consent Ledger' } },
 		};
 		const { data: workflow } = await api.post<{ data: { id: string } }>('/rest/workflows', { name: 'Template editor', nodes: [send], connections: {}, settings: { executionOrder: 'v1' } });
@@ -159,7 +161,8 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 				() => false,
 			);
 			if (!opened) await page.locator('[data-test-id="canvas-node"]').first().dblclick();
-			await locator.locator('input').first().click();
+			// The value's input, not the mode selector's ("From List" / "By Name") before it.
+			await locator.locator('[data-test-id="rlc-input"]').click();
 			const entry = page.getByText('delivery_slot · en · UTILITY · named');
 			await entry.waitFor({ timeout: 30_000 });
 			expect(await page.getByText('spring_sale · de · MARKETING · positional').isVisible()).toBe(true);

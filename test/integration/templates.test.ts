@@ -138,6 +138,8 @@ describe.each(STORE_KINDS)('templates from the business account (%s store)', (ki
 		// "By Name" without the language: the one language the template has.
 		expect((await fields('spring_sale')).map((field) => field.id)).toContain('button_0_copy_code');
 		await expect(fields('welcome')).rejects.toThrow("Template 'welcome' exists in de, en");
+		// Before a template is chosen: no fields and a notice, not an error the editor would show instead of them.
+		expect(await getTemplateVariables.call(editor(scenario, { template: { __rl: true, mode: 'list', value: '' } }))).toEqual({ fields: [], emptyFieldsNotice: 'Choose a template to see its variables' });
 	});
 
 	test('version 2 sends from the fields; a missing variable is named before anything is sent; version 1 still works', async () => {

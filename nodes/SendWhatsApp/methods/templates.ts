@@ -47,8 +47,11 @@ export async function searchTemplates(this: ILoadOptionsFunctions, filter?: stri
 /** One field per variable of the chosen template (n8n's resource mapper). */
 export async function getTemplateVariables(this: ILoadOptionsFunctions): Promise<ResourceMapperFields> {
 	const directory = await directoryOf(this);
+	const chosen = String(this.getNodeParameter('template', '', { extractValue: true }) ?? '').trim();
+	// Nothing chosen yet: no fields, and no error for the editor to show.
+	if (chosen === '') return { fields: [], emptyFieldsNotice: 'Choose a template to see its variables' };
 	try {
-		const { name, language } = templateReference(this.getNodeParameter('template', undefined, { extractValue: true }));
+		const { name, language } = templateReference(chosen);
 		const template = await findTemplate(directory, async () => [], name, language);
 		return {
 			fields: templateVariables(template).map((variable) => ({
