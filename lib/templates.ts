@@ -12,7 +12,7 @@ import type { TemplateInfo, TemplatePage } from './whatsapp/templates';
  */
 export const TEMPLATE_LIST_TTL_MS = 10 * 60_000;
 
-/** More pages than any account has (Meta allows 250 templates per account, or 6,000 verified; 100 per page). */
+/** A bound on the pages of one list (100 templates each), should a cursor never end. */
 const MAX_PAGES = 100;
 
 export interface TemplateSource {

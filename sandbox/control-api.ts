@@ -123,8 +123,13 @@ async function answerControl(simulator: CloudApiSimulator, route: string, body: 
 			return [200, { chats: [...state.users.values()].map((user) => chatSummary(simulator, user)) }];
 		case 'GET /_sandbox/templates':
 			return [200, { data: simulator.catalog.list() }];
-		case 'POST /_sandbox/templates':
-			return [200, simulator.changeTemplate(valid(templateChangeSchema, body))];
+		case 'POST /_sandbox/templates': {
+			const change = valid(templateChangeSchema, body);
+			if (!simulator.catalog.list().some((t) => t.name === change.name && t.language === change.language)) {
+				throw new ControlInputError(404, `There is no template '${change.name}' in '${change.language}'; GET /_sandbox/templates lists them`);
+			}
+			return [200, simulator.changeTemplate(change)];
+		}
 		default:
 			throw new ControlInputError(404, `No control endpoint ${route}. See sandbox/README.md for the list.`);
 	}

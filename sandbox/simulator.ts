@@ -173,14 +173,14 @@ export class CloudApiSimulator {
 	changeTemplate(input: TemplateChangeInput): TemplateDefinition {
 		const time = this.state.unixNow();
 		const before = this.catalog.list().find((t) => t.name === input.name && t.language === input.language);
-		if (!before) this.catalog.update(input.name, input.language, {});
-		const previousCategory = before!.category;
+		if (!before) throw new Error(`There is no template '${input.name}' in '${input.language}'`);
+		const previousCategory = before.category;
 		const notify = input.notify ?? 'completed';
 		const ref = (template: TemplateDefinition) => ({ id: template.id ?? this.templateId(template), name: template.name, language: template.language, category: template.category });
 		if (input.category && notify !== 'none') {
-			this.webhooks.emit(templateCategoryEvent(this.business, ref(before!), { stage: 'impending', correctCategory: input.category, at: time + 86_400 }, time));
+			this.webhooks.emit(templateCategoryEvent(this.business, ref(before), { stage: 'impending', correctCategory: input.category, at: time + 86_400 }, time));
 		}
-		if (input.category && notify === 'impending') return before!;
+		if (input.category && notify === 'impending') return before;
 		const template = this.catalog.update(input.name, input.language, { status: input.status, category: input.category });
 		if (notify === 'none') return template;
 		if (input.category) this.webhooks.emit(templateCategoryEvent(this.business, ref(template), { stage: 'completed', previousCategory }, time));
