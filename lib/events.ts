@@ -11,6 +11,7 @@ import type { Category, ConfirmOutcome, ConfirmResult } from './consent/types';
 import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
 import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext, type ReplyLanguage } from './replies';
 import { rawOf, type WebhookEvent } from './whatsapp/webhook';
+import { invalidateTemplates } from './templates';
 
 export type TriggerEventName =
 	| 'optin.requested'
@@ -20,6 +21,8 @@ export type TriggerEventName =
 	| 'message.received'
 	| 'status.updated'
 	| 'marketing.preference'
+	| 'template.updated'
+	| 'consent.incident'
 	| 'event.rejected';
 
 export interface TriggerEvent {
@@ -204,6 +207,29 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 			})),
 		);
 		scope.emit(status);
+		if (status.incidentOwed) scope.emit({ owed: status.incidentOwed });
+	} else if (event.kind === 'template') {
+		const { kind: _kind, update: change, previousCategory, ...update } = event;
+		const recorded = await ledger.recordTemplateUpdate(
+			update,
+			scope.owing((result) => ({
+				item: {
+					event: 'template.updated',
+					at: event.at.toISOString(),
+					change,
+					wabaId: event.wabaId,
+					templateId: event.templateId,
+					name: event.name,
+					language: event.language,
+					...(change === 'status' ? { status: event.status, reason: event.reason } : { category: event.category, previousCategory }),
+					applied: result.applied,
+				},
+				about: {},
+			})),
+		);
+		// This process's Send nodes fetch the list again; every other process reads the notice from the ledger.
+		invalidateTemplates(event.wabaId);
+		scope.emit(recorded);
 	} else if (event.kind === 'preference') {
 		const preference = await applyPreference(
 			ledger,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Ledger } from './consent/ledger';
 import { isReply, type Category, type GateDecision, type RefusalReason } from './consent/types';
 import { MARKETING_STOPPED_CODE } from './consent/sends';
+import { templateQuestion, type ApprovedTemplate } from './consent/gate';
 import { ConsentError, ValidationError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
@@ -21,6 +22,11 @@ export interface ConsentedSend {
 	message: OutgoingMessage;
 	/** The Campaign Key the send belongs to (the campaign report counts it). */
 	campaign?: string;
+	/**
+	 * For a template message: the template as Meta approved it and its webhooks since changed it. The gate then asks
+	 * about Meta's category where it is stricter (`templateQuestion`), and refuses a paused or disabled template.
+	 */
+	template?: ApprovedTemplate;
 	/** Art. 21(4) GDPR: the first marketing message to a person carries the notice of the right to object. */
 	objectionNotice?: ObjectionNotice;
 }
@@ -89,6 +95,13 @@ async function refusal(ledger: SendLedger, send: ConsentedSend, reserved = false
 	return decisions.find((decision): decision is GateDecision & { allowed: false } => !decision.allowed);
 }
 
+/** The send as the gate asks about it: with its template's category where Meta's is stricter, or refused for its template. */
+function asTemplateAsks(send: ConsentedSend): ConsentedSend | { refused: GateDecision & { allowed: false } } {
+	if (!send.template) return send;
+	const question = templateQuestion(send.template, send.category);
+	return 'refused' in question ? question : { ...send, category: question.category };
+}
+
 /** What a dry run found: the request Meta would get, or why nothing would go out. Nothing is reserved or sent. */
 export type DryRunOutcome =
 	| { status: 'would_send'; key: string; request: MessageRequest; pricing: MessagePricing }
@@ -99,9 +112,11 @@ export type DryRunOutcome =
  * A send up to the last step before Meta: the message is built and validated as `sendWithConsent` would, and the
  * gate asked the same questions; the key is looked up, not reserved.
  */
-export async function dryRun(consentLedger: Ledger, send: ConsentedSend): Promise<DryRunOutcome> {
-	const { key } = send;
-	const request = buildMessage(send.recipient, send.message);
+export async function dryRun(consentLedger: Ledger, asked: ConsentedSend): Promise<DryRunOutcome> {
+	const { key } = asked;
+	const request = buildMessage(asked.recipient, asked.message);
+	const send = asTemplateAsks(asked);
+	if ('refused' in send) return { status: 'refused', key, reason: send.refused.reason, message: send.refused.message };
 	const refused = await refusal(sendLedgerFor(consentLedger), send);
 	if (refused) return { status: 'refused', key, reason: refused.reason, message: refused.message };
 	if (await consentLedger.wasSent(key)) return { status: 'already_sent', key };
@@ -115,12 +130,14 @@ export async function dryRun(consentLedger: Ledger, send: ConsentedSend): Promis
 export async function sendWithConsent(
 	consentLedger: Ledger,
 	client: WhatsAppClient,
-	send: ConsentedSend,
+	asked: ConsentedSend,
 	signal?: AbortSignal,
 	/** Bounds the requests waiting for Meta's answer across the sends that share it (the node's Parallel Requests). */
 	requests?: Semaphore,
 ): Promise<SendOutcome> {
-	const { key } = send;
+	const { key } = asked;
+	const send = asTemplateAsks(asked);
+	if ('refused' in send) return { status: 'refused', key, reason: send.refused.reason, message: send.refused.message };
 	const ledger = sendLedgerFor(consentLedger);
 	const windowClosed = questionsFor(send).length > 1 ? await refusal(ledger, { ...send, category: 'service' }) : undefined;
 	if (windowClosed) {

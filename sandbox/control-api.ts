@@ -31,6 +31,17 @@ const inboundSchema = z
 const preferenceSchema = z.object({ waId: digits, value: z.enum(['stop', 'resume']) }).strict();
 const SECRET_SETTINGS = new Set(['accessToken', 'appSecret']);
 const clockSchema = z.object({ advanceSeconds: z.number().min(0) }).strict();
+const templateChangeSchema = z
+	.object({
+		name: z.string().min(1),
+		language: z.string().min(2),
+		status: z.enum(['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED']).optional(),
+		reason: z.string().min(1).optional(),
+		category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).optional(),
+		notify: z.enum(['completed', 'impending', 'none']).optional(),
+	})
+	.strict()
+	.refine((input) => (input.status === undefined) !== (input.category === undefined), { message: 'Give either a status or a category' });
 
 class ControlInputError extends Error {
 	constructor(readonly status: number, message: string) {
@@ -114,6 +125,13 @@ async function answerControl(simulator: CloudApiSimulator, route: string, body: 
 			return [200, { chats: [...state.users.values()].map((user) => chatSummary(simulator, user)) }];
 		case 'GET /_sandbox/templates':
 			return [200, { data: simulator.catalog.list() }];
+		case 'POST /_sandbox/templates': {
+			const change = valid(templateChangeSchema, body);
+			if (!simulator.catalog.list().some((t) => t.name === change.name && t.language === change.language)) {
+				throw new ControlInputError(404, `There is no template '${change.name}' in '${change.language}'; GET /_sandbox/templates lists them`);
+			}
+			return [200, simulator.changeTemplate(change)];
+		}
 		default:
 			throw new ControlInputError(404, `No control endpoint ${route}. See sandbox/README.md for the list.`);
 	}

@@ -75,7 +75,14 @@ async function answerGraph(simulator: CloudApiSimulator, request: IncomingMessag
 		}
 
 		if (edge === 'message_templates' && method === 'GET' && objectId === config.wabaId) {
-			return ok({ data: simulator.catalog.list(), paging: { cursors: {} } });
+			const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined;
+			const next = (after: string) => {
+				const following = new URL(url);
+				following.searchParams.set('after', after);
+				following.searchParams.delete('access_token');
+				return following.toString();
+			};
+			return ok(simulator.catalog.page(limit, url.searchParams.get('after') ?? undefined, next));
 		}
 		if (objectId !== config.phoneNumberId || (edge !== undefined && edge !== 'messages')) {
 			throw new GraphApiError(100, `Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, {

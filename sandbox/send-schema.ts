@@ -21,6 +21,7 @@ const imageParameter = z.object({ type: z.literal('image'), image: mediaObject }
 const documentParameter = z.object({ type: z.literal('document'), document: mediaObject });
 const videoParameter = z.object({ type: z.literal('video'), video: mediaObject });
 const payloadParameter = z.object({ type: z.literal('payload'), payload: z.string().min(1) });
+const couponCodeParameter = z.object({ type: z.literal('coupon_code'), coupon_code: z.string().min(1).max(15) });
 
 const templateParameter = z.discriminatedUnion('type', [
 	textParameter,
@@ -30,6 +31,7 @@ const templateParameter = z.discriminatedUnion('type', [
 	documentParameter,
 	videoParameter,
 	payloadParameter,
+	couponCodeParameter,
 ]);
 
 const templateComponent = z.object({

@@ -13,13 +13,22 @@ import { PairRateLimit, ThroughputLimit } from './rate-limits';
 import type { SendRequest } from './send-schema';
 import { SandboxState, type ChatMessage, type DeliveryStatus, type SandboxUser } from './state';
 import { callbackFor } from './subscribed-apps';
-import { TemplateCatalog } from './templates';
+import { TemplateCatalog, type TemplateCategory, type TemplateDefinition } from './templates';
+
+export interface TemplateChangeInput {
+	name: string;
+	language: string;
+	status?: TemplateDefinition['status'];
+	reason?: string;
+	category?: TemplateCategory;
+	notify?: 'completed' | 'impending' | 'none';
+}
 
 /** Service messages free per business number and month (Meta's allowance since October 2026). */
 const SERVICE_ALLOWANCE = 1000;
 import { Timers } from './timers';
 import { WebhookDispatcher } from './webhook-dispatcher';
-import { inboundMessageEvent, statusEvent, userPreferenceEvent, type BusinessIdentity } from './webhook-payloads';
+import { inboundMessageEvent, statusEvent, templateCategoryEvent, templateStatusEvent, userPreferenceEvent, type BusinessIdentity } from './webhook-payloads';
 
 export interface SendResponse {
 	messaging_product: 'whatsapp';
@@ -71,6 +80,7 @@ export class CloudApiSimulator {
 		this.webhooks.clear();
 		this.faults.clear();
 		this.state.clear();
+		this.catalog.reset();
 		this.config = structuredClone(this.initialConfig);
 		this.throughput = new ThroughputLimit(this.config.throughputPerSecond);
 		this.pairRate = new PairRateLimit(this.config.pairRateSeconds, this.config.pairBurst);
@@ -158,6 +168,35 @@ export class CloudApiSimulator {
 		this.state.chat(waId).push(chatEntry);
 		this.webhooks.emit(inboundMessageEvent(this.business, user, ordered));
 		return { messageId: id, waId, userId: user.userId };
+	}
+
+	/**
+	 * Meta changes a template: its status (with a status webhook) or its category. A category change comes as
+	 * Meta sends it: the impending notice first (the template keeps its category), then the completed one;
+	 * `notify: 'impending'` stops after the first, `'none'` changes the template without a webhook (a webhook
+	 * that never arrived, so that a send relies on what it knew before).
+	 */
+	changeTemplate(input: TemplateChangeInput): TemplateDefinition {
+		const time = this.state.unixNow();
+		const before = this.catalog.list().find((t) => t.name === input.name && t.language === input.language);
+		if (!before) throw new Error(`There is no template '${input.name}' in '${input.language}'`);
+		const previousCategory = before.category;
+		const notify = input.notify ?? 'completed';
+		const ref = (template: TemplateDefinition) => ({ id: template.id ?? this.templateId(template), name: template.name, language: template.language, category: template.category });
+		if (input.category && notify !== 'none') {
+			this.webhooks.emit(templateCategoryEvent(this.business, ref(before), { stage: 'impending', correctCategory: input.category, at: time + 86_400 }, time));
+		}
+		if (input.category && notify === 'impending') return before;
+		const template = this.catalog.update(input.name, input.language, { status: input.status, category: input.category });
+		if (notify === 'none') return template;
+		if (input.category) this.webhooks.emit(templateCategoryEvent(this.business, ref(template), { stage: 'completed', previousCategory }, time));
+		if (input.status) this.webhooks.emit(templateStatusEvent(this.business, ref(template), input.status, input.reason ?? null, time));
+		return template;
+	}
+
+	/** The id the template list gives a template without one in the file. */
+	private templateId(template: TemplateDefinition): string {
+		return String(900_000_000_000_000 + this.catalog.list().indexOf(template));
 	}
 
 	/** The customer flips "marketing messages" for this business in the WhatsApp app. */

@@ -13,6 +13,7 @@ const templateButtonSchema = z.discriminatedUnion('type', [
 	z.object({ type: z.literal('QUICK_REPLY'), text: z.string() }),
 	z.object({ type: z.literal('URL'), text: z.string(), url: z.string() }),
 	z.object({ type: z.literal('PHONE_NUMBER'), text: z.string(), phone_number: z.string() }),
+	z.object({ type: z.literal('COPY_CODE'), example: z.string().optional(), text: z.string().default('Copy offer code') }),
 ]);
 
 const templateComponentSchema = z.discriminatedUnion('type', [
@@ -43,11 +44,13 @@ export type TemplateDefinition = z.infer<typeof templateSchema>;
 export type TemplateCategory = TemplateDefinition['category'];
 
 export interface RenderedButton {
-	type: 'quick_reply' | 'url' | 'phone_number';
+	type: 'quick_reply' | 'url' | 'phone_number' | 'copy_code';
 	text: string;
 	/** What arrives as `button.payload` when the user taps a quick reply: the send's payload, else the button text. */
 	payload?: string;
 	url?: string;
+	/** What a copy-code button copies. */
+	code?: string;
 }
 
 /** A template message as the user's phone shows it. */
@@ -101,6 +104,8 @@ function parameterText(parameter: TemplateParameterInput): string {
 			return parameter.date_time.fallback_value;
 		case 'payload':
 			return parameter.payload;
+		case 'coupon_code':
+			return parameter.coupon_code;
 		default:
 			return `[${parameter.type}]`;
 	}
@@ -109,17 +114,58 @@ function parameterText(parameter: TemplateParameterInput): string {
 /** Meta refuses text parameters with line breaks, tabs or more than four spaces in a row. */
 const FORBIDDEN_PARAMETER_TEXT = /[\n\t]| {5,}/;
 
+/** Meta's default page size of the template list. */
+const PAGE_SIZE = 25;
+
 export class TemplateCatalog {
-	constructor(private readonly templates: TemplateDefinition[]) {}
+	private templates: TemplateDefinition[];
+
+	constructor(private readonly initial: TemplateDefinition[]) {
+		this.templates = structuredClone(initial);
+	}
 
 	list(): TemplateDefinition[] {
 		return this.templates;
 	}
 
+	/** Back to the templates file (the sandbox's reset). */
+	reset(): void {
+		this.templates = structuredClone(this.initial);
+	}
+
+	/**
+	 * One page of `GET /{waba-id}/message_templates`, as Meta pages it: `limit` (default 25), an opaque `after` cursor,
+	 * `paging.next` only while there is more. Every template has an id, as in Meta's answer.
+	 */
+	page(limit: number | undefined, after: string | undefined, nextUrl: (after: string) => string): unknown {
+		const size = Math.min(Math.max(1, Number.isInteger(limit) ? limit! : PAGE_SIZE), 1000);
+		const start = after === undefined ? 0 : Number(Buffer.from(after, 'base64url').toString('utf8').replace(/^offset:/, ''));
+		if (!Number.isInteger(start) || start < 0) throw new GraphApiError(100, `Invalid parameter: after '${after}' is not a cursor of this list`);
+		const data = this.templates.slice(start, start + size).map((template, index) => ({ id: template.id ?? String(900_000_000_000_000 + start + index), ...template }));
+		const cursor = (offset: number) => Buffer.from(`offset:${offset}`).toString('base64url');
+		const more = start + size < this.templates.length;
+		return {
+			data,
+			paging: { cursors: { before: cursor(start), after: cursor(start + data.length) }, ...(more ? { next: nextUrl(cursor(start + data.length)) } : {}) },
+		};
+	}
+
+	/** Meta changes a template: its status (paused, disabled, approved again) or its category. */
+	update(name: string, language: string, change: { status?: TemplateDefinition['status']; category?: TemplateCategory }): TemplateDefinition {
+		const template = this.templates.find((t) => t.name === name && t.language === language);
+		if (!template) throw new GraphApiError(100, `There is no template '${name}' in '${language}'`);
+		if (change.status) template.status = change.status;
+		if (change.category) template.category = change.category;
+		return template;
+	}
+
 	/** Checks a template send like Meta does and returns what the user's phone would show. */
 	render(payload: TemplatePayload): RenderedTemplate {
 		const language = payload.language.code;
-		const template = this.templates.find((t) => t.name === payload.name && t.language === language && t.status === 'APPROVED');
+		const found = this.templates.find((t) => t.name === payload.name && t.language === language);
+		if (found?.status === 'PAUSED') throw new GraphApiError(132015);
+		if (found?.status === 'DISABLED') throw new GraphApiError(132016);
+		const template = found?.status === 'APPROVED' ? found : undefined;
 		if (!template) {
 			throw new GraphApiError(132001, `template name (${payload.name}) does not exist in ${language}`);
 		}
@@ -149,6 +195,11 @@ export class TemplateCatalog {
 			if (button.type === 'QUICK_REPLY') {
 				const payloadParameter = sent?.parameters?.find((p) => p.type === 'payload');
 				return { type: 'quick_reply', text: button.text, payload: payloadParameter ? parameterText(payloadParameter) : button.text };
+			}
+			if (button.type === 'COPY_CODE') {
+				const parameter = sent?.parameters?.find((p) => p.type === 'coupon_code');
+				if (!parameter || sent?.sub_type !== 'copy_code') throw new GraphApiError(132000, `button at index ${index}: a copy_code button needs a coupon_code parameter`);
+				return { type: 'copy_code', text: button.text, code: parameterText(parameter) };
 			}
 			if (button.type === 'URL') {
 				const expected = placeholdersOf(button.url).length;

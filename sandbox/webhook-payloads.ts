@@ -11,7 +11,7 @@ export interface BusinessIdentity {
 }
 
 export interface WebhookEvent {
-	kind: 'message' | 'status' | 'user_preferences';
+	kind: 'message' | 'status' | 'user_preferences' | 'template';
 	/** A line for the delivery log, e.g. "status delivered wamid.…". */
 	summary: string;
 	payload: unknown;
@@ -82,6 +82,61 @@ export function userPreferenceEvent(
 					timestamp,
 				},
 			],
+		}),
+	};
+}
+
+/** The account-level envelope of template notices: the entry names the account and the time, the value no number. */
+function accountEnvelope(business: BusinessIdentity, field: string, time: number, value: Record<string, unknown>): unknown {
+	return { object: 'whatsapp_business_account', entry: [{ id: business.wabaId, time, changes: [{ value, field }] }] };
+}
+
+export interface TemplateRef {
+	id: string;
+	name: string;
+	language: string;
+	category: string;
+}
+
+/** `message_template_status_update`: APPROVED, PAUSED, DISABLED, REJECTED, … with Meta's reason. */
+export function templateStatusEvent(business: BusinessIdentity, template: TemplateRef, event: string, reason: string | null, time: number): WebhookEvent {
+	return {
+		kind: 'template',
+		summary: `message_template_status_update ${event} ${template.name} (${template.language})`,
+		payload: accountEnvelope(business, 'message_template_status_update', time, {
+			event,
+			message_template_id: Number(template.id),
+			message_template_name: template.name,
+			message_template_language: template.language,
+			reason,
+			message_template_category: template.category,
+			...(event === 'DISABLED' ? { disable_info: { disable_date: time } } : {}),
+		}),
+	};
+}
+
+/**
+ * `template_category_update`: the impending notice (the category Meta will apply, `correct_category`, and when) or
+ * the completed one (`previous_category` and `new_category`).
+ */
+export function templateCategoryEvent(
+	business: BusinessIdentity,
+	template: TemplateRef,
+	change: { stage: 'impending'; correctCategory: string; at: number } | { stage: 'completed'; previousCategory: string },
+	time: number,
+): WebhookEvent {
+	const value =
+		change.stage === 'impending'
+			? { correct_category: change.correctCategory, new_category: template.category, category_update_timestamp: change.at }
+			: { previous_category: change.previousCategory, new_category: template.category };
+	return {
+		kind: 'template',
+		summary: `template_category_update ${change.stage} ${template.name} (${template.language})`,
+		payload: accountEnvelope(business, 'template_category_update', time, {
+			message_template_id: Number(template.id),
+			message_template_name: template.name,
+			message_template_language: template.language,
+			...value,
 		}),
 	};
 }

@@ -45,6 +45,9 @@ const MESSAGES: Record<RefusalReason, string> = {
 		'There is no STOP from this person in the last 24 hours that is still unconfirmed: a withdrawal is confirmed once',
 	consent_too_old: 'The consent is older than the configured maximum age: ask for it again',
 	outdated_text: 'The consent was given to an older consent text that changed materially: ask for it again',
+	template_not_approved: 'The template is not approved for sending (paused, disabled, rejected or pending)',
+	marketing_template_as_reply:
+		'Meta approved this template as MARKETING: it is never a service reply or a withdrawal confirmation. Send it with the category Marketing and a purpose the person consented to',
 };
 
 export function refusal(reason: RefusalReason, subjectId?: string): GateDecision {
@@ -108,6 +111,47 @@ export function decide(
 		return refusal('outdated_text', subjectId);
 	}
 	return { allowed: true, reason: 'consented', subjectId, consentEventSeq: consent.confirmEventSeq ?? undefined };
+}
+
+/** A template as Meta approved it: the gate reads its category and status, never the workflow's word for them. */
+export interface ApprovedTemplate {
+	name: string;
+	language: string;
+	/** MARKETING, UTILITY or AUTHENTICATION. */
+	category: string;
+	status: string;
+	reason?: string;
+}
+
+/** What Meta's pauses and disablements mean, for the refusal. */
+const TEMPLATE_STATUS_FIXES: Record<string, string> = {
+	PAUSED: 'Meta paused it for low quality (too many blocks or reports); it resumes on its own after the pause, or edit it in WhatsApp Manager',
+	DISABLED: 'Meta disabled it after repeated pauses; create a new template',
+	REJECTED: 'Meta rejected it; edit it and submit it again in WhatsApp Manager',
+	PENDING: 'Meta is still reviewing it; wait for the approval',
+};
+
+/**
+ * The category a template message is asked about (checklist 15–17): Meta's, wherever it is stricter than the one the
+ * workflow gave. A MARKETING template is marketing whatever the workflow calls it, so it can never pass as utility
+ * or as a service reply; a utility or authentication template keeps the workflow's category (a service reply in the
+ * window stays one). A template Meta does not let through (paused, disabled, …) is refused before the call.
+ */
+export function templateQuestion(template: ApprovedTemplate, requested: Category): { category: Category } | { refused: GateDecision & { allowed: false } } {
+	if (template.status !== 'APPROVED') {
+		const fix = TEMPLATE_STATUS_FIXES[template.status] ?? 'Check its status in WhatsApp Manager';
+		const because = template.reason && template.reason !== 'NONE' ? ` (${template.reason})` : '';
+		return {
+			refused: {
+				allowed: false,
+				reason: 'template_not_approved',
+				message: `Template '${template.name}' (${template.language}) is ${template.status.toLowerCase()}${because}: ${fix}`,
+			},
+		};
+	}
+	if (template.category !== 'MARKETING') return { category: requested };
+	if (isReply(requested)) return { refused: { allowed: false, reason: 'marketing_template_as_reply', message: `Template '${template.name}' (${template.language}): ${MESSAGES.marketing_template_as_reply}` } };
+	return { category: 'marketing' };
 }
 
 export function assertCategory(category: unknown, field = 'category'): Category {

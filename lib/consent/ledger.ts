@@ -23,6 +23,8 @@ import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedR
 import { revoke, setMarketingPreference, type MarketingPreference, type PreferenceResult, type Withdrawal } from './withdrawal';
 import { claimPending, handedOver, newHandOver, release, type HandOver, type OwedItem, type Owing } from './outbox';
 import { appendEvent } from './chain';
+import { consentIncidents, recordTemplateUpdate, templateUpdates, type ConsentIncident, type TemplateUpdateResult } from './templates';
+import type { TemplateUpdate } from '../templates';
 import { z } from 'zod';
 
 export class Ledger {
@@ -181,6 +183,21 @@ export class Ledger {
 
 	recordStatus(status: DeliveryStatus, owing?: Owing<StatusResult>) {
 		return recordStatus(this.ctx, status, owing);
+	}
+
+	/** A template notice from Meta (paused, disabled, category changed): kept so every Send node sees it. */
+	recordTemplateUpdate(update: TemplateUpdate, owing?: Owing<TemplateUpdateResult>) {
+		return recordTemplateUpdate(this.ctx, update, owing);
+	}
+
+	/** The latest template notices of one business account. */
+	templateUpdates(wabaId: string): Promise<TemplateUpdate[]> {
+		return templateUpdates(this.ctx, wabaId);
+	}
+
+	/** Sends Meta priced as marketing although the gate let them through as something else, newest first. */
+	consentIncidents(): Promise<ConsentIncident[]> {
+		return consentIncidents(this.ctx);
 	}
 
 	/** A webhook event that cannot be understood: kept (encrypted) with the reason, once however often it comes. */

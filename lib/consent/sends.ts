@@ -9,7 +9,7 @@ import type { LedgerContext, Queryable } from './context';
 import type { CipherContext } from './crypto';
 import { once } from './deliveries';
 import { campaignHmac, sendContext, sendKeyHmac, wamidHmac } from './keyed';
-import type { OwedItem, Owing } from './outbox';
+import { owe, type OwedItem, type Owing } from './outbox';
 import { answer, refusal } from './gate';
 import { phoneOf } from './identity';
 import { openWindow, parseInbound } from './optin';
@@ -310,14 +310,46 @@ async function applyStatus(ctx: LedgerContext, tx: Queryable, status: DeliverySt
 		 RETURNING key_hmac, key_enc, subject_id`,
 		[wamid, status.status, status.at, error?.code ?? null, error?.message ?? error?.title ?? null, STATUS_RANK[status.status]],
 	);
+	let incident: Incident | undefined;
 	if (status.pricing) {
-		await tx.query('UPDATE sends SET pricing_category = $2, pricing_type = $3 WHERE wamid_hmac = $1 AND pricing_category IS NULL', [
-			wamid,
-			status.pricing.category.slice(0, 64),
-			status.pricing.type?.slice(0, 64) ?? null,
-		]);
+		const [priced] = await tx.query<{ key_hmac: string; subject_id: string | null; purpose: string; category: string }>(
+			'UPDATE sends SET pricing_category = $2, pricing_type = $3 WHERE wamid_hmac = $1 AND pricing_category IS NULL RETURNING key_hmac, subject_id, purpose, category',
+			[wamid, status.pricing.category.slice(0, 64), status.pricing.type?.slice(0, 64) ?? null],
+		);
+		if (priced) incident = await recordIncident(ctx, tx, priced, status);
 	}
-	return moved;
+	return Object.assign(moved, { incident });
+}
+
+/** A send Meta priced as marketing although the gate let it through as something else. */
+export interface Incident {
+	sentAs: string;
+	billedAs: string;
+	purpose: string;
+	subjectId: string | null;
+	reason: string;
+}
+
+/**
+ * Meta's pricing is its verdict on what went out: a `marketing` (or `marketing_lite`) price for a send the gate asked
+ * about as utility, service or a withdrawal confirmation means the consent it relied on did not cover it (the
+ * template's category changed, or the workflow called a marketing template something else). Recorded once per send.
+ */
+async function recordIncident(
+	ctx: LedgerContext,
+	tx: Queryable,
+	send: { key_hmac: string; subject_id: string | null; purpose: string; category: string },
+	status: DeliveryStatus,
+): Promise<Incident | undefined> {
+	const billedAs = status.pricing!.category.toLowerCase();
+	if (!billedAs.startsWith('marketing') || send.category === 'marketing') return undefined;
+	const reason = `Meta priced the message as ${billedAs}, but the consent gate let it through as ${send.category}: the template is a marketing template (its category may have changed after approval). Check the template's category in WhatsApp Manager and send it as marketing.`;
+	const rows = await tx.query(
+		`INSERT INTO consent_incidents (send_key_hmac, subject_id, purpose, sent_as, billed_as, reason, at, recorded_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (send_key_hmac) DO NOTHING RETURNING send_key_hmac`,
+		[send.key_hmac, send.subject_id, send.purpose, send.category, billedAs.slice(0, 64), reason, status.at, ctx.now()],
+	);
+	return rows.length === 0 ? undefined : { sentAs: send.category, billedAs, purpose: send.purpose, subjectId: send.subject_id, reason };
 }
 
 /**
@@ -359,6 +391,8 @@ export const MARKETING_STOPPED_CODE = 131050;
 
 export interface StatusResult {
 	updated: boolean;
+	/** The status showed a consent incident: Meta priced as marketing what the gate let through as something else. */
+	incident?: Incident;
 	/** The idempotency key of the send the status moved. */
 	key?: string;
 	/** Kept for a send whose completion is not recorded yet. */
@@ -371,14 +405,17 @@ export async function recordStatus(
 	ctx: LedgerContext,
 	status: DeliveryStatus,
 	owing?: Owing<StatusResult>,
-): Promise<StatusResult & { duplicate: boolean; owed?: OwedItem }> {
+): Promise<StatusResult & { duplicate: boolean; owed?: OwedItem; incidentOwed?: OwedItem }> {
 	if (!(status.status in STATUS_RANK) || status.status === ('reserved' as string)) {
 		throw new ValidationError('status', `'${String(status.status)}' is not a delivery status`);
 	}
 	const deliveryKey = `status:${status.messageId}:${status.status}`;
 	const marketingStopped = status.status === 'failed' && (status.errors ?? []).some((error) => error.code === MARKETING_STOPPED_CODE);
-	return once(ctx, deliveryKey, async (tx): Promise<StatusResult> => {
+	// The incident's own trigger item, written with it (the status's item is the one `once` writes).
+	let incidentOwed: OwedItem | undefined;
+	const result = await once(ctx, deliveryKey, async (tx): Promise<StatusResult> => {
 		let rows = await applyStatus(ctx, tx, status);
+		let { incident } = rows;
 		let early = false;
 		if (rows.length === 0) {
 			// No send has this wamid yet, or its status is already further: Meta's webhook can overtake the answer to
@@ -386,6 +423,7 @@ export async function recordStatus(
 			const hmac = wamidHmac(ctx.keys, status.messageId);
 			await lockWamids(tx, [hmac]);
 			rows = await applyStatus(ctx, tx, status);
+			incident ??= rows.incident;
 			if (rows.length === 0) {
 				const error = status.errors?.find((candidate) => candidate.code === MARKETING_STOPPED_CODE) ?? status.errors?.[0];
 				const kept = await tx.query(
@@ -411,8 +449,27 @@ export async function recordStatus(
 		if (marketingStopped && status.recipientId) {
 			await applyMarketingPreference(ctx, tx, { waId: status.recipientId, value: 'stop', at: status.at }, 'error_131050');
 		}
-		return { updated: rows.length > 0, key: rows[0] ? ctx.keys.decrypt(rows[0].key_enc, sendContext('key_enc', rows[0].key_hmac)) : undefined, early, marketingStopped };
+		const key = rows[0] ? ctx.keys.decrypt(rows[0].key_enc, sendContext('key_enc', rows[0].key_hmac)) : undefined;
+		if (incident && owing) {
+			incidentOwed = await owe(ctx, tx, `incident:${status.messageId}`, owing.handOver, {
+				item: {
+					event: 'consent.incident',
+					at: status.at.toISOString(),
+					messageId: status.messageId,
+					recipientId: status.recipientId,
+					sendKey: key,
+					subjectId: incident.subjectId,
+					purpose: incident.purpose,
+					sentAs: incident.sentAs,
+					billedAs: incident.billedAs,
+					reason: incident.reason,
+				},
+				about: { waId: status.recipientId, subjectId: incident.subjectId ?? undefined },
+			});
+		}
+		return { updated: rows.length > 0, key, early, marketingStopped, ...(incident ? { incident } : {}) };
 	}, owing);
+	return incidentOwed ? { ...result, incidentOwed } : result;
 }
 
 /** Any other inbound message: opens or renews the sender's 24 h window, so a service reply is allowed (checklist 19). */

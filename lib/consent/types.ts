@@ -138,7 +138,9 @@ export type RefusalReason =
 	| 'withdrawn_since_last_message'
 	| 'no_withdrawal_to_confirm'
 	| 'consent_too_old'
-	| 'outdated_text';
+	| 'outdated_text'
+	| 'template_not_approved'
+	| 'marketing_template_as_reply';
 
 export type GateDecision =
 	| { allowed: true; reason: 'consented' | 'service_window_open' | 'withdrawal_to_confirm'; subjectId: string; consentEventSeq?: number }

@@ -564,6 +564,42 @@ const MIGRATIONS: Migration[] = [
 		name: 'objection notice',
 		statements: ['ALTER TABLE subjects ADD COLUMN objection_notice_at timestamptz, ADD COLUMN objection_notice_key text'],
 	},
+	{
+		// Templates (issue 13): what Meta's template webhooks said, and sends Meta priced otherwise than the gate asked.
+		version: 13,
+		name: 'template updates and consent incidents',
+		statements: [
+			// The latest notice per template and kind ('status' from message_template_status_update, 'category' from a
+			// completed template_category_update), by Meta's time, so every process's Send node sees it (the trigger
+			// may run in another one). No personal data: the business account, the template and what Meta said.
+			`CREATE TABLE template_updates (
+				waba_id text NOT NULL,
+				name text NOT NULL,
+				language text NOT NULL,
+				kind text NOT NULL CHECK (kind IN ('status', 'category')),
+				value text NOT NULL,
+				reason text,
+				template_id text,
+				at timestamptz NOT NULL,
+				received_at timestamptz NOT NULL,
+				PRIMARY KEY (waba_id, name, language, kind)
+			)`,
+			// A send the gate let through as utility, a service reply or a withdrawal confirmation that Meta priced as
+			// marketing: the consent it relied on did not cover what went out. One per send, kept with the reason; the
+			// person's rows go with them on erasure.
+			`CREATE TABLE consent_incidents (
+				send_key_hmac text PRIMARY KEY,
+				subject_id text REFERENCES subjects (id) ON DELETE CASCADE,
+				purpose text NOT NULL,
+				sent_as text NOT NULL,
+				billed_as text NOT NULL,
+				reason text NOT NULL,
+				at timestamptz NOT NULL,
+				recorded_at timestamptz NOT NULL
+			)`,
+			`CREATE INDEX consent_incidents_subject ON consent_incidents (subject_id)`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -10,6 +10,10 @@ import { limitersFor, MESSAGES_PER_SECOND, sleep, type PairRateLimiter, type Sen
 import { buildMessage, markAsReadRequest, recipientKey, type OutgoingMessage } from './messages';
 import { DEFAULT_GRAPH_VERSION } from './graph-version';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
+import { parseTemplatePage, type TemplatePage } from './templates';
+
+/** What the Send node needs of each template: enough to list it, fill its fields and ask the gate its category. */
+const TEMPLATE_FIELDS = 'id,name,language,status,category,parameter_format,components';
 
 export interface ClientOptions {
 	accessToken: string;
@@ -139,7 +143,7 @@ export class WhatsAppClient {
 					if (wait === 0) break;
 					await sleep(wait, signal);
 				}
-				return (await this.request('POST', 'messages', message, signal, context, 'send')) as SendAnswer;
+				return (await this.request('POST', `${this.phoneNumberId}/messages`, message, signal, context, 'send')) as SendAnswer;
 			},
 			this.retryPolicy,
 			signal,
@@ -160,17 +164,32 @@ export class WhatsAppClient {
 	/** Marks an inbound message as read (blue ticks). Harmless to repeat, so it is retried like a send. */
 	async markAsRead(wamid: string, signal?: AbortSignal): Promise<void> {
 		const body = markAsReadRequest(wamid);
-		await withRetries(() => this.request('POST', 'messages', body, signal), this.retryPolicy, signal);
+		await withRetries(() => this.request('POST', `${this.phoneNumberId}/messages`, body, signal), this.retryPolicy, signal);
 	}
 
 	/** The business number's details; the credential test calls it to prove token and number id. */
 	async getPhoneNumber(signal?: AbortSignal): Promise<PhoneNumberInfo> {
-		return (await this.request('GET', undefined, undefined, signal)) as PhoneNumberInfo;
+		return (await this.request('GET', this.phoneNumberId, undefined, signal)) as PhoneNumberInfo;
+	}
+
+	/**
+	 * One page of the business account's templates (`GET /{waba-id}/message_templates`), every status included;
+	 * `after` is the cursor of the page before. Read-only, so retried like a send that never left.
+	 */
+	async listTemplates(wabaId: string, page: { after?: string; limit?: number } = {}, signal?: AbortSignal): Promise<TemplatePage> {
+		if (!/^\d+$/.test(wabaId ?? '')) {
+			throw new ValidationError('businessAccountId', `'${wabaId}' is not a WhatsApp Business Account ID`, 'Copy the WhatsApp Business Account ID (digits only) from WhatsApp Manager → Account tools into the WhatsApp credential');
+		}
+		const query = new URLSearchParams({ fields: TEMPLATE_FIELDS, limit: String(page.limit ?? 100) });
+		if (page.after) query.set('after', page.after);
+		const { value } = await withRetries(() => this.request('GET', `${wabaId}/message_templates?${query}`, undefined, signal), this.retryPolicy, signal);
+		return parseTemplatePage(value);
 	}
 
 	/** `kind` 'send': an answer that may follow an accepted message is an outcome unknown, never retried. */
-	private async request(method: 'GET' | 'POST', edge: string | undefined, body: unknown, signal?: AbortSignal, context?: ErrorContext, kind: 'send' | 'other' = 'other'): Promise<unknown> {
-		const url = `${this.baseUrl}/${this.graphVersion}/${this.phoneNumberId}${edge ? `/${edge}` : ''}`;
+	/** `path`: the object and edge under the version, e.g. `{phone-number-id}/messages`. */
+	private async request(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal, context?: ErrorContext, kind: 'send' | 'other' = 'other'): Promise<unknown> {
+		const url = `${this.baseUrl}/${this.graphVersion}/${path}`;
 		// A plain controller and timer: AbortSignal.timeout and AbortSignal.any cost more per request than the request.
 		const controller = new AbortController();
 		let timedOut = false;

@@ -33,9 +33,14 @@ export interface TextParameter {
 
 export interface TemplateComponent {
 	type: 'header' | 'body' | 'button';
-	sub_type?: 'quick_reply' | 'url';
+	sub_type?: 'quick_reply' | 'url' | 'copy_code';
 	index?: string;
-	parameters: (TextParameter | { type: 'payload'; payload: string })[];
+	parameters: (
+		| TextParameter
+		| { type: 'payload'; payload: string }
+		| { type: 'coupon_code'; coupon_code: string }
+		| { type: 'image' | 'video' | 'document'; image?: MediaObject; video?: MediaObject; document?: MediaObject }
+	)[];
 }
 
 export type MediaKind = 'image' | 'document' | 'audio' | 'video';
@@ -75,11 +80,18 @@ export interface MarkAsReadRequest {
 export type TemplateParameters = string[] | Record<string, string>;
 
 export interface TemplateButton {
-	subType: 'quick_reply' | 'url';
+	subType: 'quick_reply' | 'url' | 'copy_code';
 	/** The button's position in the approved template, from 0. */
 	index: number;
-	/** The payload a quick reply sends back, or the variable end of a URL button. */
+	/** The payload a quick reply sends back, the variable end of a URL button, or the code a copy-code button copies. */
 	parameter: string;
+}
+
+/** The image, video or document of a template's media header: an uploaded media ID or a public link. */
+export interface TemplateHeaderMedia {
+	type: 'image' | 'video' | 'document';
+	id?: string;
+	link?: string;
 }
 
 /** What to send, as the Send node's parameters describe it; `buildMessage` turns it into the request body. */
@@ -99,6 +111,8 @@ export interface TemplateContent {
 	/** The language the template was approved in, e.g. `de` or `en_US`. */
 	language: string;
 	header?: TemplateParameters;
+	/** For a template with an image, video or document header, instead of header parameters. */
+	headerMedia?: TemplateHeaderMedia;
 	body?: TemplateParameters;
 	buttons?: TemplateButton[];
 }
@@ -128,6 +142,7 @@ export const LIMITS = {
 	footer: 60,
 	caption: 1024,
 	templateButtonIndex: 9,
+	copyCode: 15,
 } as const;
 
 /** Characters as WhatsApp counts them (code points, so an emoji is one). */
@@ -187,13 +202,31 @@ function templateButton(button: TemplateButton, position: number): TemplateCompo
 	if (!Number.isInteger(button.index) || button.index < 0 || button.index > LIMITS.templateButtonIndex) {
 		throw new MessageLimitError(field, `The ${field} index ${button.index} is not a button position`, LIMITS.templateButtonIndex, button.index, 'Use the position of the button in the template, counting from 0');
 	}
-	const parameter = required(field, button.parameter, `The ${field} ${button.subType === 'quick_reply' ? 'payload' : 'URL parameter'}`);
+	const what = { quick_reply: 'payload', url: 'URL parameter', copy_code: 'code to copy' }[button.subType];
+	if (what === undefined) throw new ValidationError(field, `'${String(button.subType)}' is not a template button type`, 'Use quick_reply, url or copy_code');
+	const parameter = required(field, button.parameter, `The ${field} ${what}`);
+	if (button.subType === 'copy_code') atMost(`${field} code`, parameter, LIMITS.copyCode);
 	return {
 		type: 'button',
 		sub_type: button.subType,
 		index: String(button.index),
-		parameters: [button.subType === 'quick_reply' ? { type: 'payload', payload: parameter } : { type: 'text', text: parameter }],
+		parameters: [
+			button.subType === 'quick_reply'
+				? { type: 'payload', payload: parameter }
+				: button.subType === 'copy_code'
+					? { type: 'coupon_code', coupon_code: parameter }
+					: { type: 'text', text: parameter },
+		],
 	};
+}
+
+function headerMedia(media: TemplateHeaderMedia): TemplateComponent {
+	if (!['image', 'video', 'document'].includes(media.type)) {
+		throw new ValidationError('headerMedia', `'${String(media.type)}' is not a template header media type`, 'Use image, video or document');
+	}
+	const source = (media.id ?? media.link ?? '').trim();
+	if (source === '') throw new ValidationError('headerMedia', `The header ${media.type} is empty`, 'Give a public https link or the ID of uploaded media');
+	return { type: 'header', parameters: [{ type: media.type, [media.type]: media.link ? { link: source } : { id: source } }] };
 }
 
 /** Meta's template language codes: `de`, `en_US`, `pt_BR`, `zh_HK`. */
@@ -206,7 +239,8 @@ export function templateMessage(recipient: string, content: TemplateContent): Me
 		throw new ValidationError('language', `'${content.language}' is not a template language code`, 'Use the code the template was approved in, e.g. de or en_US');
 	}
 	const components: TemplateComponent[] = [];
-	if (content.header && Object.keys(content.header).length > 0) components.push({ type: 'header', parameters: templateParameters('header', content.header) });
+	if (content.headerMedia) components.push(headerMedia(content.headerMedia));
+	else if (content.header && Object.keys(content.header).length > 0) components.push({ type: 'header', parameters: templateParameters('header', content.header) });
 	if (content.body && Object.keys(content.body).length > 0) components.push({ type: 'body', parameters: templateParameters('body', content.body) });
 	(content.buttons ?? []).forEach((button, position) => components.push(templateButton(button, position)));
 	return { ...envelope(recipient), type: 'template', template: { name, language: { code: language }, ...(components.length > 0 ? { components } : {}) } };

@@ -52,6 +52,24 @@ export type WebhookEvent =
 	| { kind: 'preference'; waId?: string; userId?: string; category: string; value: 'stop' | 'resume'; at: Date }
 	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; body?: string; at: Date }
 	/**
+	 * A template's status changed (`message_template_status_update`: APPROVED, PAUSED, DISABLED, REJECTED, …) or Meta
+	 * changed its category (a completed `template_category_update`; the impending notice before it changes nothing
+	 * and is left out). `at` is the notice's time (the entry's), `wabaId` the business account (the entry's id).
+	 */
+	| {
+			kind: 'template';
+			update: 'status' | 'category';
+			wabaId: string;
+			templateId?: string;
+			name: string;
+			language: string;
+			status?: string;
+			category?: string;
+			previousCategory?: string;
+			reason?: string;
+			at: Date;
+	  }
+	/**
 	 * An event this parser cannot understand (a field of the wrong type, a value Meta documents no meaning for): kept,
 	 * with the reason, so that the events beside it are processed (invariant 6). `raw` is the event as Meta sent it.
 	 */
@@ -159,8 +177,97 @@ const value = z
 
 const envelope = z.object({
 	object: z.literal('whatsapp_business_account'),
-	entry: z.array(z.object({ changes: z.array(z.object({ field: z.string().optional(), value: z.unknown() }).passthrough()) }).passthrough()),
+	entry: z.array(
+		z
+			.object({
+				id: z.unknown().optional(),
+				time: z.unknown().optional(),
+				changes: z.array(z.object({ field: z.string().optional(), value: z.unknown() }).passthrough()),
+			})
+			.passthrough(),
+	),
 });
+
+type Entry = z.infer<typeof envelope>['entry'][number];
+
+/** Template ids are numbers in Meta's payloads; kept as digits. */
+const templateId = z.union([z.string(), z.number()]).transform(String);
+
+const templateChange = z
+	.object({
+		message_template_id: templateId.optional(),
+		message_template_name: z.string().min(1),
+		message_template_language: z.string().min(2),
+	})
+	.passthrough();
+
+const templateStatus = templateChange.extend({ event: z.string().min(1), reason: z.string().nullish(), message_template_category: z.string().optional() });
+
+const templateCategory = templateChange.extend({
+	new_category: z.string().min(1),
+	previous_category: z.string().optional(),
+	correct_category: z.string().optional(),
+});
+
+/** The template change fields this parser reads; any other field with no messages in it yields nothing. */
+const TEMPLATE_FIELDS = new Set(['message_template_status_update', 'template_category_update']);
+
+/** The events of one template change: the entry says which account and when (Meta's value carries no time). */
+function templateEventsOf(field: string, rawValue: unknown, entry: Entry): WebhookEvent[] {
+	const at = unixTime.safeParse(entry.time);
+	if (!at.success) return [rejected(`entry.time: ${at.error.issues[0].message} (a ${field} notice needs its time)`, rawValue)];
+	const wabaId = typeof entry.id === 'string' || typeof entry.id === 'number' ? String(entry.id) : undefined;
+	if (!wabaId) return [rejected(`entry.id: the ${field} notice names no business account`, rawValue)];
+	if (field === 'message_template_status_update') {
+		const parsed = templateStatus.safeParse(rawValue);
+		if (!parsed.success) return [rejected(describeIssue(field, 0, parsed.error), rawValue)];
+		const item = parsed.data;
+		return [
+			withRaw(
+				{
+					kind: 'template',
+					update: 'status',
+					wabaId,
+					templateId: item.message_template_id,
+					name: item.message_template_name,
+					language: item.message_template_language,
+					status: item.event.toUpperCase(),
+					...(item.reason ? { reason: item.reason } : {}),
+					at: at.data,
+				},
+				rawValue,
+			),
+		];
+	}
+	const parsed = templateCategory.safeParse(rawValue);
+	if (!parsed.success) return [rejected(describeIssue(field, 0, parsed.error), rawValue)];
+	const item = parsed.data;
+	// The impending notice (it names the correct category, not the previous one) announces a change Meta has not
+	// made yet: the template still goes out under its category until the completed notice.
+	if (item.correct_category !== undefined || item.previous_category === undefined) return [];
+	return [
+		withRaw(
+			{
+				kind: 'template',
+				update: 'category',
+				wabaId,
+				templateId: item.message_template_id,
+				name: item.message_template_name,
+				language: item.message_template_language,
+				category: item.new_category.toUpperCase(),
+				previousCategory: item.previous_category.toUpperCase(),
+				at: at.data,
+			},
+			rawValue,
+		),
+	];
+}
+
+/** The events of one change of an entry. */
+function changeEvents(change: { field?: string; value?: unknown }, entry: Entry): WebhookEvent[] {
+	if (change.field !== undefined && TEMPLATE_FIELDS.has(change.field)) return templateEventsOf(change.field, change.value, entry);
+	return eventsOf(change.value);
+}
 
 function describeIssue(list: string, index: number, error: z.ZodError): string {
 	const issue = error.issues[0];
@@ -270,7 +377,7 @@ export function parseWebhook(body: unknown): WebhookEvent[] {
 		const issue = parsed.error.issues[0];
 		throw new ValidationError('body', `This is not a WhatsApp Cloud API webhook (${issue.path.join('.') || 'body'}: ${issue.message})`);
 	}
-	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => eventsOf(change.value)));
+	return parsed.data.entry.flatMap((entry) => entry.changes.flatMap((change) => changeEvents(change, entry)));
 }
 
 /** The phone number id a change names, if it names one. */
@@ -302,9 +409,9 @@ export function parseWebhookFor(body: unknown, phoneNumberId: string): NumberEve
 	}
 	const events: WebhookEvent[] = [];
 	const other = new Map<string, number>();
-	for (const change of parsed.data.entry.flatMap((entry) => entry.changes)) {
+	for (const [change, entry] of parsed.data.entry.flatMap((entry) => entry.changes.map((change) => [change, entry] as const))) {
 		const own = numberOf(change.value);
-		const found = eventsOf(change.value);
+		const found = changeEvents(change, entry);
 		if (own === undefined || own === phoneNumberId) events.push(...found);
 		else other.set(own, (other.get(own) ?? 0) + found.length);
 	}

@@ -10,13 +10,15 @@ export const EVENT_OPTIONS = [
 	{ name: 'Other Message', value: 'message.received', description: 'Any other message: a question for the helpdesk, or START' },
 	{ name: 'Delivery Status', value: 'status.updated', description: 'Sent, delivered, read or failed (recorded either way)' },
 	{ name: 'In-App Marketing Preference', value: 'marketing.preference', description: 'The person switched marketing off or on in WhatsApp' },
+	{ name: 'Template Updated', value: 'template.updated', description: 'Meta paused, disabled, rejected or approved a template, or changed its category: Send WhatsApp applies it at once' },
+	{ name: 'Consent Incident', value: 'consent.incident', description: 'Meta priced as marketing a message the consent gate let through as utility or a reply: recorded in the ledger, check the template' },
 	{ name: 'Rejected Event', value: 'event.rejected', description: 'An event from Meta that could not be understood: kept in the ledger with the reason, the rest was processed' },
 ];
 
 export const properties: INodeProperties[] = [
 	{
 		displayName:
-			'With the Business Account ID and App ID in the WhatsApp credential, this trigger registers its URL with Meta for that business account when activated. Otherwise set the webhook Callback URL in your Meta app to this trigger\'s Production URL and the Verify Token to the one in the credential. Either way, subscribe the app to "messages" (and "user_preferences"). The sign-up page is the same URL opened in a browser; embed it with &lt;script src="…URL…?asset=widget.js" async&gt;&lt;/script&gt;.',
+			'With the Business Account ID and App ID in the WhatsApp credential, this trigger registers its URL with Meta for that business account when activated. Otherwise set the webhook Callback URL in your Meta app to this trigger\'s Production URL and the Verify Token to the one in the credential. Either way, subscribe the app to "messages" (and "user_preferences", "message_template_status_update" and "template_category_update", so Send WhatsApp knows paused and recategorised templates at once). The sign-up page is the same URL opened in a browser; embed it with &lt;script src="…URL…?asset=widget.js" async&gt;&lt;/script&gt;.',
 		name: 'setupNotice',
 		type: 'notice',
 		default: '',

@@ -7,6 +7,7 @@ import {
 } from 'n8n-workflow';
 import { consentLedgerConnectionTest, getPurposes } from '../shared/methods';
 import { router } from './actions/router';
+import { getTemplateVariables, searchTemplates } from './methods/templates';
 import { properties } from './actions/versionDescription';
 
 export class SendWhatsApp implements INodeType {
@@ -15,7 +16,9 @@ export class SendWhatsApp implements INodeType {
 		name: 'sendWhatsApp',
 		icon: { light: 'file:whatsAppConsent.svg', dark: 'file:whatsAppConsent.dark.svg' },
 		group: ['output'],
-		version: 1,
+		// 2: the template from the business account's list, one field per template variable (1 keeps name and lists).
+		version: [1, 2],
+		defaultVersion: 2,
 		subtitle: '={{ $parameter["operation"] + " · " + $parameter["category"] }}',
 		description: 'Send WhatsApp messages through the official Cloud API, only to people who consented',
 		defaults: { name: 'Send WhatsApp' },
@@ -30,7 +33,12 @@ export class SendWhatsApp implements INodeType {
 		properties,
 	};
 
-	methods = { loadOptions: { getPurposes }, credentialTest: { consentLedgerConnectionTest } };
+	methods = {
+		loadOptions: { getPurposes },
+		listSearch: { searchTemplates },
+		resourceMapping: { getTemplateVariables },
+		credentialTest: { consentLedgerConnectionTest },
+	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await router.call(this);

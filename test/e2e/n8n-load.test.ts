@@ -183,6 +183,48 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 		expect(body).toContain(`${new URL(n8nUrl).host}/webhook/whatsapp-consent`);
 	});
 
+	it("shows Send WhatsApp's template list from the sandbox's business account and the chosen template's fields (issue 13)", async () => {
+		const send = {
+			id: 'send',
+			name: 'Send WhatsApp',
+			type: `${PACKAGE_NAME}.sendWhatsApp`,
+			typeVersion: 2,
+			position: [0, 0],
+			// A fixed recipient: the editor reloads the fields only when it can resolve every parameter of the node, and
+			// the default `{{ $json.phone }}` cannot be resolved on a node without input data.
+			parameters: { operation: 'sendTemplate', template: { __rl: true, mode: 'list', value: '' }, recipient: '+4915112345678' },
+			credentials: { whatsAppCloudApi: { id: 'whatsapp-cloud-api', name: 'WhatsApp Cloud API' }, consentLedgerApi: { id: 'consent-ledger', name: 'Consent Ledger' } },
+		};
+		const { data: workflow } = await api.post<{ data: { id: string } }>('/rest/workflows', { name: 'Template editor', nodes: [send], connections: {}, settings: { executionOrder: 'v1' } });
+		const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+		try {
+			const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+			await context.addCookies([api.browserCookie()]);
+			const page = await context.newPage();
+			// The editor's link to a node opens its settings; a double click on the node does too, where the link does not.
+			await page.goto(`${n8nUrl}/workflow/${workflow.id}/${send.id}`);
+			const locator = page.locator('[data-test-id="resource-locator-template"]');
+			const opened = await locator.waitFor({ timeout: 20_000 }).then(
+				() => true,
+				() => false,
+			);
+			if (!opened) await page.locator('[data-test-id="canvas-node"]').first().dblclick();
+			// The value's input, not the mode selector's ("From List" / "By Name") before it.
+			await locator.locator('[data-test-id="rlc-input"]').click();
+			const entry = page.getByText('delivery_slot · en · UTILITY · named');
+			await entry.waitFor({ timeout: 30_000 });
+			expect(await page.getByText('spring_sale · de · MARKETING · positional').isVisible()).toBe(true);
+			await page.screenshot({ path: join(ROOT, 'docs', `template-list-${name}.png`) });
+			await entry.click();
+			for (const field of ['Header {{order_id}}', 'Body {{first_name}}', 'Body {{day}}', 'Button 1 "Change slot": URL Suffix']) {
+				await page.getByText(field, { exact: true }).first().waitFor({ timeout: 30_000 });
+			}
+			await page.screenshot({ path: join(ROOT, 'docs', `template-fields-${name}.png`) });
+		} finally {
+			await browser.close();
+		}
+	}, 120_000);
+
 	it("answers Meta's verification only with the right token and refuses unsigned events", async () => {
 		const url = `${n8nUrl}/webhook/whatsapp-consent`;
 		const right = await fetch(`${url}?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=1158201444`);

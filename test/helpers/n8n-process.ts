@@ -129,6 +129,12 @@ export class RestSession {
 		return { name: this.cookie.slice(0, at), value: this.cookie.slice(at + 1) };
 	}
 
+	/** The session as a browser cookie, so a page opens the editor logged in. */
+	browserCookie(): { name: string; value: string; url: string } {
+		const [name, value] = this.cookie.split('=');
+		return { name, value, url: this.baseUrl };
+	}
+
 	/** The response as it came; keeps the session cookie. */
 	async raw(path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
 		const response = await fetch(`${this.baseUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', cookie: this.cookie, ...init.headers } });

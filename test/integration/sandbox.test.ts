@@ -299,6 +299,23 @@ describe('Graph API: templates', () => {
 		expect(names).toEqual(expect.arrayContaining(['welcome/de', 'welcome/en', 'newsletter/de', 'newsletter/en', 'order_update/de', 'order_update/en']));
 	});
 
+	it('pages the template list as Meta does; Meta pausing a template makes sends of it fail with 132015 until reset', async () => {
+		const auth = { Authorization: `Bearer ${TOKEN}` };
+		const first = await call('GET', '/v23.0/200000000000001/message_templates?limit=5', undefined, auth);
+		expect(first.body.data).toHaveLength(5);
+		expect(first.body.data[0]).toMatchObject({ id: expect.stringMatching(/^\d+$/), name: 'welcome', status: 'APPROVED' });
+		expect(first.body.paging.next).toContain(`after=${first.body.paging.cursors.after}`);
+		const rest = await call('GET', `/v23.0/200000000000001/message_templates?limit=5&after=${first.body.paging.cursors.after}`, undefined, auth);
+		expect(rest.body.data.map((t: { name: string }) => t.name)).toEqual(['order_update', 'spring_sale', 'delivery_slot']);
+		expect(rest.body.paging.next).toBeUndefined();
+
+		expect((await control('POST', 'templates', { name: 'welcome', language: 'fr', status: 'PAUSED' })).status).toBe(404);
+		expect((await control('POST', 'templates', { name: 'welcome', language: 'de', status: 'PAUSED', reason: 'LOW_QUALITY' })).body).toMatchObject({ status: 'PAUSED' });
+		expectMetaError(await welcome(ANNA), 132015);
+		await control('POST', 'reset');
+		expect((await welcome(ANNA)).status).toBe(200);
+	});
+
 	it('needs parameter_name on every parameter of a named-parameter template', async () => {
 		const named = [
 			{ type: 'text', parameter_name: 'first_name', text: 'Anna' },

@@ -215,7 +215,7 @@ describe('parseWebhook', () => {
 		const body = {
 			object: 'whatsapp_business_account',
 			entry: [
-				{ id: '1', changes: [{ field: 'message_template_status_update', value: { event: 'APPROVED', message_template_id: 1 } }] },
+				{ id: '1', changes: [{ field: 'account_update', value: { event: 'VERIFIED_ACCOUNT', phone_number: '4930123' } }] },
 				{ id: '1', changes: message({ type: 'text', text: { body: 'a' } }).entry[0].changes },
 				{ id: '1', changes: webhook({ statuses: [{ id: 'wamid.X', status: 'read', timestamp: '1764340020' }] }).entry[0].changes },
 			],

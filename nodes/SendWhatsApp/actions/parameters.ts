@@ -6,8 +6,17 @@
  * anywhere inside it); every other parameter is read once per run and its value reused for every item.
  */
 import type { IExecuteFunctions } from 'n8n-workflow';
+import type { TemplateInfo } from '../../../lib/whatsapp/templates';
 
 export type ParameterReader = (name: string, index: number, fallback?: unknown) => unknown;
+
+/** What an operation may need besides its parameters to build its message. */
+export interface BuildContext {
+	/** The node's version (2 has the template list and one field per template variable). */
+	version: number;
+	/** The business account's template as it stands now, once per template and run. */
+	template(name: string, language?: string): Promise<TemplateInfo>;
+}
 
 /** Whether a stored parameter value holds an expression anywhere, e.g. in one row of a fixed collection. */
 export function holdsExpression(value: unknown): boolean {

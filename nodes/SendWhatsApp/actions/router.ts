@@ -10,11 +10,13 @@ import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
 import { rateCardOf } from '../../shared/pricing';
-import { clientFor } from '../transport/client';
+import { clientFor, templatesFor } from '../transport/client';
+import { findTemplate, type TemplateDirectory, type TemplateUpdate } from '../../../lib/templates';
+import { checkTemplateContent, type TemplateInfo } from '../../../lib/whatsapp/templates';
 import * as message from './message/Message.resource';
-import { parameterReader, type ParameterReader } from './parameters';
+import { parameterReader, type BuildContext, type ParameterReader } from './parameters';
 
-type Build = (read: ParameterReader, index: number) => OutgoingMessage;
+type Build = (read: ParameterReader, index: number, context: BuildContext) => OutgoingMessage | Promise<OutgoingMessage>;
 
 const builders: Record<string, Build> = {
 	sendButtons: message.sendButtons.build,
@@ -105,6 +107,31 @@ function dryRunJson(outcome: DryRunOutcome, recipient: string): JsonObject {
 	}
 }
 
+/**
+ * The templates of the credential's business account for one run: each template looked up once, with what Meta's
+ * webhooks said about them since the list was fetched (read from the ledger once).
+ */
+function templateContext(version: number, directory: TemplateDirectory | undefined, readUpdates: (wabaId: string) => Promise<TemplateUpdate[]>): BuildContext {
+	const found = new Map<string, Promise<TemplateInfo>>();
+	let updates: Promise<TemplateUpdate[]> | undefined;
+	return {
+		version,
+		template(name, language) {
+			if (!directory) {
+				throw new ValidationError(
+					'businessAccountId',
+					'The WhatsApp credential has no Business Account ID',
+					"Enter the WhatsApp Business Account ID in the credential: Send WhatsApp reads the templates, their variables and the category Meta approved from it",
+				);
+			}
+			const key = `${name}|${language ?? ''}`;
+			let template = found.get(key);
+			if (!template) found.set(key, (template = findTemplate(directory, () => (updates ??= readUpdates(directory.wabaId)), name, language)));
+			return template;
+		},
+	};
+}
+
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const operation = this.getNodeParameter('operation', 0) as string;
@@ -119,6 +146,8 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const node = this.getNode().name;
 	const signal = this.getExecutionCancelSignal();
 	const read = parameterReader(this);
+	const directory = templatesFor(whatsAppCredentials);
+	const context = templateContext(this.getNode().typeVersion, directory, (wabaId) => ledger.templateUpdates(wabaId));
 
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
@@ -141,18 +170,24 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 					if (!(error instanceof ValidationError)) throw toNodeError(this.getNode(), error, index);
 					return { json: { status: 'not_sent', recipient: String(raw ?? ''), reason: 'invalid_recipient', message: `${error.message}. ${error.hint ?? ''}`.trim() }, ok: false };
 				}
-				const outgoing = build(read, index);
+				const outgoing = await build(read, index, context);
+				// With the credential's business account the gate asks about the template as Meta approved it.
+				let template: TemplateInfo | undefined;
+				if (outgoing.type === 'template' && directory) {
+					template = await context.template(outgoing.name, outgoing.language);
+					checkTemplateContent(template, outgoing);
+				}
 				const client = clientFor(whatsAppCredentials, pace, String(read('options.phoneNumberId', index, '') ?? ''));
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
 				if (options.dryRun) {
-					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined });
+					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, template });
 					return { json: dryRunJson(checked, recipient), ok: checked.status === 'would_send' };
 				}
 				const outcome = await sendWithConsent(
 					ledger,
 					client,
-					{ key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, objectionNotice: noticeOf(read, index) },
+					{ key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, objectionNotice: noticeOf(read, index), template },
 					signal,
 					requests,
 				);

@@ -5,6 +5,7 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { createHash } from 'node:crypto';
 import { DEFAULT_GRAPH_VERSION, WhatsAppClient } from '../../../lib/whatsapp';
+import { templateDirectoryFor, type TemplateDirectory } from '../../../lib/templates';
 
 export interface Pace {
 	messagesPerSecond: number;
@@ -26,4 +27,14 @@ export function clientFor(credentials: ICredentialDataDecryptedObject, pace: Pac
 	let client = clients.get(key);
 	if (!client) clients.set(key, (client = new WhatsAppClient(settings)));
 	return client;
+}
+
+/** The credential's business account templates, or undefined when the credential names no Business Account ID. */
+export function templatesFor(credentials: ICredentialDataDecryptedObject): TemplateDirectory | undefined {
+	const wabaId = String(credentials.businessAccountId ?? '').trim();
+	if (wabaId === '') return undefined;
+	// Listing templates takes no throughput slot: the client's pace is only that of its sends.
+	const client = clientFor(credentials, { messagesPerSecond: 80, pairRateSeconds: 6 });
+	const key = createHash('sha256').update(JSON.stringify([client.baseUrl, client.graphVersion, String(credentials.accessToken ?? ''), wabaId])).digest('hex');
+	return templateDirectoryFor(key, client, wabaId);
 }
