@@ -101,7 +101,9 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<St
 				await client.query('ROLLBACK').catch((rollbackFailed: Error) => {
 					lost ??= rollbackFailed;
 				});
-				throw error;
+				// BEGIN and COMMIT fail like any statement when the server is gone.
+				if (error instanceof StoreError || !(lost || connectionLost(error))) throw error;
+				throw unreachable(lost ?? error);
 			} finally {
 				client.off('error', onLost);
 				// With an error the pool discards the client instead of handing its dead connection to the next caller.
