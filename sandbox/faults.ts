@@ -1,6 +1,6 @@
 /**
  * Injected failures (`POST /_sandbox/faults`): the next N Graph calls fail with a Meta error, never get an answer,
- * or get a bare 5xx from "Meta's edge", so a client's retry and error handling can be tried on demand.
+ * get a bare 5xx from "Meta's edge", or have their connection reset, so a client's retry and error handling can be tried on demand.
  */
 import { z } from 'zod';
 
@@ -25,6 +25,12 @@ export const faultSchema = z.discriminatedUnion('kind', [
 		count: z.number().int().min(1).default(1),
 		status: z.number().int().min(500).max(599).default(503),
 		/** The message goes out behind the edge, whose answer is the bare 5xx. */
+		processed: z.boolean().default(false),
+	}),
+	z.object({
+		kind: z.literal('reset'),
+		count: z.number().int().min(1).default(1),
+		/** The message goes out, then the connection is reset before the answer: the client cannot tell which. */
 		processed: z.boolean().default(false),
 	}),
 ]);

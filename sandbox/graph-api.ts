@@ -43,6 +43,13 @@ export async function handleGraphRequest(
 		simulator.timers.after(simulator.config.timeoutFaultMs, () => request.socket.destroy());
 		return;
 	}
+	if (fault?.kind === 'reset') {
+		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
+		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'reset', fault: true, ...(processed ? { processed } : {}) });
+		// A TCP RST instead of an answer, as from a load balancer that drops the connection (ECONNRESET).
+		request.socket.resetAndDestroy();
+		return;
+	}
 	await sleep(simulator.config.latencyMs);
 	const processed = (fault?.kind === 'http5xx' || fault?.kind === 'error') && fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
 	if (fault?.kind === 'http5xx') {

@@ -41,6 +41,7 @@ export type RequestOutcome =
 	| { status: 'ok'; httpStatus: number }
 	| { status: 'error'; httpStatus: number; code: number; fault?: true; processed?: RequestOutcome }
 	| { status: 'timeout'; fault: true; processed?: RequestOutcome }
+	| { status: 'reset'; fault: true; processed?: RequestOutcome }
 	| { status: 'http5xx'; httpStatus: number; fault: true; processed?: RequestOutcome };
 
 export interface LoggedRequest {

@@ -74,6 +74,19 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(await accepted()).toHaveLength(2);
 	});
 
+	test('a key left reserved or of unknown outcome (a run stopped before recording the answer) is not sent again, and the item says it may not have been sent', async () => {
+		await consented('+4915100000412');
+		const workflow = single('sendWhatsApp', template());
+		await run(workflow, [{ phone: '+4915100000412', name: 'Anna' }]);
+		for (const status of ['reserved', 'unknown']) {
+			// The state a send is left in when the ledger's database goes away mid-send (issue 11, invariant 4).
+			await scenario.ledger.store.query(`UPDATE sends SET status = $1, wamid_hmac = NULL, wamid_enc = NULL`, [status]);
+			const again = await run(workflow, [{ phone: '+4915100000412', name: 'Anna' }]);
+			expect(again.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'not_sent', reason: 'already_sent', message: expect.stringMatching(/may or may not have been sent, so it is not sent again\. Check the chat/) });
+		}
+		expect(await accepted()).toEqual(['4915100000412']);
+	});
+
 	test('a campaign key of any text (spaces, umlauts, emoji) sends once per campaign', async () => {
 		await consented('+4915100000481');
 		const item = [{ phone: '+4915100000481', name: 'Anna' }];

@@ -470,6 +470,18 @@ describe('Fault injection', () => {
 		expect((await control('GET', `chats/${ANNA}`)).body.messages).toHaveLength(2);
 	});
 
+	it('can reset the connection instead of answering, before or after the message went out', async () => {
+		await control('POST', 'faults', { count: 1, kind: 'reset' });
+		await control('POST', 'faults', { count: 1, kind: 'reset', processed: true });
+		for (let i = 0; i < 2; i++) await expect(welcome(ANNA)).rejects.toMatchObject({ cause: { code: 'ECONNRESET' } });
+		const { body } = await control('GET', 'messages');
+		expect(body.requests.map((request: { outcome: unknown }) => request.outcome)).toEqual([
+			{ status: 'reset', fault: true },
+			{ status: 'reset', fault: true, processed: { status: 'accepted', httpStatus: 200, wamid: expect.stringMatching(/^wamid\./) } },
+		]);
+		expect((await control('GET', `chats/${ANNA}`)).body.messages).toHaveLength(1);
+	});
+
 	it('adds the configured latency to every Graph answer', async () => {
 		await control('PATCH', 'config', { latencyMs: 300 });
 		const started = Date.now();

@@ -48,6 +48,19 @@ function noticeOf(read: ParameterReader, index: number): ObjectionNotice | undef
 	return { mode, text: own || objectionNotice(read('options.objectionNoticeLanguage', index, 'en') as ReplyLanguage) };
 }
 
+/**
+ * Why a key is not sent again. A key left `reserved` or `unknown` may never have reached anybody (a run stopped, or
+ * the ledger's database went away, before WhatsApp's answer was recorded): the operator has to look, not assume.
+ */
+function alreadySentMessage(previous: string): string {
+	const again = 'set a new Campaign Key to send it again';
+	if (previous === 'unknown') return `Tried before under the same key without a usable answer from WhatsApp: it may or may not have been sent, so it is not sent again. Check the chat; if it did not arrive, ${again}`;
+	if (previous === 'reserved') {
+		return `Reserved under the same key by a run that is still sending it, or that stopped before it recorded WhatsApp's answer (e.g. the ledger's database went away): it may or may not have been sent, so it is not sent again. Check the chat; if it did not arrive, ${again}`;
+	}
+	return `Sent before under the same key (${previous}); ${again}`;
+}
+
 function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | undefined): JsonObject {
 	switch (outcome.status) {
 		case 'sent': {
@@ -72,7 +85,7 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 				status: 'not_sent',
 				recipient,
 				reason: 'already_sent',
-				message: `Sent before under the same key (${outcome.previous.status}); set a new Campaign Key to send it again`,
+				message: alreadySentMessage(outcome.previous.status),
 				wamid: outcome.previous.wamid,
 				key: outcome.key,
 			};
