@@ -10,6 +10,7 @@ import type { Category } from '../../lib/consent/types';
 import { applyPreference, inboundFromItem, interpret, replyLanguage, replyTo, withdrawByMessage } from '../../lib/inbound';
 import { helpReply, rejoinReply, withdrawalConfirmation, type ReplyLanguage } from '../../lib/replies';
 
+import { REPLY_LANGUAGE_OPTIONS } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
 import { ledgerFor } from '../shared/ledger';
 import { consentLedgerConnectionTest } from '../shared/methods';
@@ -93,16 +94,7 @@ export class HandleStop implements INodeType {
 						displayName: 'Default Language',
 						name: 'language',
 						type: 'options',
-						options: [
-							{ name: 'Dutch', value: 'nl' },
-							{ name: 'English', value: 'en' },
-							{ name: 'French', value: 'fr' },
-							{ name: 'German', value: 'de' },
-							{ name: 'Italian', value: 'it' },
-							{ name: 'Polish', value: 'pl' },
-							{ name: 'Portuguese', value: 'pt' },
-							{ name: 'Spanish', value: 'es' },
-						],
+						options: REPLY_LANGUAGE_OPTIONS,
 						default: 'en',
 						description: "For replies when neither the keyword nor the number's country tells the language",
 					},

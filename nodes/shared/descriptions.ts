@@ -58,3 +58,15 @@ export const redactOutputOption: INodeProperties = {
 	description:
 		"Whether to mask phone numbers, WhatsApp IDs and user IDs (last 2 characters kept), shorten message IDs and drop message texts and profile names in this node's output, which n8n keeps in its execution data. The consent ledger still records everything. Later nodes then cannot use the number.",
 };
+
+/** The languages of replies and notices (lib/replies.ts), by name in alphabetical order as n8n's scanner asks. */
+export const REPLY_LANGUAGE_OPTIONS = [
+	{ name: 'Dutch', value: 'nl' },
+	{ name: 'English', value: 'en' },
+	{ name: 'French', value: 'fr' },
+	{ name: 'German', value: 'de' },
+	{ name: 'Italian', value: 'it' },
+	{ name: 'Polish', value: 'pl' },
+	{ name: 'Portuguese', value: 'pt' },
+	{ name: 'Spanish', value: 'es' },
+];

@@ -37,3 +37,10 @@ test('version 2: the same three first, then Help and Probably a Withdrawal', () 
 test('new nodes are version 2', () => {
 	expect(type.description.defaultVersion).toBe(2);
 });
+
+test('the language lists of Handle STOP and Send WhatsApp offer every language replies exist in, and no other', async () => {
+	const { REPLY_LANGUAGE_OPTIONS } = await import('../../nodes/shared/descriptions');
+	const { KEYWORD_LANGUAGES } = await import('../../lib/keywords');
+	expect(REPLY_LANGUAGE_OPTIONS.map((option) => option.value).sort()).toEqual([...KEYWORD_LANGUAGES].sort());
+	expect(REPLY_LANGUAGE_OPTIONS.map((option) => option.name)).toEqual(REPLY_LANGUAGE_OPTIONS.map((option) => option.name).sort());
+});

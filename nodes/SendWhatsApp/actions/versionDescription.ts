@@ -1,5 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { categoryParameter, purposeParameter, recipientParameter, redactOutputOption } from '../../shared/descriptions';
+import { categoryParameter, purposeParameter, recipientParameter, redactOutputOption, REPLY_LANGUAGE_OPTIONS } from '../../shared/descriptions';
 import * as message from './message/Message.resource';
 
 /** The node's parameters; the rest of its description is in ../SendWhatsApp.node.ts, beside its icons. */
@@ -72,16 +72,7 @@ export const properties: INodeProperties[] = [
 				displayName: 'Objection Notice Language',
 				name: 'objectionNoticeLanguage',
 				type: 'options',
-				options: [
-					{ name: 'Dutch', value: 'nl' },
-					{ name: 'English', value: 'en' },
-					{ name: 'French', value: 'fr' },
-					{ name: 'German', value: 'de' },
-					{ name: 'Italian', value: 'it' },
-					{ name: 'Polish', value: 'pl' },
-					{ name: 'Portuguese', value: 'pt' },
-					{ name: 'Spanish', value: 'es' },
-				],
+				options: REPLY_LANGUAGE_OPTIONS,
 				default: 'en',
 				description: 'The language of the default notice text',
 				displayOptions: { show: { objectionNotice: ['append'] } },
