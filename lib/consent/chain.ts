@@ -8,8 +8,8 @@
  * compares the gate's tables with what the events say (projection.ts).
  *
  * SHA-256 alone can be recomputed by anyone who can write to the database, after any edit. So each event also has a
- * keyed link (`mac`, migration 11): an HMAC under the ledger's chain key (LedgerKeys.linkMac) over its sequence
- * number and content, made here from what this process appends, never from what the database says it holds, in the
+ * keyed link (table `event_links`, migration 11): an HMAC under the ledger's chain key (LedgerKeys.linkMac) over its
+ * sequence number and content, made here from what this process appends, never from what the database says it holds, in the
  * transaction that appends it. An edit, a removal (the sequence numbers after it move) or an insertion without the
  * secret then fails verification. Truncating the newest events leaves no gap: the checkpoint that Verify outputs,
  * kept outside the database, finds that. Events from before a ledger's chain key (written by an earlier version) are
@@ -192,7 +192,8 @@ async function verifyIn(tx: Queryable, keys: LedgerKeys, since?: Omit<ChainCheck
 	});
 	for (;;) {
 		const rows = await tx.query<EventRow>(
-			'SELECT seq, type, subject_id, at_ms, payload, payload_hash, prev_hash, hash, mac FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2',
+			`SELECT e.seq, e.type, e.subject_id, e.at_ms, e.payload, e.payload_hash, e.prev_hash, e.hash, l.mac
+			 FROM events e LEFT JOIN event_links l ON l.seq = e.seq WHERE e.seq >= $1 ORDER BY e.seq LIMIT $2`,
 			[expectedSeq, PAGE],
 		);
 		for (const row of rows) {

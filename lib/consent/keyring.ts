@@ -156,7 +156,7 @@ const incomplete = (set: KeySet) => KEY_PURPOSES.some((purpose) => set.current[p
  */
 async function chainStart(tx: Queryable): Promise<KeyedStart> {
 	const [head] = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE');
-	const [keyed] = await tx.query('SELECT 1 FROM events WHERE mac IS NOT NULL LIMIT 1');
+	const [keyed] = await tx.query('SELECT 1 FROM event_links LIMIT 1');
 	if (keyed) {
 		throw new TamperingError(
 			"The ledger's events are linked with a chain key that its keys no longer hold: the stored keys were changed",

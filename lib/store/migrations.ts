@@ -520,36 +520,26 @@ const MIGRATIONS: Migration[] = [
 	{
 		// The keyed chain (issue 10, item 8; lib/consent/chain.ts): each event gets an HMAC under the ledger's chain key,
 		// made in TypeScript (a key handed to SQL would be the database's, and whoever can replace a function there)
-		// in the transaction that appends the event, once the database has given it its sequence number.
+		// in the transaction that appends the event, once the database has given it its sequence number. The links are
+		// rows of their own: a second write to each event (an UPDATE copies the whole row, payload and all, and adds
+		// index entries) cost more than the event itself.
 		version: 11,
 		name: 'keyed chain',
 		statements: [
-			`ALTER TABLE events ADD COLUMN mac text`,
-			// Still append-only: an update may blank an erased payload, or give a link its MAC once; nothing else.
-			`CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+			`CREATE TABLE event_links (
+				seq bigint PRIMARY KEY,
+				mac text NOT NULL
+			)`,
+			`CREATE FUNCTION event_links_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN
-				IF TG_OP = 'UPDATE'
-					AND (NEW.seq, NEW.type, NEW.subject_id, NEW.at_ms, NEW.payload_hash, NEW.prev_hash, NEW.hash)
-						IS NOT DISTINCT FROM (OLD.seq, OLD.type, OLD.subject_id, OLD.at_ms, OLD.payload_hash, OLD.prev_hash, OLD.hash)
-					AND ((NEW.payload IS NULL AND NEW.mac IS NOT DISTINCT FROM OLD.mac)
-						OR (OLD.mac IS NULL AND NEW.mac IS NOT NULL AND NEW.payload IS NOT DISTINCT FROM OLD.payload))
-				THEN
-					RETURN NEW;
-				END IF;
-				RAISE EXCEPTION 'consent events are append-only; only erasure may blank a payload';
+				RAISE EXCEPTION 'the links of consent events are append-only';
 			END
 			$$`,
-			// Gives the events the caller's transaction appended their MACs; all of them, or it raises.
-			`CREATE FUNCTION link_events(p_seqs bigint[], p_macs text[]) RETURNS void LANGUAGE plpgsql AS $$
-			DECLARE
-				linked int;
-			BEGIN
-				UPDATE events e SET mac = v.mac FROM unnest(p_seqs, p_macs) AS v (seq, mac) WHERE e.seq = v.seq AND e.mac IS NULL;
-				GET DIAGNOSTICS linked = ROW_COUNT;
-				IF linked <> cardinality(p_seqs) THEN
-					RAISE EXCEPTION 'link_events: % of % events to link are not new events', cardinality(p_seqs) - linked, cardinality(p_seqs);
-				END IF;
-			END
+			`CREATE TRIGGER event_links_append_only BEFORE UPDATE OR DELETE ON event_links
+				FOR EACH ROW EXECUTE FUNCTION event_links_append_only()`,
+			// Gives the events the caller's transaction appended their links; an event that has one already raises.
+			`CREATE FUNCTION link_events(p_seqs bigint[], p_macs text[]) RETURNS void LANGUAGE sql AS $$
+				INSERT INTO event_links (seq, mac) SELECT * FROM unnest(p_seqs, p_macs)
 			$$`,
 			// The group functions now say which event each item appended, for its link.
 			...OPT_IN_FUNCTIONS,

@@ -65,12 +65,13 @@ class OldKeys {
 }
 
 /**
- * Turns a ledger back into one of schema 10, as the package wrote it before the keyed chain (migration 11): no MAC
- * column, no link_events, no chain key. The next open migrates it again.
+ * Turns a ledger back into one of schema 10, as the package wrote it before the keyed chain (migration 11): no
+ * event_links, no link_events, no chain key. The next open migrates it again.
  */
 export async function asBeforeKeyedChain(store: Queryable): Promise<void> {
 	await store.query('DROP FUNCTION link_events');
-	await store.query('ALTER TABLE events DROP COLUMN mac');
+	await store.query('DROP TABLE event_links');
+	await store.query('DROP FUNCTION event_links_append_only');
 	await store.query('DELETE FROM schema_migrations WHERE version = 11');
 	await store.query(
 		`UPDATE ledger_keys SET keyring = jsonb_set(keyring #- '{current,chain}', '{wrapped}', (keyring->'wrapped') - (keyring->'current'->>'chain'))
