@@ -306,7 +306,7 @@ describe('Graph API: templates', () => {
 		expect(first.body.data[0]).toMatchObject({ id: expect.stringMatching(/^\d+$/), name: 'welcome', status: 'APPROVED' });
 		expect(first.body.paging.next).toContain(`after=${first.body.paging.cursors.after}`);
 		const rest = await call('GET', `/v23.0/200000000000001/message_templates?limit=5&after=${first.body.paging.cursors.after}`, undefined, auth);
-		expect(rest.body.data.map((t: { name: string }) => t.name)).toEqual(['order_update', 'spring_sale', 'delivery_slot']);
+		expect(rest.body.data.map((t: { name: string }) => t.name)).toEqual(['order_update', 'ticket_reply', 'ticket_reply', 'spring_sale', 'delivery_slot']);
 		expect(rest.body.paging.next).toBeUndefined();
 
 		expect((await control('POST', 'templates', { name: 'welcome', language: 'fr', status: 'PAUSED' })).status).toBe(404);

@@ -110,7 +110,7 @@ describe.each(STORE_KINDS)('templates from the business account (%s store)', (ki
 		expect(first.after).toEqual(expect.any(String));
 		const directory = new TemplateDirectory({ listTemplates: (waba, page) => client.listTemplates(waba, { ...page, limit: 3 }) }, WABA);
 		const { templates } = await directory.all();
-		expect(templates).toHaveLength(8);
+		expect(templates).toHaveLength(10);
 		const paths = (await scenario.control<{ requests: { path: string }[] }>('messages')).requests.filter((r) => r.path.endsWith('/message_templates'));
 		expect(paths).toHaveLength(4); // the first page above, then three pages of three, three and two
 
@@ -118,7 +118,7 @@ describe.each(STORE_KINDS)('templates from the business account (%s store)', (ki
 		const all = await searchTemplates.call(editor(scenario));
 		expect(all.results).toContainEqual({ name: 'delivery_slot · en · UTILITY · named', value: 'delivery_slot|en' });
 		expect(all.results).toContainEqual({ name: 'spring_sale · de · MARKETING · positional', value: 'spring_sale|de' });
-		expect(all.results).toHaveLength(8);
+		expect(all.results).toHaveLength(10);
 		expect(all.paginationToken).toBeUndefined();
 		const rest = await searchTemplates.call(editor(scenario), undefined, first.after);
 		expect(rest.results.map((item) => item.value)).toEqual(templates.slice(3).map((t) => `${t.name}|${t.language}`));
