@@ -18,6 +18,7 @@ import { nodeHttpFetch, type HttpFetch } from '../../lib/whatsapp/http';
 import { closeLedgers, ledgerFor } from '../../nodes/shared/ledger';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { SECRET, sendRows, TEXT_DE } from '../helpers/ledgers';
+import { textMessage, webhookBody } from '../helpers/outbox-world';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster';
 import { startTriggerHost, type TriggerHost } from '../helpers/trigger-host';
 
@@ -93,25 +94,7 @@ describe('invariant 4: PostgreSQL stopped and killed mid-run', () => {
 		await response.text();
 		return { status: response.status, ms: Date.now() - started };
 	}
-	const stopBody = (waId: string, id: string) => ({
-		object: 'whatsapp_business_account',
-		entry: [
-			{
-				id: '200000000000001',
-				changes: [
-					{
-						field: 'messages',
-						value: {
-							messaging_product: 'whatsapp',
-							metadata: { display_phone_number: '49301234567', phone_number_id: PHONE_NUMBER_ID },
-							contacts: [{ profile: { name: 'Kim' }, wa_id: waId }],
-							messages: [{ from: waId, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'STOP' } }],
-						},
-					},
-				],
-			},
-		],
-	});
+	const stopBody = (waId: string, id: string) => webhookBody([textMessage(waId, id, 'STOP', new Date())]);
 
 	test('the trigger answers 500 while it is down, redelivery brings everything in once, the resumed run sends each message once', async () => {
 		const waId = (n: number) => `4915200${String(n).padStart(4, '0')}23`; // never ending in 0000 or 0001 (the sandbox's undeliverable numbers)
