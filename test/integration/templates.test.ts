@@ -112,7 +112,7 @@ describe.each(STORE_KINDS)('templates from the business account (%s store)', (ki
 		const { templates } = await directory.all();
 		expect(templates).toHaveLength(10);
 		const paths = (await scenario.control<{ requests: { path: string }[] }>('messages')).requests.filter((r) => r.path.endsWith('/message_templates'));
-		expect(paths).toHaveLength(4); // the first page above, then three pages of three, three and two
+		expect(paths).toHaveLength(5); // the first page above, then four pages of three, three, three and one
 
 		// The editor: approved templates with language, category and parameter format; n8n passes Meta's cursor on.
 		const all = await searchTemplates.call(editor(scenario));
