@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { Ledger } from '../../lib/consent/ledger';
 import type { TriggerEvent } from '../../lib/events';
 import { receiveMetaDelivery, type MetaAnswer } from '../../lib/meta-delivery';
-import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+import { closeTestLedgers, openTestLedger, PURPOSES, sendRows, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
 
 const APP_SECRET = 'app-secret';
 const PHONE_NUMBER_ID = '100000000000001';
@@ -197,5 +197,36 @@ describe.each(STORE_KINDS)('webhook events are taken one by one (%s store)', (ki
 			{ numRuns: 40, seed: 10_4 },
 		);
 		for (const rejected of await ledger.rejectedEvents(10_000)) expect(rejected.reason).not.toMatch(/\d{6,}/);
+	});
+
+	test('a STOP behind a burst of 240 delivery statuses is answered before most of them; every status is applied once', async () => {
+		const people = await Promise.all(Array.from({ length: 8 }, () => subscriber(ledger)));
+		const wamids = Array.from({ length: 240 }, (_, index) => `wamid.burst-${index}`);
+		const sends = wamids.map((wamid, index) => ({ key: `burst-${index}`, recipient: people[index % people.length].phone, purpose: 'offers', category: 'marketing' as const }));
+		await ledger.reserveSends(sends);
+		await ledger.completeSends(sends.map((send, index) => ({ key: send.key, wamid: wamids[index] })));
+		const stopper = await subscriber(ledger);
+
+		// As Meta (and the sandbox) sends them: all at once, the STOP last.
+		const order: string[] = [];
+		const answers = wamids.map((wamid, index) =>
+			deliver(ledger, webhook({ statuses: [{ id: wamid, status: 'delivered', timestamp: now(), recipient_id: people[index % people.length].waId }] })).then((answer) => {
+				order.push('status');
+				return answer;
+			}),
+		);
+		const stop = deliver(ledger, webhook({ contacts: contactOf(stopper.waId), messages: [stopMessage(stopper.waId)] })).then((answer) => {
+			order.push('STOP');
+			return answer;
+		});
+		const all = await Promise.all([...answers, stop]);
+		expect(all.map((answer) => answer.httpStatus)).toEqual(all.map(() => 200));
+		const statusesBefore = order.indexOf('STOP');
+		console.log(`STOP answered after ${statusesBefore} of ${wamids.length} statuses sent before it (${kind} store)`);
+		// It waits for the deliveries already at the ledger, not for the queue of statuses behind them.
+		expect(statusesBefore).toBeLessThan(wamids.length / 4);
+		expect(await ledger.mayMessage({ recipient: stopper.phone, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });
+		const rows = await sendRows(ledger);
+		expect(sends.filter((send) => rows[send.key]?.status !== 'delivered')).toEqual([]);
 	});
 });
