@@ -124,6 +124,25 @@ export async function dryRun(consentLedger: Ledger, asked: ConsentedSend): Promi
 }
 
 /**
+ * Items in the ledger stages besides those waiting for Meta: enough to cover the ledger's latency at Meta's top rate
+ * (1,000/s × about 0.1 s); more only adds work in progress on a busy event loop (measured in BENCHMARKS.md).
+ */
+const LEDGER_WINDOW = 100;
+/** How far ahead of its turn at the pace a send may be reserved. */
+const RESERVED_AHEAD_SECONDS = 0.5;
+const FEWEST_IN_FLIGHT = 10;
+
+/**
+ * Sends in flight at once: reserved, waiting for their turn at the pace, or waiting for Meta. A send is reserved
+ * before it waits, and a process that dies leaves its reserved sends as unknown outcomes, never sent again
+ * (invariant 3). So at most half a second of the pace is reserved ahead: at 1,000/s that is all the node's window
+ * (Parallel Requests plus the ledger's), at the default 80/s a crash leaves at most 40 unknown instead of 200.
+ */
+export function sendsInFlight(parallelRequests: number, messagesPerSecond: number): number {
+	return Math.min(parallelRequests + LEDGER_WINDOW, Math.max(FEWEST_IN_FLIGHT, Math.ceil(messagesPerSecond * RESERVED_AHEAD_SECONDS)));
+}
+
+/**
  * Sends many of these may run side by side (the Send node runs up to its Parallel Requests): their ledger calls
  * are coalesced into slices (`sendLedgerFor`), each send still reserved, checked and completed on its own terms.
  */

@@ -202,7 +202,7 @@ describe.each(STORE_KINDS)('webhook events are taken one by one (%s store)', (ki
 	test('a STOP behind a burst of 240 delivery statuses is answered before most of them; every status is applied once', async () => {
 		const people = await Promise.all(Array.from({ length: 8 }, () => subscriber(ledger)));
 		const wamids = Array.from({ length: 240 }, (_, index) => `wamid.burst-${index}`);
-		const sends = wamids.map((wamid, index) => ({ key: `burst-${index}`, recipient: people[index % people.length].phone, purpose: 'offers', category: 'marketing' as const }));
+		const sends = wamids.map((_, index) => ({ key: `burst-${index}`, recipient: people[index % people.length].phone, purpose: 'offers', category: 'marketing' as const }));
 		await ledger.reserveSends(sends);
 		await ledger.completeSends(sends.map((send, index) => ({ key: send.key, wamid: wamids[index] })));
 		const stopper = await subscriber(ledger);

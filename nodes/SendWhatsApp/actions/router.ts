@@ -4,7 +4,7 @@ import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
 import { objectionNotice, type ReplyLanguage } from '../../../lib/replies';
-import { dryRun, idempotencyKey, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
+import { dryRun, idempotencyKey, sendsInFlight, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
 import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
@@ -24,12 +24,6 @@ const builders: Record<string, Build> = {
 	sendTemplate: message.sendTemplate.build,
 	sendText: message.sendText.build,
 };
-
-/**
- * Items in the ledger stages besides those waiting for Meta: enough to cover the ledger's latency at Meta's top rate
- * (1,000/s × about 0.1 s); more only adds work in progress on a busy event loop (measured in BENCHMARKS.md).
- */
-const LEDGER_WINDOW = 100;
 
 interface Options {
 	campaignKey?: string;
@@ -165,12 +159,12 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
 	const parallelRequests = options.parallelRequests ?? 100;
-	// Parallel Requests bounds the requests waiting for Meta. Up to LEDGER_WINDOW more items may be in the ledger
-	// meanwhile (reserved, checked, recorded in slices), so its round trips do not leave the request slots idle.
+	// Parallel Requests bounds the requests waiting for Meta; more items may be in the ledger meanwhile (reserved,
+	// checked, recorded in slices), but never more than half a second of the pace ahead (see sendsInFlight).
 	const requests = new Semaphore(parallelRequests);
 	const results = await mapWithConcurrency(
 		items,
-		parallelRequests + LEDGER_WINDOW,
+		sendsInFlight(parallelRequests, pace.messagesPerSecond),
 		async (_item, index): Promise<{ json: JsonObject; ok: boolean } | Error> => {
 			let recipient = '';
 			try {
