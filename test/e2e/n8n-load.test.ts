@@ -6,9 +6,9 @@
  * It runs on every demo folder: demo/ (the newest n8n that installs, on Node 24, what `npm start` runs) and
  * demo-legacy/ (the oldest supported n8n, 2.8.4, on Node 20). N8N_E2E_DEMOS=demo (or demo-legacy) picks one.
  *
- * On the way it takes the README's screenshots (the inbox workflow in the editor, the widget, the phone page), so
- * they show what runs; UPDATE_SCREENSHOTS=1 writes those of demo/ to docs/screenshots/ (else they stay in the
- * test's temporary folder).
+ * On the way it takes the README's screenshots (the inbox workflow in the editor, the widget, the phone page, Send
+ * WhatsApp's template list and fields), so they show what runs; UPDATE_SCREENSHOTS=1 writes those of demo/ to
+ * docs/screenshots/ (else they stay in the test's temporary folder).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -214,12 +214,12 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 			const entry = page.getByText('delivery_slot · en · UTILITY · named');
 			await entry.waitFor({ timeout: 30_000 });
 			expect(await page.getByText('spring_sale · de · MARKETING · positional').isVisible()).toBe(true);
-			await page.screenshot({ path: join(ROOT, 'docs', `template-list-${name}.png`) });
+			await page.screenshot({ path: screenshot('template-list.png') });
 			await entry.click();
 			for (const field of ['Header {{order_id}}', 'Body {{first_name}}', 'Body {{day}}', 'Button 1 "Change slot": URL Suffix']) {
 				await page.getByText(field, { exact: true }).first().waitFor({ timeout: 30_000 });
 			}
-			await page.screenshot({ path: join(ROOT, 'docs', `template-fields-${name}.png`) });
+			await page.screenshot({ path: screenshot('template-fields.png') });
 		} finally {
 			await browser.close();
 		}
