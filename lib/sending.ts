@@ -11,7 +11,17 @@ import { ConsentError, ValidationError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
 import { expectedPricing, type MessagePricing } from './pricing';
-import { buildMessage, OutcomeUnknownError, WhatsAppApiError, type MessageRequest, type OutgoingMessage, type Semaphore, type SentMessage, type WhatsAppClient } from './whatsapp';
+import {
+	buildMessage,
+	OutcomeUnknownError,
+	WhatsAppApiError,
+	type MessageRequest,
+	type OutgoingMessage,
+	type Semaphore,
+	type SendEndpoint,
+	type SentMessage,
+	type WhatsAppClient,
+} from './whatsapp';
 
 export interface ConsentedSend {
 	/** Unique per message: see `idempotencyKey`. */
@@ -29,6 +39,11 @@ export interface ConsentedSend {
 	template?: ApprovedTemplate;
 	/** Art. 21(4) GDPR: the first marketing message to a person carries the notice of the right to object. */
 	objectionNotice?: ObjectionNotice;
+	/**
+	 * Send a template Meta approved as MARKETING through the Marketing Messages API. Only `template`'s category
+	 * decides: a template of another category, or one whose category is unknown, goes through /messages.
+	 */
+	marketingMessages?: boolean;
 }
 
 /**
@@ -42,7 +57,7 @@ export interface ObjectionNotice {
 }
 
 export type SendOutcome =
-	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; pricing: MessagePricing; objectionNotice?: true }
+	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; endpoint: SendEndpoint; pricing: MessagePricing; objectionNotice?: true }
 	| { status: 'refused'; key: string; reason: RefusalReason; message: string }
 	| { status: 'already_sent'; key: string; previous: { status: string; wamid: string | null; at: Date } }
 	| { status: 'failed'; key: string; error: ConsentError };
@@ -181,6 +196,7 @@ export async function sendWithConsent(
 		release = await requests?.acquire(signal);
 		sent = await client.send(send.recipient, message, {
 			signal,
+			marketingMessages: send.marketingMessages === true && send.template?.category === 'MARKETING',
 			beforeAttempt: async () => {
 				const refused = await refusal(ledger, send, true);
 				if (refused) throw new RefusedBeforeAttempt(refused);
@@ -216,6 +232,7 @@ export async function sendWithConsent(
 		wamid: sent.wamid,
 		waId: sent.waId,
 		attempts: sent.attempts,
+		endpoint: sent.endpoint,
 		pricing: expectedPricing(send.category, send.message.type === 'template'),
 		...(reservation.givesObjectionNotice ? { objectionNotice: true as const } : {}),
 	};

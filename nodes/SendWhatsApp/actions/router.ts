@@ -5,7 +5,7 @@ import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
 import { objectionNotice, type ReplyLanguage } from '../../../lib/replies';
 import { dryRun, idempotencyKey, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
-import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, WhatsAppError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
@@ -34,6 +34,7 @@ const LEDGER_WINDOW = 100;
 interface Options {
 	campaignKey?: string;
 	dryRun?: boolean;
+	marketingMessages?: boolean;
 	messagesPerSecond?: number;
 	pairRateSeconds?: number;
 	parallelRequests?: number;
@@ -73,6 +74,7 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 				wamid: outcome.wamid,
 				waId: outcome.waId ?? null,
 				attempts: outcome.attempts,
+				endpoint: outcome.endpoint,
 				key: outcome.key,
 				pricing,
 				...(outcome.objectionNotice ? { objectionNotice: true } : {}),
@@ -95,12 +97,16 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 				// Meta may have taken it: not sent again under this key; the reason says why nobody can tell.
 				return { status: 'unknown', recipient, reason: error.reason, code: error.metaCode ?? null, httpStatus: error.httpStatus ?? null, message: error.message, fix: error.hint ?? null, key: outcome.key };
 			}
+			const api = error instanceof WhatsAppApiError ? error : undefined;
 			return {
 				status: 'failed',
 				recipient,
 				reason: error.code,
-				code: error instanceof WhatsAppApiError ? error.metaCode : null,
+				code: api?.metaCode ?? null,
 				message: error.message,
+				// Meta's own words on this message (error_data.details), and whether and when it may be sent again.
+				details: api?.details ?? null,
+				retry: error instanceof WhatsAppError ? error.retry : null,
 				fix: error.hint ?? null,
 				key: outcome.key,
 			};
@@ -200,7 +206,17 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				const outcome = await sendWithConsent(
 					ledger,
 					client,
-					{ key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, objectionNotice: noticeOf(read, index), template },
+					{
+						key,
+						recipient,
+						purpose,
+						category,
+						message: outgoing,
+						campaign: campaign || undefined,
+						objectionNotice: noticeOf(read, index),
+						template,
+						marketingMessages: options.marketingMessages === true,
+					},
 					signal,
 					requests,
 				);
