@@ -118,7 +118,17 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 function dryRunJson(outcome: DryRunOutcome, recipient: string): JsonObject {
 	switch (outcome.status) {
 		case 'would_send':
-			return { status: 'would_send', dryRun: true, recipient, request: outcome.request as unknown as JsonObject, pricing: { ...outcome.pricing, estimate: true }, key: outcome.key };
+			return {
+				status: 'would_send',
+				dryRun: true,
+				recipient,
+				request: outcome.request as unknown as JsonObject,
+				pricing: { ...outcome.pricing, estimate: true },
+				key: outcome.key,
+				...(outcome.objectionNotice ? { objectionNotice: true } : {}),
+			};
+		case 'needs_objection_notice':
+			return { status: 'not_sent', dryRun: true, recipient, reason: 'objection_notice', message: outcome.error.message, fix: outcome.error.hint ?? null, key: outcome.key };
 		case 'refused':
 			return { status: 'not_sent', dryRun: true, recipient, reason: outcome.reason, message: outcome.message, key: outcome.key };
 		case 'already_sent':
@@ -200,7 +210,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
 				if (options.dryRun) {
-					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, template });
+					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, template, objectionNotice: noticeOf(read, index) });
 					return { json: dryRunJson(checked, recipient), ok: checked.status === 'would_send' };
 				}
 				const outcome = await sendWithConsent(
