@@ -3,7 +3,10 @@
  * `/marketing_messages` and `/messages` over HTTP, its status webhooks delivered to the Opt-In Trigger, both stores.
  * What reached "Meta" is counted in the sandbox's request log, never assumed.
  */
+import fc from 'fast-check';
 import type { IDataObject, INode } from 'n8n-workflow';
+import { WhatsAppClient, WhatsAppError, type OutgoingMessage } from '../../lib/whatsapp';
+import { startSandbox } from '../../sandbox/server';
 import { sendRows, STORE_KINDS } from '../helpers/ledgers';
 import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 import { until } from '../helpers/receiver';
@@ -166,5 +169,53 @@ describe.each(STORE_KINDS)('the Marketing Messages API (%s store)', (kind) => {
 		const { marketing, messages } = await sends();
 		expect(marketing.map((r) => r.outcome.status)).toEqual(['http5xx']);
 		expect(messages.map((r) => r.body?.template?.name)).toEqual(['welcome']);
+	});
+});
+
+/**
+ * What Meta may answer /marketing_messages with, as the sandbox injects it (`processed`: the message went out anyway).
+ * Only answers Meta does not document as a refusal may follow a message that went out (1, 131000, a bare 5xx, a reset);
+ * the refusals (131055 for the fallback, 80007 retried, the others not) are Meta's word that nothing was taken.
+ */
+const ANSWERS = fc.oneof(
+	fc.record({ kind: fc.constant('error'), code: fc.constantFrom(131055, 80007, 131049, 131026, 100, 132015, 368), processed: fc.constant(false) }),
+	fc.record({ kind: fc.constant('error'), code: fc.constantFrom(1, 131000), processed: fc.boolean() }),
+	fc.record({ kind: fc.constant('http5xx'), status: fc.constantFrom(500, 502, 503), processed: fc.boolean() }),
+	fc.record({ kind: fc.constant('reset'), processed: fc.boolean() }),
+);
+
+describe('the fallback never sends a message twice (client against the sandbox)', () => {
+	const NEWSLETTER_DE: OutgoingMessage = { type: 'template', name: 'newsletter', language: 'de', header: ['März'], body: ['Anna', 'Angebote'] };
+
+	test('whatever /marketing_messages answers first, at most one message goes out, and /messages is asked only after 131055', async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.array(ANSWERS, { minLength: 1, maxLength: 3 }), async (answers) => {
+				// A sandbox of its own per run: the client remembers a not-onboarded number for the process, by its URL.
+				const sandbox = await startSandbox({ pairRateSeconds: 0, marketingMessagesOnboarded: true });
+				try {
+					for (const answer of answers) await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(answer) });
+					const client = new WhatsAppClient({ accessToken: 'sandbox-token', phoneNumberId: '100000000000001', baseUrl: sandbox.url, pairRateSeconds: 0, backoff: { baseDelayMs: 1, maxDelayMs: 5 } });
+					const outcome = await client.send('+4915100000691', NEWSLETTER_DE, { marketingMessages: true }).catch((error: Error) => error);
+					const { requests } = (await (await fetch(`${sandbox.url}/_sandbox/messages`)).json()) as { requests: { path: string; outcome: { status: string; code?: number; processed?: { status: string } } }[] };
+					const wentOut = requests.filter((r) => r.outcome.status === 'accepted' || r.outcome.processed?.status === 'accepted');
+					const chat = (await (await fetch(`${sandbox.url}/_sandbox/chats/4915100000691`)).json()) as { messages: unknown[] };
+					expect(wentOut.length).toBeLessThanOrEqual(1);
+					expect(chat.messages.length).toBe(wentOut.length);
+					const toMessages = requests.findIndex((r) => r.path.endsWith('/100000000000001/messages'));
+					if (toMessages >= 0) expect(requests[toMessages - 1].outcome).toMatchObject({ status: 'error', code: 131055 });
+					if (outcome instanceof Error) {
+						expect(outcome).toBeInstanceOf(WhatsAppError);
+						// A failed send either went nowhere or says it may have gone out.
+						if (wentOut.length > 0) expect((outcome as WhatsAppError).outcomeUnknown).toBe(true);
+					} else {
+						expect(wentOut).toHaveLength(1);
+						expect(wentOut[0].path.endsWith(`/${outcome.endpoint}`)).toBe(true);
+					}
+				} finally {
+					await sandbox.close();
+				}
+			}),
+			{ numRuns: 40 },
+		);
 	});
 });
