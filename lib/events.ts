@@ -11,6 +11,7 @@ import type { Category, ConfirmOutcome, ConfirmResult } from './consent/types';
 import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
 import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext, type ReplyLanguage } from './replies';
 import { rawOf, type WebhookEvent } from './whatsapp/webhook';
+import { adviceFor } from './whatsapp/errors';
 import { invalidateTemplates } from './templates';
 
 export type TriggerEventName =
@@ -199,7 +200,8 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 					status: event.status,
 					recipientId: event.recipientId,
 					sendKey: result.key,
-					errors: event.errors,
+					// Each error with what to do and whether to send again, as the error table says for a synchronous error.
+					errors: event.errors?.map((error) => ({ ...error, ...adviceFor(error.code, { details: error.details }) })),
 					pricing: event.pricing,
 					marketingStopped: result.marketingStopped,
 				},

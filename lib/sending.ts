@@ -11,7 +11,17 @@ import { ConsentError, ValidationError } from './errors';
 import { sendLedgerFor, type SendLedger } from './send-ledger';
 import { digitsOf, isBusinessScopedUserId } from './phone';
 import { expectedPricing, type MessagePricing } from './pricing';
-import { buildMessage, OutcomeUnknownError, WhatsAppApiError, type MessageRequest, type OutgoingMessage, type Semaphore, type SentMessage, type WhatsAppClient } from './whatsapp';
+import {
+	buildMessage,
+	OutcomeUnknownError,
+	WhatsAppApiError,
+	type MessageRequest,
+	type OutgoingMessage,
+	type Semaphore,
+	type SendEndpoint,
+	type SentMessage,
+	type WhatsAppClient,
+} from './whatsapp';
 
 export interface ConsentedSend {
 	/** Unique per message: see `idempotencyKey`. */
@@ -29,6 +39,11 @@ export interface ConsentedSend {
 	template?: ApprovedTemplate;
 	/** Art. 21(4) GDPR: the first marketing message to a person carries the notice of the right to object. */
 	objectionNotice?: ObjectionNotice;
+	/**
+	 * Send a template Meta approved as MARKETING through the Marketing Messages API. Only `template`'s category
+	 * decides: a template of another category, or one whose category is unknown, goes through /messages.
+	 */
+	marketingMessages?: boolean;
 }
 
 /**
@@ -42,7 +57,7 @@ export interface ObjectionNotice {
 }
 
 export type SendOutcome =
-	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; pricing: MessagePricing; objectionNotice?: true }
+	| { status: 'sent'; key: string; wamid: string; waId?: string; attempts: number; endpoint: SendEndpoint; pricing: MessagePricing; objectionNotice?: true }
 	| { status: 'refused'; key: string; reason: RefusalReason; message: string }
 	| { status: 'already_sent'; key: string; previous: { status: string; wamid: string | null; at: Date } }
 	| { status: 'failed'; key: string; error: ConsentError };
@@ -90,9 +105,32 @@ function questionsFor(send: ConsentedSend) {
 	return questions;
 }
 
-async function refusal(ledger: SendLedger, send: ConsentedSend, reserved = false): Promise<(GateDecision & { allowed: false }) | undefined> {
-	const decisions = await Promise.all(questionsFor(send).map((question) => ledger.mayMessage({ ...question, reserved })));
+function decisionsFor(ledger: SendLedger, send: ConsentedSend, reserved = false): Promise<GateDecision[]> {
+	return Promise.all(questionsFor(send).map((question) => ledger.mayMessage({ ...question, reserved })));
+}
+
+function refusalAmong(decisions: GateDecision[]): (GateDecision & { allowed: false }) | undefined {
 	return decisions.find((decision): decision is GateDecision & { allowed: false } => !decision.allowed);
+}
+
+async function refusal(ledger: SendLedger, send: ConsentedSend, reserved = false): Promise<(GateDecision & { allowed: false }) | undefined> {
+	return refusalAmong(await decisionsFor(ledger, send, reserved));
+}
+
+/**
+ * The first marketing message to a person with the objection notice: a text gets it as a paragraph of its own; a
+ * message that includes it stays as it is; a template with 'append' cannot take it (the error says what to do).
+ */
+function withObjectionNotice(message: OutgoingMessage, notice: ObjectionNotice): OutgoingMessage | ValidationError {
+	if (notice.mode === 'included') return message;
+	if (message.type !== 'text') {
+		return new ValidationError(
+			'objectionNotice',
+			"This is the first marketing message to this person, it must carry the objection notice (Art. 21(4) GDPR), and a template's text cannot be added to",
+			"Use a template whose footer says how to object (e.g. 'Reply STOP to opt out') and set Objection Notice to 'The Message Includes It', or send the first marketing message as text inside the 24 h window",
+		);
+	}
+	return { ...message, text: `${message.text}\n\n${notice.text}` };
 }
 
 /** The send as the gate asks about it: with its template's category where Meta's is stricter, or refused for its template. */
@@ -102,25 +140,48 @@ function asTemplateAsks(send: ConsentedSend): ConsentedSend | { refused: GateDec
 	return 'refused' in question ? question : { ...send, category: question.category };
 }
 
-/** What a dry run found: the request Meta would get, or why nothing would go out. Nothing is reserved or sent. */
+/**
+ * What a dry run found: the request Meta would get (with the objection notice if this would be the person's first
+ * marketing message), or why nothing would go out. Nothing is reserved, recorded or sent.
+ */
 export type DryRunOutcome =
-	| { status: 'would_send'; key: string; request: MessageRequest; pricing: MessagePricing }
+	| { status: 'would_send'; key: string; request: MessageRequest; pricing: MessagePricing; objectionNotice?: true }
 	| { status: 'refused'; key: string; reason: RefusalReason; message: string }
-	| { status: 'already_sent'; key: string };
+	| { status: 'already_sent'; key: string }
+	/** A first marketing template with Objection Notice 'append': a send would fail, with this error. */
+	| { status: 'needs_objection_notice'; key: string; error: ValidationError };
 
 /**
- * A send up to the last step before Meta: the message is built and validated as `sendWithConsent` would, and the
- * gate asked the same questions; the key is looked up, not reserved.
+ * A send up to the last step before Meta: the message is built and validated as `sendWithConsent` would, the gate
+ * asked the same questions, and the objection notice looked up as a reservation would find it; the key is looked
+ * up, not reserved.
  */
 export async function dryRun(consentLedger: Ledger, asked: ConsentedSend): Promise<DryRunOutcome> {
 	const { key } = asked;
-	const request = buildMessage(asked.recipient, asked.message);
+	// Meta's limits first, as for a send: a message that cannot be built throws before the gate is asked.
+	buildMessage(asked.recipient, asked.message);
 	const send = asTemplateAsks(asked);
 	if ('refused' in send) return { status: 'refused', key, reason: send.refused.reason, message: send.refused.message };
-	const refused = await refusal(sendLedgerFor(consentLedger), send);
+	const decisions = await decisionsFor(sendLedgerFor(consentLedger), send);
+	const refused = refusalAmong(decisions);
 	if (refused) return { status: 'refused', key, reason: refused.reason, message: refused.message };
 	if (await consentLedger.wasSent(key)) return { status: 'already_sent', key };
-	return { status: 'would_send', key, request, pricing: expectedPricing(send.category, send.message.type === 'template') };
+	const notice = send.category === 'marketing' ? send.objectionNotice : undefined;
+	const subjectId = decisions[0].allowed ? decisions[0].subjectId : undefined;
+	let message = send.message;
+	const first = notice !== undefined && subjectId !== undefined && !(await consentLedger.hadObjectionNotice(subjectId));
+	if (first) {
+		const noticed = withObjectionNotice(message, notice);
+		if (noticed instanceof ValidationError) return { status: 'needs_objection_notice', key, error: noticed };
+		message = noticed;
+	}
+	return {
+		status: 'would_send',
+		key,
+		request: buildMessage(send.recipient, message),
+		pricing: expectedPricing(send.category, send.message.type === 'template'),
+		...(first ? { objectionNotice: true as const } : {}),
+	};
 }
 
 /**
@@ -179,18 +240,14 @@ export async function sendWithConsent(
 	if (reservation.status === 'duplicate') return { status: 'already_sent', key, previous: reservation.previous };
 	if (reservation.status === 'refused') return { status: 'refused', key, reason: reservation.decision.reason, message: reservation.decision.message };
 	let message = send.message;
-	if (reservation.givesObjectionNotice && notice?.mode === 'append') {
-		if (message.type !== 'text') {
+	if (reservation.givesObjectionNotice && notice) {
+		const noticed = withObjectionNotice(message, notice);
+		if (noticed instanceof ValidationError) {
 			// The key and the notice are handed back: the person's next marketing message carries it.
-			const error = new ValidationError(
-				'objectionNotice',
-				"This is the first marketing message to this person, it must carry the objection notice (Art. 21(4) GDPR), and a template's text cannot be added to",
-				"Use a template whose footer says how to object (e.g. 'Reply STOP to opt out') and set Objection Notice to 'The Message Includes It', or send the first marketing message as text inside the 24 h window",
-			);
-			await consentLedger.failSend(key, { outcome: 'failed', message: error.message });
-			return { status: 'failed', key, error };
+			await consentLedger.failSend(key, { outcome: 'failed', message: noticed.message });
+			return { status: 'failed', key, error: noticed };
 		}
-		message = { ...message, text: `${message.text}\n\n${notice.text}` };
+		message = noticed;
 	}
 
 	let attempted = false;
@@ -200,6 +257,7 @@ export async function sendWithConsent(
 		release = await requests?.acquire(signal);
 		sent = await client.send(send.recipient, message, {
 			signal,
+			marketingMessages: send.marketingMessages === true && send.template?.category === 'MARKETING',
 			beforeAttempt: async () => {
 				const refused = await refusal(ledger, send, true);
 				if (refused) throw new RefusedBeforeAttempt(refused);
@@ -235,6 +293,7 @@ export async function sendWithConsent(
 		wamid: sent.wamid,
 		waId: sent.waId,
 		attempts: sent.attempts,
+		endpoint: sent.endpoint,
 		pricing: expectedPricing(send.category, send.message.type === 'template'),
 		...(reservation.givesObjectionNotice ? { objectionNotice: true as const } : {}),
 	};

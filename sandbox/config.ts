@@ -73,6 +73,11 @@ export interface SandboxOptions {
 	serviceWindowHours?: number;
 	/** How long a timeout fault holds the request before it drops the connection (default 30000). */
 	timeoutFaultMs?: number;
+	/**
+	 * Whether the business accepted the Marketing Messages API terms (default false, as for a new account): until
+	 * then `POST /{phone-number-id}/marketing_messages` answers 131055 and a client falls back to `/messages`.
+	 */
+	marketingMessagesOnboarded?: boolean;
 }
 
 export type SandboxConfig = Required<Omit<SandboxOptions, 'webhookUrl'>> & { webhookUrl?: string };
@@ -105,6 +110,7 @@ export function resolveOptions(options: SandboxOptions = {}): SandboxConfig {
 		failingSuffixes: options.failingSuffixes ?? ['0001'],
 		serviceWindowHours: options.serviceWindowHours ?? 24,
 		timeoutFaultMs: options.timeoutFaultMs ?? 30_000,
+		marketingMessagesOnboarded: options.marketingMessagesOnboarded ?? false,
 	};
 }
 
@@ -124,6 +130,7 @@ export const configPatchSchema = z
 		failingSuffixes: z.array(z.string()),
 		tokenPermissions: z.array(z.enum(['whatsapp_business_management', 'whatsapp_business_messaging'])),
 		appFields: z.array(z.string()),
+		marketingMessagesOnboarded: z.boolean(),
 	})
 	.partial()
 	.strict();

@@ -1,6 +1,8 @@
 /**
  * Injected failures (`POST /_sandbox/faults`): the next N Graph calls fail with a Meta error, never get an answer,
- * get a bare 5xx from "Meta's edge", or have their connection reset, so a client's retry and error handling can be tried on demand.
+ * get a bare 5xx from "Meta's edge", or have their connection reset; or the next N sends are accepted and then fail
+ * in a status webhook, as Meta reports 131049, 131026 and 130472. So a client's retry and error handling can be tried
+ * on demand.
  */
 import { z } from 'zod';
 
@@ -28,6 +30,12 @@ export const faultSchema = z.discriminatedUnion('kind', [
 		processed: z.boolean().default(false),
 	}),
 	z.object({
+		kind: z.literal('failed_status'),
+		count: z.number().int().min(1).default(1),
+		code: z.number().int().min(1),
+		details: z.string().optional(),
+	}),
+	z.object({
 		kind: z.literal('reset'),
 		count: z.number().int().min(1).default(1),
 		/** The message goes out, then the connection is reset before the answer: the client cannot tell which. */
@@ -44,10 +52,13 @@ export class FaultQueue {
 		this.queue.push({ ...fault });
 	}
 
-	/** The fault the next Graph call suffers, if any; each call uses up one of a fault's count. */
-	next(): Fault | undefined {
+	/**
+	 * The fault the next Graph call suffers, if any; each call uses up one of a fault's count. A `failed_status` waits
+	 * for a send (`isSend`): only a message can fail in a status webhook.
+	 */
+	next(isSend: boolean): Fault | undefined {
 		const head = this.queue[0];
-		if (!head) return undefined;
+		if (!head || (head.kind === 'failed_status' && !isSend)) return undefined;
 		head.count -= 1;
 		if (head.count <= 0) this.queue.shift();
 		return head;

@@ -1,5 +1,5 @@
 /**
- * The Graph API surface: `POST /{version}/{phone-number-id}/messages`, `GET /{version}/{phone-number-id}`,
+ * The Graph API surface: `POST /{version}/{phone-number-id}/messages` and `…/marketing_messages`, `GET /{version}/{phone-number-id}`,
  * `GET /{version}/{waba-id}/message_templates`, `GET|POST|DELETE /{version}/{waba-id}/subscribed_apps` and
  * `GET /{version}/{app-id}/subscriptions` (subscribed-apps.ts). Applies injected faults, the bearer token check and the
  * configured latency, and logs every request with its outcome for `GET /_sandbox/messages`.
@@ -34,7 +34,7 @@ export async function handleGraphRequest(
 	const rawBody = await readBody(request);
 	const method = request.method ?? 'GET';
 	const loggedBody = parseLoggedBody(rawBody);
-	const fault = simulator.faults.next();
+	const fault = simulator.faults.next(method === 'POST' && /\/(marketing_)?messages\/?$/.test(url.pathname));
 
 	if (fault?.kind === 'timeout') {
 		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
@@ -64,13 +64,22 @@ export async function handleGraphRequest(
 		answer = errorAnswer(error);
 		answer.outcome = { status: 'error', httpStatus: error.httpStatus, code: error.code, fault: true, ...(processed ? { processed } : {}) };
 	} else {
-		answer = await answerGraph(simulator, request, url, method, rawBody);
+		const failWith = fault?.kind === 'failed_status' ? new GraphApiError(fault.code, fault.details) : undefined;
+		answer = await answerGraph(simulator, request, url, method, rawBody, failWith);
 	}
 	simulator.state.logRequest(method, url.pathname, loggedBody, answer.outcome);
 	sendJson(response, answer.status, answer.body, answer.headers);
 }
 
-async function answerGraph(simulator: CloudApiSimulator, request: IncomingMessage, url: URL, method: string, rawBody: string): Promise<Answer> {
+async function answerGraph(
+	simulator: CloudApiSimulator,
+	request: IncomingMessage,
+	url: URL,
+	method: string,
+	rawBody: string,
+	/** A `failed_status` fault: the send is accepted, then fails with this error in a status webhook. */
+	failWith?: GraphApiError,
+): Promise<Answer> {
 	try {
 		const match = GRAPH_PATH.exec(url.pathname);
 		const [objectId, edge] = match ? [match[1], match[2]] : ['', undefined];
@@ -91,7 +100,7 @@ async function answerGraph(simulator: CloudApiSimulator, request: IncomingMessag
 			};
 			return ok(simulator.catalog.page(limit, url.searchParams.get('after') ?? undefined, next));
 		}
-		if (objectId !== config.phoneNumberId || (edge !== undefined && edge !== 'messages')) {
+		if (objectId !== config.phoneNumberId || (edge !== undefined && edge !== 'messages' && edge !== 'marketing_messages')) {
 			throw new GraphApiError(100, `Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, {
 				message: `Unsupported ${method.toLowerCase()} request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
 				subcode: 33,
@@ -108,10 +117,13 @@ async function answerGraph(simulator: CloudApiSimulator, request: IncomingMessag
 				id: config.phoneNumberId,
 			});
 		}
-		if (edge === 'messages' && method === 'POST') {
+		if ((edge === 'messages' || edge === 'marketing_messages') && method === 'POST') {
 			const parsed = parseSendRequest(parseJson(rawBody));
-			if (parsed.kind === 'read') return ok(simulator.markRead(parsed.messageId));
-			const sent = simulator.send(parsed.request);
+			if (parsed.kind === 'read') {
+				if (edge === 'marketing_messages') throw new GraphApiError(100, 'Message must be a template message.', { message: '(#100) Invalid parameter' });
+				return ok(simulator.markRead(parsed.messageId));
+			}
+			const sent = simulator.send(parsed.request, { endpoint: edge, failWith });
 			return { status: 200, body: sent, outcome: { status: 'accepted', httpStatus: 200, wamid: sent.messages[0].id } };
 		}
 		throw new GraphApiError(100, `${method} is not supported on this path`, { message: `Unsupported ${method.toLowerCase()} request.` });

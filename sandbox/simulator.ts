@@ -95,7 +95,13 @@ export class CloudApiSimulator {
 		this.pairRate.burst = this.config.pairBurst;
 	}
 
-	send(request: SendRequest): SendResponse {
+	/**
+	 * `endpoint` 'marketing_messages': Meta's Marketing Messages API, which takes MARKETING templates only and only once
+	 * the business accepted its terms. `failWith`: accepted, then a failed status with this error (an injected fault).
+	 */
+	send(request: SendRequest, options: { endpoint?: 'messages' | 'marketing_messages'; failWith?: GraphApiError } = {}): SendResponse {
+		const viaMarketingApi = options.endpoint === 'marketing_messages';
+		if (viaMarketingApi) checkMarketingRequest(request, this.config.marketingMessagesOnboarded);
 		const retryAfterMs = this.throughput.take(this.state.now());
 		if (retryAfterMs > 0) {
 			throw new GraphApiError(130429, undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
@@ -104,13 +110,17 @@ export class CloudApiSimulator {
 		if (this.config.undeliverableSuffixes.some((suffix) => user.waId.endsWith(suffix))) throw new GraphApiError(131026);
 
 		const message = this.outboundMessage(request, user);
-		const category = message.template?.category.toLowerCase() ?? 'service';
+		if (viaMarketingApi && message.template?.category !== 'MARKETING') {
+			throw new GraphApiError(100, 'The Marketing Messages API only sends templates of the MARKETING category.', { message: '(#100) Invalid parameter' });
+		}
+		// Meta prices what went through the Marketing Messages API as `marketing_lite`.
+		const category = viaMarketingApi ? 'marketing_lite' : (message.template?.category.toLowerCase() ?? 'service');
 		if (message.template?.category === 'MARKETING' && user.marketing === 'stop') throw new GraphApiError(131050);
 		if (!message.template && !this.windowOpen(user)) throw new GraphApiError(131047);
 		if (!this.pairRate.take(user.waId, this.state.now())) throw new GraphApiError(131056);
 
 		this.state.chat(user.waId).push(message);
-		const fails = this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix));
+		const fails = options.failWith ?? (this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix)) ? new GraphApiError(131026) : undefined);
 		// Meta's per-message pricing since October 2026: templates are charged, service messages (free-form, inside
 		// the window) are free for the first SERVICE_ALLOWANCE of the business number each month.
 		const free = category === 'service' && (this.state.serviceMessages += 1) <= SERVICE_ALLOWANCE;
@@ -267,8 +277,8 @@ export class CloudApiSimulator {
 		return undefined;
 	}
 
-	/** sent → delivered → read, or sent → failed for numbers that fail after acceptance. */
-	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, fails: boolean): void {
+	/** sent → delivered → read, or sent → failed with `fails` for messages that fail after acceptance. */
+	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, fails: GraphApiError | undefined): void {
 		const delays = this.config.statusDelaysMs;
 		const conversation = { id: randomBytes(16).toString('hex'), origin: { type: category } };
 		const pricing = { billable: pricingType === 'regular', pricing_model: 'PMP', category, type: pricingType };
@@ -286,12 +296,28 @@ export class CloudApiSimulator {
 		);
 		if (fails) {
 			this.timers.after(delays.delivered, () => {
-				message.errorCode = 131026;
-				report('failed', { errors: [new GraphApiError(131026).toStatusError()] });
+				message.errorCode = fails.code;
+				report('failed', { errors: [fails.toStatusError()] });
 			});
 			return;
 		}
 		this.timers.after(delays.delivered, () => report('delivered', { conversation, pricing }));
 		if (delays.read !== null) this.timers.after(delays.read, () => report('read', {}));
+	}
+}
+
+/**
+ * What the Marketing Messages API asks before it looks at the message: the accepted terms (else 131055, as Meta
+ * answers an account that is not onboarded), a template, and `recipient_type: "individual"`, which it requires.
+ */
+function checkMarketingRequest(request: SendRequest, onboarded: boolean): void {
+	if (!onboarded) {
+		throw new GraphApiError(131055, 'The business has not accepted the Marketing Messages API terms.', {
+			message: '(#200) You must accept the Marketing Messages Lite API terms to use the API.',
+		});
+	}
+	if (request.type !== 'template') throw new GraphApiError(100, 'Message must be a template message.', { message: '(#100) Invalid parameter' });
+	if (request.recipient_type !== 'individual') {
+		throw new GraphApiError(100, 'The parameter recipient_type is required.', { message: '(#100) The parameter recipient_type is required.' });
 	}
 }

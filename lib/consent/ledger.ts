@@ -16,7 +16,7 @@ import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
 import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
-import { completeSend, completeSends, failSend, recordInbound, recordStatus, reserveSend, reserveSends, wasSent, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
+import { completeSend, completeSends, failSend, hadObjectionNotice, recordInbound, recordStatus, reserveSend, reserveSends, wasSent, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
 import { checkpointSchema, parse, purposeSchema } from './validation';
 import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedResult } from './rejected';
@@ -166,6 +166,11 @@ export class Ledger {
 	/** Whether a message under this key went out (or may have): a dry run's duplicate check. */
 	wasSent(key: string) {
 		return wasSent(this.ctx, key);
+	}
+
+	/** Whether the person has had the objection notice (Art. 21(4) GDPR) with an earlier marketing message. */
+	hadObjectionNotice(subjectId: string) {
+		return hadObjectionNotice(this.ctx, subjectId);
 	}
 
 	completeSend(key: string, accepted: { wamid: string }) {

@@ -220,6 +220,12 @@ export async function wasSent(ctx: LedgerContext, key: string): Promise<boolean>
 	return rows.length > 0 && rows[0].status !== 'failed';
 }
 
+/** Whether the person has had the objection notice: a marketing reservation asking for it would not carry it. */
+export async function hadObjectionNotice(ctx: LedgerContext, subjectId: string): Promise<boolean> {
+	const rows = await ctx.store.query<{ had: boolean }>('SELECT objection_notice_at IS NOT NULL AS had FROM subjects WHERE id = $1', [subjectId]);
+	return rows[0]?.had === true;
+}
+
 /** Meta accepted the message. The last send drives the retention clock (checklist 28). */
 export async function completeSend(ctx: LedgerContext, key: string, accepted: { wamid: string }): Promise<void> {
 	await completeSends(ctx, [{ key, wamid: accepted.wamid }]);

@@ -4,7 +4,7 @@
  * waiting: the Send node asks the consent gate there, so a withdrawal committed a moment earlier still stops it.
  */
 import { ValidationError } from '../errors';
-import { ConnectionError, errorFromResponse, OutcomeUnknownError, type ErrorContext } from './errors';
+import { ConnectionError, errorFromResponse, MARKETING_MESSAGES_NOT_ONBOARDED, OutcomeUnknownError, WhatsAppApiError, type ErrorContext } from './errors';
 import { nodeHttpFetch, type HttpAnswer, type HttpFetch } from './http';
 import { limitersFor, MESSAGES_PER_SECOND, sleep, type PairRateLimiter, type SendWindow, type ThroughputLimiter } from './limiter';
 import { buildMessage, markAsReadRequest, recipientKey, type OutgoingMessage } from './messages';
@@ -43,7 +43,23 @@ export interface SendOptions {
 	 * request is made and its error reaches the caller unchanged.
 	 */
 	beforeAttempt?: () => Promise<void>;
+	/**
+	 * Send a template through Meta's Marketing Messages API (`/marketing_messages`). Meant for MARKETING templates
+	 * only: Meta refuses any other message there. While the business has not accepted that API's terms, the message
+	 * goes through `/messages` (see `send`).
+	 */
+	marketingMessages?: boolean;
 }
+
+/** The edge of the business number that took a message. */
+export type SendEndpoint = 'messages' | 'marketing_messages';
+
+/**
+ * Business numbers (base URL and phone number id) whose account answered that it has not accepted the Marketing
+ * Messages API terms: for the rest of the process their marketing templates go straight to `/messages`, instead of
+ * costing every message a refused request first. A restart asks again, which picks up a later onboarding.
+ */
+const notOnboarded = new Set<string>();
 
 export interface SentMessage {
 	/** Meta's message id (wamid), up to 128 characters; status webhooks refer to it. */
@@ -57,6 +73,8 @@ export interface SentMessage {
 	messageStatus?: string;
 	/** HTTP attempts made, the successful one included. */
 	attempts: number;
+	/** The edge that took the message. */
+	endpoint: SendEndpoint;
 }
 
 export interface PhoneNumberInfo {
@@ -128,6 +146,8 @@ export class WhatsAppClient {
 	async send(recipient: string, outgoing: OutgoingMessage, options: SendOptions = {}): Promise<SentMessage> {
 		const { signal, beforeAttempt } = options;
 		const message = buildMessage(recipient, outgoing);
+		const number = `${this.baseUrl}/${this.phoneNumberId}`;
+		let endpoint: SendEndpoint = options.marketingMessages && message.type === 'template' && !notOnboarded.has(number) ? 'marketing_messages' : 'messages';
 		const pairKey = recipientKey(message);
 		const context: ErrorContext | undefined = message.type === 'template' ? { templateName: message.template.name, language: message.template.language.code } : undefined;
 		const { value: answer, attempts } = await withRetries(
@@ -135,15 +155,25 @@ export class WhatsAppClient {
 				// Pair rate first: its wait can be seconds, and a throughput slot taken before it would be wasted.
 				await this.pairRate.take(pairKey, signal);
 				await this.throughput.take(signal);
-				// The check comes last, after any wait: should the send window hold the request back, it is asked again.
 				for (;;) {
-					await beforeAttempt?.();
-					signal?.throwIfAborted();
-					const wait = this.window.tryStart();
-					if (wait === 0) break;
-					await sleep(wait, signal);
+					// The check comes last, after any wait: should the send window hold the request back, it is asked again.
+					for (;;) {
+						await beforeAttempt?.();
+						signal?.throwIfAborted();
+						const wait = this.window.tryStart();
+						if (wait === 0) break;
+						await sleep(wait, signal);
+					}
+					try {
+						return (await this.request('POST', `${this.phoneNumberId}/${endpoint}`, message, signal, context, 'send')) as SendAnswer;
+					} catch (error) {
+						// Only this answer moves a message to /messages: it says the Marketing Messages API took nothing.
+						// Any other error (an unknown outcome above all) is the message's, and is never sent a second way.
+						if (endpoint !== 'marketing_messages' || !(error instanceof WhatsAppApiError) || error.metaCode !== MARKETING_MESSAGES_NOT_ONBOARDED) throw error;
+						notOnboarded.add(number);
+						endpoint = 'messages';
+					}
 				}
-				return (await this.request('POST', `${this.phoneNumberId}/messages`, message, signal, context, 'send')) as SendAnswer;
 			},
 			this.retryPolicy,
 			signal,
@@ -158,6 +188,7 @@ export class WhatsAppClient {
 			input: contact?.input,
 			messageStatus: sent.message_status,
 			attempts,
+			endpoint,
 		};
 	}
 

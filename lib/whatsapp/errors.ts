@@ -55,6 +55,13 @@ export interface ErrorContext {
 	details?: string;
 }
 
+/**
+ * The Marketing Messages API's answer to a business that has not accepted its terms: code 131055, message "(#200) You
+ * must accept the Marketing Messages Lite API terms to use the API." (as providers document Meta's answer, e.g.
+ * 360dialog's "Expected errors" of MM Lite). The message was not sent, so it may go through /messages instead.
+ */
+export const MARKETING_MESSAGES_NOT_ONBOARDED = 131055;
+
 const PAIR_RATE_FIX = 'Too many messages to the same person in a short time: wait at least 6 seconds between messages to one person';
 const OPERATOR_FIX = 'an operator has to act in WhatsApp Manager before more messages can be sent';
 
@@ -96,12 +103,11 @@ const CODES: Record<number, CodeAdvice> = {
 	131042: { retry: 'never', fix: `A problem with the account's payment method: ${OPERATOR_FIX} (Business settings → Payments)` },
 	132015: {
 		retry: 'never',
-		fix: (context) =>
-			`Template '${context.templateName ?? '?'}' is paused by Meta for low quality: wait until it is active again, or edit it in WhatsApp Manager and use another template meanwhile`,
+		fix: (context) => `${templateOf(context)} is paused by Meta for low quality: wait until it is active again, or edit it in WhatsApp Manager and use another template meanwhile`,
 	},
 	132016: {
 		retry: 'never',
-		fix: (context) => `Template '${context.templateName ?? '?'}' was paused too often and is disabled for good: create a new template and send that instead`,
+		fix: (context) => `${templateOf(context)} was paused too often and is disabled for good: create a new template and send that instead`,
 	},
 	131050: {
 		retry: 'never',
@@ -130,7 +136,23 @@ const CODES: Record<number, CodeAdvice> = {
 	368: { retry: 'never', fix: `Meta temporarily blocked the account for a policy violation: ${OPERATOR_FIX} (Account quality shows why and until when)` },
 	131031: { retry: 'never', fix: `The WhatsApp Business Account is locked (e.g. a policy violation or unverified data): ${OPERATOR_FIX}` },
 	133010: { retry: 'never', fix: 'The business phone number is not registered with the Cloud API: register it in WhatsApp Manager' },
+	[MARKETING_MESSAGES_NOT_ONBOARDED]: {
+		retry: 'never',
+		fix: "The business has not accepted the Marketing Messages API terms: accept them in WhatsApp Manager (Overview → Alerts, 'Accept terms to get started'); until then marketing templates go through /messages",
+	},
 };
+
+/** What Meta's code means for a retry and what to do, as the table says; undefined for a code it does not know. */
+export function adviceFor(code: number, context: ErrorContext = {}): { retry: RetryAdvice; fix: string } | undefined {
+	const advice = CODES[code];
+	if (advice === undefined) return undefined;
+	return { retry: advice.retry, fix: typeof advice.fix === 'string' ? advice.fix : advice.fix(context) };
+}
+
+/** The template a fix is about, when the request named one (a status webhook does not). */
+function templateOf(context: ErrorContext): string {
+	return context.templateName ? `Template '${context.templateName}'` : 'The template';
+}
 
 /** Meta's details read e.g. `body: number of localizable_params (1) does not match the expected number of params (2)`. */
 const PARAMETER_COUNT = /([\w ]+?): number of localizable_params \((\d+)\) does not match the expected number of params \((\d+)\)/;
@@ -165,11 +187,9 @@ export class WhatsAppApiError extends WhatsAppError {
 		retryAfterMs?: number;
 		context?: Omit<ErrorContext, 'details'>;
 	}) {
-		const advice = CODES[init.metaCode];
-		const context: ErrorContext = { ...init.context, details: init.details };
-		const fix = advice === undefined ? init.metaMessage : typeof advice.fix === 'string' ? advice.fix : advice.fix(context);
+		const advice = adviceFor(init.metaCode, { ...init.context, details: init.details });
 		const detail = init.details && !init.metaMessage.includes(init.details) ? ` (${init.details})` : '';
-		super(`whatsapp_${init.metaCode}`, `WhatsApp error ${init.metaCode}: ${init.metaMessage}${detail}`, { retry: advice?.retry ?? 'never', fix });
+		super(`whatsapp_${init.metaCode}`, `WhatsApp error ${init.metaCode}: ${init.metaMessage}${detail}`, { retry: advice?.retry ?? 'never', fix: advice?.fix ?? init.metaMessage });
 		this.metaCode = init.metaCode;
 		this.httpStatus = init.httpStatus;
 		this.fbtraceId = init.fbtraceId;

@@ -1,12 +1,13 @@
 /** The WhatsApp Cloud API core: message builders, the client with its limits and retries, and webhooks. */
 export { DEFAULT_GRAPH_VERSION } from './graph-version';
-export { WhatsAppClient, type ClientOptions, type SendOptions, type SentMessage, type PhoneNumberInfo } from './client';
+export { WhatsAppClient, type ClientOptions, type SendEndpoint, type SendOptions, type SentMessage, type PhoneNumberInfo } from './client';
 export {
 	WhatsAppError,
 	WhatsAppApiError,
 	WhatsAppHttpError,
 	OutcomeUnknownError,
 	ConnectionError,
+	adviceFor,
 	type RetryAdvice,
 	type UnknownOutcomeReason,
 } from './errors';

@@ -420,6 +420,46 @@ describe.each(STORE_KINDS)('nodes on the real engine (%s store)', (kind) => {
 		expect(toBen.map((r) => r.body.text?.body ?? r.body.template?.name)).toEqual(['welcome', 'Diese Woche: neue Angebote.']);
 	});
 
+	test('#13 a dry run of the first marketing message shows the objection notice it would carry and records nothing; the real send then carries it', async () => {
+		await consented('+4915100000741');
+		const text = (options: IDataObject) =>
+			single('sendWhatsApp', {
+				operation: 'sendText',
+				text: 'Diese Woche: neue Angebote.',
+				recipient: '={{ $json.phone }}',
+				category: 'marketing',
+				purpose: 'offers',
+				options: { pairRateSeconds: 0, objectionNotice: 'append', objectionNoticeText: 'Widerspruch jederzeit mit STOP.', ...options },
+			});
+		const withNotice = 'Diese Woche: neue Angebote.\n\nWiderspruch jederzeit mit STOP.';
+		for (let i = 0; i < 2; i++) {
+			// Twice: a dry run uses nothing up, so the second is still the first marketing message.
+			const dry = await run(text({ dryRun: true }), [{ phone: '+4915100000741' }]);
+			expect(dry.outputOf('Node', 0).map((item) => item.json.whatsapp)).toEqual([
+				expect.objectContaining({ status: 'would_send', dryRun: true, objectionNotice: true, request: expect.objectContaining({ text: { body: withNotice, preview_url: false } }) }),
+			]);
+		}
+		expect(await scenario.graphRequests()).toHaveLength(0);
+		expect(await sendRows(scenario.ledger)).toEqual({});
+
+		const sent = await run(text({}), [{ phone: '+4915100000741' }]);
+		expect(sent.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent', objectionNotice: true });
+		expect((await scenario.graphRequests()).map((r) => r.body.text?.body)).toEqual([withNotice]);
+		const after = await run(text({ dryRun: true, campaignKey: 'next' }), [{ phone: '+4915100000741' }]);
+		expect(after.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'would_send', request: { text: { body: 'Diese Woche: neue Angebote.' } } });
+		expect(after.outputOf('Node', 0)[0].json.whatsapp).not.toHaveProperty('objectionNotice');
+
+		// A first marketing template cannot take the notice: the dry run says so with the fix, as the send would fail.
+		await consented('+4915100000742');
+		const tpl = await run(single('sendWhatsApp', template({ options: { objectionNotice: 'append', dryRun: true } })), [{ phone: '+4915100000742', name: 'Ben' }]);
+		expect(tpl.outputOf('Node', 1).map((item) => item.json.whatsapp)).toEqual([
+			expect.objectContaining({ status: 'not_sent', dryRun: true, reason: 'objection_notice', message: expect.stringMatching(/objection notice \(Art\. 21\(4\) GDPR\)/), fix: expect.stringMatching(/The Message Includes It/) }),
+		]);
+		const included = await run(single('sendWhatsApp', template({ options: { objectionNotice: 'included', dryRun: true } })), [{ phone: '+4915100000742', name: 'Ben' }]);
+		expect(included.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'would_send', objectionNotice: true });
+		expect(Object.keys(await sendRows(scenario.ledger))).toHaveLength(1);
+	});
+
 	test('case 5, #21: one withdrawal setting for the trigger and Handle STOP: the credential\'s words and scope act before the answer to Meta, Handle STOP reports what was recorded', async () => {
 		await scenario.close();
 		scenario = await startScenario(kind, {}, { stopWords: 'KÜNDIGEN', stopScope: 'marketing' });

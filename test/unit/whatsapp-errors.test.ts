@@ -41,6 +41,7 @@ describe("Meta's error table", () => {
 		[368, 'never', 'policy violation'],
 		[131031, 'never', 'locked'],
 		[133010, 'never', 'not registered'],
+		[131055, 'never', 'accept them in WhatsApp Manager'],
 	])('%i: retry %s, fix says "%s"', (code, retry, fix) => {
 		const error = apiError(code);
 		expect(error.metaCode).toBe(code);

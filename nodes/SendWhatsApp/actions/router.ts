@@ -5,7 +5,7 @@ import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
 import { objectionNotice, type ReplyLanguage } from '../../../lib/replies';
 import { dryRun, idempotencyKey, sendsInFlight, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
-import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, type OutgoingMessage } from '../../../lib/whatsapp';
+import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, WhatsAppError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
 import { ledgerFor } from '../../shared/ledger';
@@ -28,6 +28,7 @@ const builders: Record<string, Build> = {
 interface Options {
 	campaignKey?: string;
 	dryRun?: boolean;
+	marketingMessages?: boolean;
 	messagesPerSecond?: number;
 	pairRateSeconds?: number;
 	parallelRequests?: number;
@@ -67,6 +68,7 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 				wamid: outcome.wamid,
 				waId: outcome.waId ?? null,
 				attempts: outcome.attempts,
+				endpoint: outcome.endpoint,
 				key: outcome.key,
 				pricing,
 				...(outcome.objectionNotice ? { objectionNotice: true } : {}),
@@ -89,12 +91,16 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 				// Meta may have taken it: not sent again under this key; the reason says why nobody can tell.
 				return { status: 'unknown', recipient, reason: error.reason, code: error.metaCode ?? null, httpStatus: error.httpStatus ?? null, message: error.message, fix: error.hint ?? null, key: outcome.key };
 			}
+			const api = error instanceof WhatsAppApiError ? error : undefined;
 			return {
 				status: 'failed',
 				recipient,
 				reason: error.code,
-				code: error instanceof WhatsAppApiError ? error.metaCode : null,
+				code: api?.metaCode ?? null,
 				message: error.message,
+				// Meta's own words on this message (error_data.details), and whether and when it may be sent again.
+				details: api?.details ?? null,
+				retry: error instanceof WhatsAppError ? error.retry : null,
 				fix: error.hint ?? null,
 				key: outcome.key,
 			};
@@ -106,7 +112,17 @@ function outcomeJson(outcome: SendOutcome, recipient: string, card: RateCard | u
 function dryRunJson(outcome: DryRunOutcome, recipient: string): JsonObject {
 	switch (outcome.status) {
 		case 'would_send':
-			return { status: 'would_send', dryRun: true, recipient, request: outcome.request as unknown as JsonObject, pricing: { ...outcome.pricing, estimate: true }, key: outcome.key };
+			return {
+				status: 'would_send',
+				dryRun: true,
+				recipient,
+				request: outcome.request as unknown as JsonObject,
+				pricing: { ...outcome.pricing, estimate: true },
+				key: outcome.key,
+				...(outcome.objectionNotice ? { objectionNotice: true } : {}),
+			};
+		case 'needs_objection_notice':
+			return { status: 'not_sent', dryRun: true, recipient, reason: 'objection_notice', message: outcome.error.message, fix: outcome.error.hint ?? null, key: outcome.key };
 		case 'refused':
 			return { status: 'not_sent', dryRun: true, recipient, reason: outcome.reason, message: outcome.message, key: outcome.key };
 		case 'already_sent':
@@ -188,13 +204,23 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				const campaign = (read('options.campaignKey', index, '') as string) || '';
 				const key = idempotencyKey({ workflowId, node, recipient, campaign, message: outgoing });
 				if (options.dryRun) {
-					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, template });
+					const checked = await dryRun(ledger, { key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, template, objectionNotice: noticeOf(read, index) });
 					return { json: dryRunJson(checked, recipient), ok: checked.status === 'would_send' };
 				}
 				const outcome = await sendWithConsent(
 					ledger,
 					client,
-					{ key, recipient, purpose, category, message: outgoing, campaign: campaign || undefined, objectionNotice: noticeOf(read, index), template },
+					{
+						key,
+						recipient,
+						purpose,
+						category,
+						message: outgoing,
+						campaign: campaign || undefined,
+						objectionNotice: noticeOf(read, index),
+						template,
+						marketingMessages: options.marketingMessages === true,
+					},
 					signal,
 					requests,
 				);

@@ -40,6 +40,15 @@ export const properties: INodeProperties[] = [
 					'Whether to only check: each item is validated and asked at the consent gate, and its output says what would have been sent (the request for Meta) or why not. Nothing is sent or reserved.',
 			},
 			{
+				displayName: 'Marketing Messages API',
+				name: 'marketingMessages',
+				type: 'boolean',
+				default: false,
+				displayOptions: { show: { '/operation': ['sendTemplate'] } },
+				description:
+					"Whether to send templates Meta approved as MARKETING through Meta's Marketing Messages API (POST /marketing_messages), as Meta asks. While the business has not accepted that API's terms, they go through /messages (remembered per business number until n8n restarts). Other templates always go through /messages. Needs the Business Account ID in the credential.",
+			},
+			{
 				displayName: 'Messages Per Second',
 				name: 'messagesPerSecond',
 				type: 'number',
