@@ -74,7 +74,17 @@ export class DemoFolder {
 				log(`Installing ${this.label} into ${this.name}/ (npm ci, about 2 GB and 3 to 5 minutes, once; npm's output: ${this.name}/npm-install.log)`);
 				// Without scripts: the optional Kafka driver's native build fails (nothing here uses Kafka), and the
 				// only native module n8n needs, SQLite, is built next, against the pinned Node.js.
-				await this.npm(['ci', '--ignore-scripts', '--no-audit', '--no-fund'], output, (elapsed) => log(`  ${this.progress()}, ${elapsed}`));
+				for (let attempt = 1; ; attempt++) {
+					try {
+						await this.npm(['ci', '--ignore-scripts', '--no-audit', '--no-fund'], output, (elapsed) => log(`  ${this.progress()}, ${elapsed}`), () => this.progress());
+						break;
+					} catch (error) {
+						if (!(error instanceof StalledError) || attempt === INSTALL_ATTEMPTS) throw error;
+						// Seen here: npm waiting on registry connections for 20 minutes at 94 %. Its cache keeps what
+						// arrived, so a new start takes up where this one stopped.
+						log(`  ${error.message}; starting it again (attempt ${attempt + 1} of ${INSTALL_ATTEMPTS})`);
+					}
+				}
 			}
 			log(`Building n8n's SQLite driver for Node ${this.nodeVersion} (npm rebuild sqlite3, about a minute)`);
 			await this.npm(['rebuild', 'sqlite3', `--nodedir=${this.nodeFolder}`], output, (elapsed) => log(`  still compiling, ${elapsed}`));
@@ -99,23 +109,43 @@ export class DemoFolder {
 		return `${present.toLocaleString('en')} of ${paths.length.toLocaleString('en')} packages unpacked (${Math.floor((100 * present) / paths.length)} %)`;
 	}
 
-	npm(args, output, onTick) {
+	/** Runs npm; with `progressOf`, an npm whose progress stays the same for STALLED_AFTER_MS is stopped (StalledError). */
+	npm(args, output, onTick, progressOf) {
 		const started = Date.now();
 		output.write(`\n$ npm ${args.join(' ')}\n`);
 		const child = spawn('npm', args, { cwd: this.folder, env: this.environment(), stdio: ['ignore', 'pipe', 'pipe'] });
 		child.stdout.pipe(output, { end: false });
 		child.stderr.pipe(output, { end: false });
-		const timer = setInterval(() => onTick(formatSeconds(Date.now() - started)), 15_000);
+		let last = progressOf?.();
+		let movedAt = Date.now();
+		let stalled = false;
+		const timer = setInterval(() => {
+			onTick(formatSeconds(Date.now() - started));
+			if (!progressOf) return;
+			const now = progressOf();
+			if (now !== last) [last, movedAt] = [now, Date.now()];
+			else if (Date.now() - movedAt > STALLED_AFTER_MS) {
+				stalled = true;
+				child.kill('SIGTERM');
+			}
+		}, 15_000);
 		return new Promise((resolve, reject) => {
 			child.once('error', reject);
 			child.once('close', (code, signal) => {
 				clearInterval(timer);
 				if (code === 0) resolve();
+				else if (stalled) reject(new StalledError(`npm made no progress for ${formatSeconds(STALLED_AFTER_MS)} (${last})`));
 				else reject(new Error(`\`npm ${args.join(' ')}\` failed in ${this.name}/ (${signal ?? `exit ${code}`}); its output: ${this.logFile}`));
 			});
 		});
 	}
 }
+
+/** npm ci runs at most this often; one that makes no progress for STALLED_AFTER_MS is started again. */
+const INSTALL_ATTEMPTS = 3;
+const STALLED_AFTER_MS = 4 * 60_000;
+
+class StalledError extends Error {}
 
 function formatSeconds(ms) {
 	const seconds = Math.round(ms / 1000);
