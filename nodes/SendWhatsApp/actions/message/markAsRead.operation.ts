@@ -17,7 +17,7 @@ const properties: INodeProperties[] = [
 		default: '={{ $json.message.id }}',
 		required: true,
 		description:
-			"The wamid of a message the person sent to this business number (the message ID the Opt-In Trigger outputs). Only received messages can be marked as read: Meta refuses the id of a message the business sent.",
+			"The wamid of a message the person sent to this business number (the message ID the Opt-In Trigger outputs). Only received messages can be marked as read: Meta refuses the ID of a message the business sent.",
 	},
 	{
 		displayName: 'Show Typing Indicator',
