@@ -20,12 +20,13 @@ const inboundSchema = z
 		userId: z.string().refine(isBusinessScopedUserId, 'must be a business-scoped user id such as BR.1502576394655843').optional(),
 		text: z.string().min(1).max(4096).optional(),
 		button: z.object({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
-		interactive: z.object({ id: z.string().min(1), title: z.string().min(1) }).optional(),
+		interactive: z.object({ id: z.string().min(1), title: z.string().min(1), description: z.string().min(1).optional() }).optional(),
+		location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180), name: z.string().optional(), address: z.string().optional() }).optional(),
 		contextId: z.string().min(1).optional(),
 	})
 	.strict()
-	.refine((input) => [input.text, input.button, input.interactive].filter((part) => part !== undefined).length === 1, {
-		message: 'Give exactly one of text, button or interactive',
+	.refine((input) => [input.text, input.button, input.interactive, input.location].filter((part) => part !== undefined).length === 1, {
+		message: 'Give exactly one of text, button, interactive or location',
 	});
 
 const preferenceSchema = z.object({ waId: digits, value: z.enum(['stop', 'resume']) }).strict();

@@ -34,6 +34,7 @@ const DEFINITIONS: Record<number, ErrorDefinition> = {
 	131048: { title: 'Spam rate limit hit', httpStatus: 400 },
 	131049: { title: 'This message was not delivered to maintain healthy ecosystem engagement', httpStatus: 400 },
 	131050: { title: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business', httpStatus: 400 },
+	131053: { title: 'Media upload error', httpStatus: 400 },
 	131056: { title: '(Business Account, Consumer Account) pair rate limit hit', httpStatus: 400 },
 	131057: { title: 'Account in maintenance mode', httpStatus: 400 },
 	132000: { title: 'Number of parameters does not match the expected number of params', httpStatus: 400 },
