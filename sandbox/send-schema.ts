@@ -49,17 +49,28 @@ const templatePayload = z.object({
 
 const textPayload = z.object({ body: z.string().min(1).max(4096), preview_url: z.boolean().optional() });
 
+/**
+ * Text of at most `max` characters as Meta counts them, an emoji as one (zod's max counts UTF-16 units, which would
+ * refuse 20 emoji as 40); `min` 1 where Meta wants the text.
+ */
+function upTo(max: number, message: string, min = 1) {
+	return z
+		.string()
+		.min(min, message)
+		.refine((value) => [...value].length <= max, message);
+}
+
 const replyButton = z.object({
 	type: z.literal('reply'),
 	reply: z.object({
-		id: z.string().min(1).max(256, 'Button id length invalid. Min length: 1, Max length: 256'),
-		title: z.string().min(1).max(20, 'Button title length invalid. Min length: 1, Max length: 20'),
+		id: upTo(256, 'Button id length invalid. Min length: 1, Max length: 256'),
+		title: upTo(20, 'Button title length invalid. Min length: 1, Max length: 20'),
 	}),
 });
 
-const textHeader = z.object({ type: z.literal('text'), text: z.string().max(60, 'Header text length invalid. Min length: 1, Max length: 60') });
-const footer = z.object({ text: z.string().max(60, 'Footer text length invalid. Min length: 1, Max length: 60') });
-const interactiveBody = z.object({ text: z.string().min(1).max(1024, 'Body text length invalid. Min length: 1, Max length: 1024') });
+const textHeader = z.object({ type: z.literal('text'), text: upTo(60, 'Header text length invalid. Min length: 1, Max length: 60', 0) });
+const footer = z.object({ text: upTo(60, 'Footer text length invalid. Min length: 1, Max length: 60', 0) });
+const interactiveBody = z.object({ text: upTo(1024, 'Body text length invalid. Min length: 1, Max length: 1024') });
 
 const buttonsPayload = z.object({
 	type: z.literal('button'),
@@ -73,9 +84,9 @@ const buttonsPayload = z.object({
 
 /** Meta's interactive list limits (developers.facebook.com/documentation/business-messaging/whatsapp/messages/interactive-list-messages). */
 const listRow = z.object({
-	id: z.string().min(1).max(200, 'Row id length invalid. Min length: 1, Max length: 200'),
-	title: z.string().min(1).max(24, 'Row title length invalid. Min length: 1, Max length: 24'),
-	description: z.string().max(72, 'Row description length invalid. Max length: 72').optional(),
+	id: upTo(200, 'Row id length invalid. Min length: 1, Max length: 200'),
+	title: upTo(24, 'Row title length invalid. Min length: 1, Max length: 24'),
+	description: upTo(72, 'Row description length invalid. Max length: 72', 0).optional(),
 });
 
 const listPayload = z.object({
@@ -85,9 +96,9 @@ const listPayload = z.object({
 	footer: footer.optional(),
 	action: z
 		.object({
-			button: z.string().min(1).max(20, 'Button text length invalid. Min length: 1, Max length: 20'),
+			button: upTo(20, 'Button text length invalid. Min length: 1, Max length: 20'),
 			sections: z
-				.array(z.object({ title: z.string().max(24, 'Section title length invalid. Max length: 24').optional(), rows: z.array(listRow).min(1) }))
+				.array(z.object({ title: upTo(24, 'Section title length invalid. Max length: 24', 0).optional(), rows: z.array(listRow).min(1) }))
 				.min(1)
 				.max(10, 'Number of sections invalid. Min: 1, Max: 10'),
 		})
@@ -111,7 +122,7 @@ const ctaUrlPayload = z.object({
 	action: z.object({
 		name: z.literal('cta_url'),
 		parameters: z.object({
-			display_text: z.string().min(1).max(20, 'Display text length invalid. Min length: 1, Max length: 20'),
+			display_text: upTo(20, 'Display text length invalid. Min length: 1, Max length: 20'),
 			url: z.string().url(),
 		}),
 	}),
