@@ -46,7 +46,7 @@ const validList: fc.Arbitrary<ListContent> = fc
 	.map((sizes) => {
 		// Trim the row counts to ten in all, keeping every section at least one row.
 		const kept: number[] = [];
-		let left = LIMITS.listRows;
+		let left: number = LIMITS.listRows;
 		for (const size of sizes) {
 			if (left === 0) break;
 			kept.push(Math.min(size, left));
