@@ -9,6 +9,7 @@ import type { IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
 import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 import { STORE_KINDS } from '../helpers/ledgers';
 import { startScenario, type Scenario } from '../helpers/scenario';
+import { startSandbox, type Sandbox } from '../../sandbox/server';
 
 const TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
 const CREDENTIALS = { consentLedgerApi: { id: 'ledger', name: 'Ledger' }, whatsAppCloudApi: { id: 'wa', name: 'WhatsApp' } };
@@ -205,5 +206,55 @@ describe.each(STORE_KINDS)('message types on the real engine (%s store)', (kind)
 		const dry = await run(single({ ...reply('sendList', LIST), options: { pairRateSeconds: 0, dryRun: true } }), [{ phone: '+4915100001010' }]);
 		expect(dry.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'would_send', dryRun: true, request: { type: 'interactive', interactive: { type: 'list' } } });
 		expect((await logged()).filter((request) => request.path.endsWith('/messages'))).toHaveLength(0);
+	});
+});
+
+describe('the sandbox as Meta: uploads and reactions', () => {
+	let sandbox: Sandbox;
+	const graph = async (path: string, body: BodyInit, contentType?: string) => {
+		const response = await fetch(`${sandbox.url}/v23.0/100000000000001/${path}`, { method: 'POST', headers: { Authorization: 'Bearer sandbox-token', ...(contentType ? { 'Content-Type': contentType } : {}) }, body });
+		return { status: response.status, body: (await response.json()) as { id?: string; error?: { code: number; error_data: { details: string } } } };
+	};
+	const control = async <T>(path: string, body?: unknown): Promise<T> =>
+		(await (await fetch(`${sandbox.url}/_sandbox/${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json()) as T;
+	const form = (fields: Record<string, string | Blob>) => {
+		const data = new FormData();
+		for (const [name, value] of Object.entries(fields)) data.append(name, value);
+		return data;
+	};
+	/** The statuses the sandbox sent for a wamid, once the status ladder had time to run. */
+	const statusesOf = async (wamid: string) => {
+		await new Promise((resolve) => setTimeout(resolve, 600));
+		const { deliveries } = await control<{ deliveries: { body: string }[] }>('webhooks');
+		return deliveries
+			.map((delivery) => JSON.parse(delivery.body).entry[0].changes[0].value.statuses?.[0])
+			.filter((status) => status?.id === wamid)
+			.map((status: { status: string; errors?: { code: number }[] }) => [status.status, status.errors?.[0].code]);
+	};
+
+	beforeAll(async () => {
+		sandbox = await startSandbox({ accessToken: 'sandbox-token', pairRateSeconds: 0 });
+	});
+	afterAll(() => sandbox.close());
+
+	test("an upload needs Meta's form fields, and a type and size Meta takes (131053 otherwise)", async () => {
+		const png = new Blob([PNG], { type: 'image/png' });
+		const ok = await graph('media', form({ messaging_product: 'whatsapp', type: 'image/png', file: png }));
+		expect(ok).toEqual({ status: 200, body: { id: expect.stringMatching(/^\d+$/) } });
+		expect((await graph('media', form({ type: 'image/png', file: png }))).body.error?.code).toBe(100);
+		expect((await graph('media', form({ messaging_product: 'whatsapp', type: 'image/png' }))).body.error?.code).toBe(100);
+		expect((await graph('media', form({ messaging_product: 'whatsapp', type: 'image/gif', file: new Blob([PNG], { type: 'image/gif' }) }))).body.error?.code).toBe(131053);
+		const big = await graph('media', form({ messaging_product: 'whatsapp', type: 'image/jpeg', file: new Blob([new Uint8Array(5 * 1024 * 1024 + 1)], { type: 'image/jpeg' }) }));
+		expect(big.body.error).toMatchObject({ code: 131053, error_data: { details: expect.stringMatching(/limit is 5242880 bytes/) } });
+		expect((await graph('media', JSON.stringify({ messaging_product: 'whatsapp' }), 'application/json')).body.error?.code).toBe(100);
+	});
+
+	test('a reaction gets only a sent status; one to a message the person did not send fails with 131009', async () => {
+		const { messageId } = await control<{ messageId: string }>('inbound', { from: '4915100001020', text: 'Hallo' });
+		const react = (to: string, id: string) => graph('messages', JSON.stringify({ messaging_product: 'whatsapp', to, type: 'reaction', reaction: { message_id: id, emoji: '👍' } }), 'application/json');
+		const good = (await react('4915100001020', messageId)) as unknown as { body: { messages: { id: string }[] } };
+		const missing = (await react('4915100001020', 'wamid.NOT_IN_THIS_CHAT')) as unknown as { body: { messages: { id: string }[] } };
+		expect(await statusesOf(good.body.messages[0].id)).toEqual([['sent', undefined]]);
+		expect(await statusesOf(missing.body.messages[0].id)).toEqual([['sent', undefined], ['failed', 131009]]);
 	});
 });
