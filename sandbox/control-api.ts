@@ -154,7 +154,8 @@ function chatView(simulator: CloudApiSimulator, waId: string): Record<string, un
 	const user = simulator.state.users.get(waId);
 	const messages = simulator.state.chats.get(waId) ?? [];
 	if (!user) return { waId, known: false, marketing: 'resume', serviceWindowOpenUntil: null, messages };
-	return { ...chatSummary(simulator, user), known: true, messages };
+	const typing = user.typingUntil !== undefined && simulator.state.now() < user.typingUntil;
+	return { ...chatSummary(simulator, user), known: true, typing, messages };
 }
 
 /** The settings without the two secrets, for the phone page and for tests. */

@@ -118,7 +118,7 @@ async function answerGraph(simulator: CloudApiSimulator, request: IncomingMessag
 		}
 		if (edge === 'messages' && method === 'POST') {
 			const parsed = parseSendRequest(parseJson(rawBody));
-			if (parsed.kind === 'read') return ok(simulator.markRead(parsed.messageId));
+			if (parsed.kind === 'read') return ok(simulator.markRead(parsed.messageId, parsed.typing));
 			const sent = simulator.send(parsed.request);
 			return { status: 200, body: sent, outcome: { status: 'accepted', httpStatus: 200, wamid: sent.messages[0].id } };
 		}

@@ -181,7 +181,7 @@ export type SendRequest =
 	| (Envelope & { type: MediaType; media: MediaPayload })
 	| (Envelope & { type: 'reaction'; reaction: z.infer<typeof reactionPayload> });
 
-export type ParsedRequest = { kind: 'read'; messageId: string } | { kind: 'send'; request: SendRequest };
+export type ParsedRequest = { kind: 'read'; messageId: string; typing: boolean } | { kind: 'send'; request: SendRequest };
 
 const PAYLOAD_SCHEMAS = {
 	text: textPayload,
@@ -201,7 +201,7 @@ export function parseSendRequest(body: unknown): ParsedRequest {
 	}
 	if ((body as Record<string, unknown>).status !== undefined) {
 		const read = check(markAsRead, body, []);
-		return { kind: 'read', messageId: read.message_id };
+		return { kind: 'read', messageId: read.message_id, typing: read.typing_indicator !== undefined };
 	}
 	const head = check(envelope, body, []);
 	if (head.to === undefined && head.recipient === undefined) {

@@ -25,6 +25,9 @@ export interface TemplateChangeInput {
 	notify?: 'completed' | 'impending' | 'none';
 }
 
+/** How long Meta shows the typing indicator at most (developers.facebook.com/…/whatsapp/typing-indicators). */
+const TYPING_MS = 25_000;
+
 /** Service messages free per business number and month (Meta's allowance since October 2026). */
 const SERVICE_ALLOWANCE = 1000;
 import { Timers } from './timers';
@@ -117,6 +120,8 @@ export class CloudApiSimulator {
 		if (!this.pairRate.take(user.waId, this.state.now())) throw new GraphApiError(131056);
 
 		this.state.chat(user.waId).push(message);
+		// The reply ends the typing indicator.
+		user.typingUntil = undefined;
 		const fails = this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix));
 		// Meta's per-message pricing since October 2026: templates are charged, service messages (free-form, inside
 		// the window) are free for the first SERVICE_ALLOWANCE of the business number each month.
@@ -130,13 +135,14 @@ export class CloudApiSimulator {
 		};
 	}
 
-	/** The business marks a customer's message as read (blue ticks on the customer's phone). */
-	markRead(messageId: string): { success: true } {
+	/** The business marks a customer's message as read (blue ticks), with `typing` also the typing dots for 25 s. */
+	markRead(messageId: string, typing = false): { success: true } {
 		const found = this.state.findMessage(messageId);
 		if (!found || found.message.direction !== 'in') {
 			throw new GraphApiError(100, `message_id ${messageId} is not a message this phone number received`);
 		}
 		found.message.status = 'read';
+		if (typing) this.state.user(found.waId).typingUntil = this.state.now() + TYPING_MS;
 		return { success: true };
 	}
 

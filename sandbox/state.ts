@@ -13,6 +13,8 @@ export interface SandboxUser {
 	/** Sandbox clock (ms) of the user's last message: the service window runs from here. */
 	lastInboundAt?: number;
 	marketing: 'stop' | 'resume';
+	/** Sandbox clock (ms) until which the business's typing indicator shows (Meta: 25 s, or until it replies). */
+	typingUntil?: number;
 }
 
 export type DeliveryStatus = 'accepted' | 'sent' | 'delivered' | 'read' | 'failed';

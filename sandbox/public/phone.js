@@ -139,6 +139,7 @@
 		$('window-state').textContent = chat.serviceWindowOpenUntil
 			? 'Service window open until ' + time(chat.serviceWindowOpenUntil)
 			: 'Service window closed: the business can only send templates';
+		if (chat.typing) $('window-state').textContent += ' · the business is typing…';
 		const fingerprint = JSON.stringify(chat.messages);
 		if (fingerprint === state.lastRendered) return;
 		state.lastRendered = fingerprint;

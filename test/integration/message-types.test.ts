@@ -193,6 +193,7 @@ describe.each(STORE_KINDS)('message types on the real engine (%s store)', (kind)
 		expect(read.outputOf('Node', 0)[0].json.whatsapp).toEqual({ status: 'read', messageId: wamid, typingIndicator: true });
 		expect((await logged())[0].body).toEqual({ messaging_product: 'whatsapp', status: 'read', message_id: wamid, typing_indicator: { type: 'text' } });
 		expect((await chat('4915100001008')).find((message) => message.id === wamid)).toMatchObject({ status: 'read' });
+		expect((await scenario.control<{ typing: boolean }>('chats/4915100001008')).typing).toBe(true);
 		// The id of a message the business sent has no blue ticks to give: Meta refuses it, the item says what to use.
 		await consented('+4915100001009');
 		const sent = await run(single(reply('sendLocationRequest', { body: 'Wo sind Sie?' })), [{ phone: '+4915100001009' }]);

@@ -235,7 +235,7 @@ describe('mark as read and the typing indicator', () => {
 	test('the request is what the sandbox takes as a read receipt, with or without the typing indicator', () => {
 		expect(markAsReadRequest('wamid.IN1', true)).toEqual({ messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.IN1', typing_indicator: { type: 'text' } });
 		expect(markAsReadRequest('wamid.IN1')).not.toHaveProperty('typing_indicator');
-		for (const typing of [true, false]) expect(parseSendRequest(markAsReadRequest('wamid.IN1', typing))).toEqual({ kind: 'read', messageId: 'wamid.IN1' });
+		for (const typing of [true, false]) expect(parseSendRequest(markAsReadRequest('wamid.IN1', typing))).toEqual({ kind: 'read', messageId: 'wamid.IN1', typing });
 		expect(refusal(() => markAsReadRequest('')).hint).toMatch(/message the person sent/);
 	});
 });
