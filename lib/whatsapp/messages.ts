@@ -215,6 +215,9 @@ export const LIMITS = {
 	caption: 1024,
 	templateButtonIndex: 9,
 	copyCode: 15,
+	// Meta's pages under developers.facebook.com/documentation/business-messaging/whatsapp/messages/:
+	// interactive-list-messages (10 sections, 10 rows in all), interactive-cta-url-messages, location-request-messages
+	// (body 1,024); the per-field lengths of lists as WhatsApp's own Node.js SDK reference states them.
 	listButton: 20,
 	listSections: 10,
 	listRows: 10,
@@ -228,8 +231,9 @@ export const LIMITS = {
 const MB = 1024 * 1024;
 
 /**
- * What Meta takes per media type ("Supported media types" of the Cloud API media reference): the MIME types and the
- * largest file. Audio/ogg only with the OPUS codec, video only H.264 with AAC audio: Meta checks that, not we.
+ * What Meta takes per media type ("Supported media types" of the Cloud API media reference, linked from
+ * developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media): the MIME types and
+ * the largest file, read as binary megabytes (Meta writes "5 MB" without saying which). Audio/ogg only with the OPUS codec, video only H.264 with AAC audio: Meta checks that, not we.
  */
 export const MEDIA_FILE_LIMITS: Record<MediaKind, { mimeTypes: readonly string[]; maxBytes: number }> = {
 	audio: { mimeTypes: ['audio/aac', 'audio/amr', 'audio/mpeg', 'audio/mp4', 'audio/ogg'], maxBytes: 16 * MB },

@@ -10,6 +10,7 @@ import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engin
 import { STORE_KINDS } from '../helpers/ledgers';
 import { startScenario, type Scenario } from '../helpers/scenario';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { MEDIA_UPLOAD_PENDING } from '../../lib/whatsapp';
 
 const TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
 const CREDENTIALS = { consentLedgerApi: { id: 'ledger', name: 'Ledger' }, whatsAppCloudApi: { id: 'wa', name: 'WhatsApp' } };
@@ -164,6 +165,10 @@ describe.each(STORE_KINDS)('message types on the real engine (%s store)', (kind)
 		await consented('+4915100001007');
 		const item = (mimeType: string, fileName: string) => ({ json: { phone: '+4915100001007' }, binary: { data: { data: PNG.toString('base64'), mimeType, fileName } } });
 		const media = (mediaType: string, caption?: string) => single(reply('sendMedia', { mediaType, source: 'binary', binaryPropertyName: 'data', ...(caption ? { caption } : {}) }));
+		// A dry run checks the file and asks the gate; it uploads nothing, and the request shows where the id will go.
+		const dry = await run(single({ ...reply('sendMedia', { mediaType: 'image', source: 'binary', binaryPropertyName: 'data' }), options: { dryRun: true } }), [item('image/png', 'pixel.png')]);
+		expect(dry.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'would_send', request: { type: 'image', image: { id: MEDIA_UPLOAD_PENDING } } });
+		expect(await logged()).toEqual([]);
 		const sent = await run(media('image', 'Ihr Lieferschein'), [item('image/png', 'pixel.png')]);
 		expect(sent.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
 		const [upload, message] = await logged();
