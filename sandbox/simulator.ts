@@ -122,11 +122,12 @@ export class CloudApiSimulator {
 		this.state.chat(user.waId).push(message);
 		// The reply ends the typing indicator.
 		user.typingUntil = undefined;
-		const fails = this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix));
+		// A misplaced reaction fails with 131009, a number that fails after acceptance with 131026.
+		const failure = this.misplacedReaction(message, user) ? 131009 : this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix)) ? 131026 : undefined;
 		// Meta's per-message pricing since October 2026: templates are charged, service messages (free-form, inside
 		// the window) are free for the first SERVICE_ALLOWANCE of the business number each month.
 		const free = category === 'service' && (this.state.serviceMessages += 1) <= SERVICE_ALLOWANCE;
-		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', fails || this.misplacedReaction(message, user));
+		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', failure);
 		const input = request.to ?? request.recipient ?? user.waId;
 		return {
 			messaging_product: 'whatsapp',
@@ -301,8 +302,8 @@ export class CloudApiSimulator {
 		return undefined;
 	}
 
-	/** sent → delivered → read, or sent → failed for numbers that fail after acceptance. */
-	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, fails: boolean): void {
+	/** sent → delivered → read (a reaction: only sent), or sent → failed with `failure`, Meta's code. */
+	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, failure: number | undefined): void {
 		const delays = this.config.statusDelaysMs;
 		const conversation = { id: randomBytes(16).toString('hex'), origin: { type: category } };
 		const pricing = { billable: pricingType === 'regular', pricing_model: 'PMP', category, type: pricingType };
@@ -318,12 +319,10 @@ export class CloudApiSimulator {
 				pricing,
 			}),
 		);
-		if (fails) {
-			// A misplaced reaction fails with 131009, an undeliverable number with 131026.
-			const code = message.reaction ? 131009 : 131026;
+		if (failure !== undefined) {
 			this.timers.after(delays.delivered, () => {
-				message.errorCode = code;
-				report('failed', { errors: [new GraphApiError(code).toStatusError()] });
+				message.errorCode = failure;
+				report('failed', { errors: [new GraphApiError(failure).toStatusError()] });
 			});
 			return;
 		}
