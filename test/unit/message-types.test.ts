@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { ValidationError } from '../../lib/errors';
 import { buildMessage, checkMediaFile, LIMITS, markAsReadRequest, MEDIA_FILE_LIMITS, MessageLimitError, type ListContent, type MediaKind, type OutgoingMessage } from '../../lib/whatsapp/messages';
+import { redactPersonalData } from '../../lib/redact';
 import { GraphApiError } from '../../sandbox/graph-errors';
 import { parseSendRequest } from '../../sandbox/send-schema';
 
@@ -269,5 +270,12 @@ describe('media from a file', () => {
 		expect(refusal(() => buildMessage(TO, { type: 'media', mediaType: 'video', file: { data: new Uint8Array([1]), mimeType: 'application/pdf' } })).message).toMatch(/as video/);
 		// A file is one source: not together with a link.
 		expect(refusal(() => buildMessage(TO, { type: 'media', mediaType: 'image', link: 'https://e.com/a.png', file: { data: new Uint8Array([1]), mimeType: 'image/png' } })).field).toBe('media');
+	});
+});
+
+describe('what the person answers', () => {
+	test('Redact Personal Data drops a shared location with the texts; the chosen row id stays', () => {
+		const item = { event: 'message.received', message: { id: 'wamid.ABCDEFGHIJ', type: 'location', text: '', interactiveId: 'slot-14', location: { latitude: 52.52, longitude: 13.4, name: 'Zuhause' } } };
+		expect(redactPersonalData(item)).toEqual({ event: 'message.received', message: { id: 'wamid.***CDEFGHIJ', type: 'location', interactiveId: 'slot-14' } });
 	});
 });
