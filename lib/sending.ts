@@ -181,19 +181,6 @@ export async function sendWithConsent(
 		message = { ...message, text: `${message.text}\n\n${notice.text}` };
 	}
 
-	if (message.type === 'media' && message.file) {
-		// Uploaded only now, with the key reserved and the gate's yes: nobody's refusal costs an upload. The gate is
-		// asked again before the message itself, as for every send.
-		try {
-			const { file, ...rest } = message;
-			message = { ...rest, id: await client.uploadMedia(message.mediaType, file, signal) };
-		} catch (error) {
-			await consentLedger.failSend(key, { outcome: 'failed', code: error instanceof WhatsAppApiError ? error.metaCode : undefined, message: `upload failed: ${(error as Error).message}` });
-			if (error instanceof ConsentError) return { status: 'failed', key, error };
-			throw error;
-		}
-	}
-
 	let attempted = false;
 	let sent: SentMessage;
 	let release: (() => void) | undefined;

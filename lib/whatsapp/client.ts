@@ -140,13 +140,20 @@ export class WhatsAppClient {
 	}
 
 	/**
-	 * Sends one message to `recipient` (E.164 number or business-scoped user id). Resolves with Meta's ids; rejects
+	 * Sends one message to `recipient` (E.164 number or business-scoped user id); a media file is uploaded first
+	 * (`uploadMedia`) and sent by its id. Resolves with Meta's ids; rejects
 	 * with a `ValidationError` before anything is sent, a `WhatsAppError` (check `outcomeUnknown` before sending
 	 * again), the signal's reason, or what `beforeAttempt` threw.
 	 */
 	async send(recipient: string, outgoing: OutgoingMessage, options: SendOptions = {}): Promise<SentMessage> {
 		const { signal, beforeAttempt } = options;
-		const message = buildMessage(recipient, outgoing);
+		let message = buildMessage(recipient, outgoing);
+		if (outgoing.type === 'media' && outgoing.file) {
+			// Uploaded only now that the message is valid (and, from sendWithConsent, reserved with the gate's yes):
+			// nobody's refusal costs an upload. `beforeAttempt` still runs before the message itself.
+			const { file, ...sent } = outgoing;
+			message = buildMessage(recipient, { ...sent, id: await this.uploadMedia(outgoing.mediaType, file, signal) });
+		}
 		const pairKey = recipientKey(message);
 		const context: ErrorContext | undefined = message.type === 'template' ? { templateName: message.template.name, language: message.template.language.code } : undefined;
 		const { value: answer, attempts } = await withRetries(

@@ -190,6 +190,20 @@ describe.each(STORE_KINDS)('message types on the real engine (%s store)', (kind)
 		expect((await logged()).slice(2).map((request) => request.body.document ?? request.body.upload)).toEqual([true, { id: expect.stringMatching(/^\d+$/), filename: 'Lieferschein-4711.pdf' }]);
 	});
 
+	test('an upload without a usable answer sends no message and says so; the next run uploads and sends it', async () => {
+		await consented('+4915100001012');
+		const workflow = single(reply('sendMedia', { mediaType: 'image', source: 'binary', binaryPropertyName: 'data' }), { onError: 'continueRegularOutput' });
+		const item = { json: { phone: '+4915100001012' }, binary: { data: { data: PNG.toString('base64'), mimeType: 'image/png', fileName: 'pixel.png' } } };
+		await scenario.control('faults', { count: 1, kind: 'reset' });
+		const lost = await run(workflow, [item]);
+		// Not "may have been sent": an upload is no message, so the key is free for the next run.
+		expect(lost.outputOf('Node', 1)[0].json.whatsapp).toMatchObject({ status: 'failed', reason: 'whatsapp_upload_failed', message: expect.stringMatching(/the message was not sent/) });
+		expect((await logged()).filter((request) => request.path.endsWith('/messages'))).toEqual([]);
+		const next = await run(workflow, [item]);
+		expect(next.outputOf('Node', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		expect((await logged()).map((request) => [request.path.split('/').pop(), request.outcome.status])).toEqual([['media', 'reset'], ['media', 'ok'], ['messages', 'accepted']]);
+	});
+
 	test('Mark as Read: blue ticks and the typing indicator for a received message, no consent asked; a sent wamid is refused with the fix', async () => {
 		// Not consented to anything: marking their message read is no message to them.
 		const [hello] = await scenario.customerSends('4915100001008', { text: 'Hallo, ist jemand da?' });
