@@ -48,7 +48,16 @@ function messageFields(event: Extract<WebhookEvent, { kind: 'message' }>) {
 		waId: event.from,
 		userId: event.userId,
 		profileName: event.profileName,
-		message: { id: event.messageId, type: event.type, text: event.text, buttonPayload: event.buttonPayload, at: event.at.toISOString() },
+		message: {
+			id: event.messageId,
+			type: event.type,
+			text: event.text,
+			buttonPayload: event.buttonPayload,
+			// The row or button id says which choice was made; the title is only what the person saw.
+			interactiveId: event.interactiveId,
+			location: event.location,
+			at: event.at.toISOString(),
+		},
 	};
 }
 

@@ -6,8 +6,8 @@
 
 /** Fields that hold a phone number, a WhatsApp id or a business-scoped user id: masked, the last 2 characters kept. */
 const IDENTIFIER_FIELDS = new Set(['phone', 'to', 'from', 'recipient', 'recipientId', 'recipient_id', 'waId', 'wa_id', 'newWaId', 'input', 'userId', 'user_id', 'from_user_id']);
-/** Fields that hold what a person wrote or is called: dropped. */
-const TEXT_FIELDS = new Set(['text', 'body', 'caption', 'profileName']);
+/** Fields that hold what a person wrote, is called or where they are (a shared location): dropped. */
+const TEXT_FIELDS = new Set(['text', 'body', 'caption', 'profileName', 'location']);
 /** Fields that hold an idempotency key (`scope:recipient:campaign:content`): its recipient part is masked. */
 const KEY_FIELDS = new Set(['key', 'sendKey']);
 /** Objects whose `text` is the business's own words (the confirmation to send), not the person's: kept. */
@@ -55,7 +55,7 @@ function redactValue(value: unknown, field: string | undefined): unknown {
 /**
  * A copy of `json` for a node's output with personal data taken out: numbers, WhatsApp ids and user ids masked
  * (the last 2 characters kept), wamids shortened, the recipient part of idempotency keys masked, message texts,
- * captions and profile names dropped. The business's own reply text (`reply.text`) stays.
+ * captions, profile names and shared locations dropped. The business's own reply text (`reply.text`) stays.
  */
 export function redactPersonalData<T extends object>(json: T): T {
 	return redactValue(json, undefined) as T;

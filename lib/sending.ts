@@ -88,9 +88,16 @@ export function campaignPart(campaign: string): string {
  * A re-run sends nothing twice; a different message (or campaign) to the same person is a new send.
  */
 export function idempotencyKey(parts: { workflowId: string; node: string; recipient: string; campaign: string; message: OutgoingMessage }): string {
-	const content = createHash('sha256').update(JSON.stringify(parts.message)).digest('hex').slice(0, 16);
+	const content = createHash('sha256').update(JSON.stringify(keyContent(parts.message))).digest('hex').slice(0, 16);
 	const scope = createHash('sha256').update(`${parts.workflowId}\u0000${parts.node}`).digest('hex').slice(0, 12);
 	return `${scope}:${parts.recipient}:${campaignPart(parts.campaign)}:${content}`.slice(0, 512);
+}
+
+/** The message as its key counts it: a file by its digest, not its bytes (JSON would spell out every byte). */
+function keyContent(message: OutgoingMessage): unknown {
+	if (message.type !== 'media' || !message.file) return message;
+	const { data, ...file } = message.file;
+	return { ...message, file: { ...file, sha256: createHash('sha256').update(data).digest('hex') } };
 }
 
 /**

@@ -20,12 +20,13 @@ const inboundSchema = z
 		userId: z.string().refine(isBusinessScopedUserId, 'must be a business-scoped user id such as BR.1502576394655843').optional(),
 		text: z.string().min(1).max(4096).optional(),
 		button: z.object({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
-		interactive: z.object({ id: z.string().min(1), title: z.string().min(1) }).optional(),
+		interactive: z.object({ id: z.string().min(1), title: z.string().min(1), description: z.string().min(1).optional() }).optional(),
+		location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180), name: z.string().optional(), address: z.string().optional() }).optional(),
 		contextId: z.string().min(1).optional(),
 	})
 	.strict()
-	.refine((input) => [input.text, input.button, input.interactive].filter((part) => part !== undefined).length === 1, {
-		message: 'Give exactly one of text, button or interactive',
+	.refine((input) => [input.text, input.button, input.interactive, input.location].filter((part) => part !== undefined).length === 1, {
+		message: 'Give exactly one of text, button, interactive or location',
 	});
 
 const preferenceSchema = z.object({ waId: digits, value: z.enum(['stop', 'resume']) }).strict();
@@ -153,7 +154,8 @@ function chatView(simulator: CloudApiSimulator, waId: string): Record<string, un
 	const user = simulator.state.users.get(waId);
 	const messages = simulator.state.chats.get(waId) ?? [];
 	if (!user) return { waId, known: false, marketing: 'resume', serviceWindowOpenUntil: null, messages };
-	return { ...chatSummary(simulator, user), known: true, messages };
+	const typing = user.typingUntil !== undefined && simulator.state.now() < user.typingUntil;
+	return { ...chatSummary(simulator, user), known: true, typing, messages };
 }
 
 /** The settings without the two secrets, for the phone page and for tests. */

@@ -1,12 +1,14 @@
 /**
- * The Graph API surface: `POST /{version}/{phone-number-id}/messages` and `…/marketing_messages`, `GET /{version}/{phone-number-id}`,
+ * The Graph API surface: `POST /{version}/{phone-number-id}/messages` and `…/marketing_messages`,
+ * `POST /{version}/{phone-number-id}/media` (media.ts), `GET /{version}/{phone-number-id}`,
  * `GET /{version}/{waba-id}/message_templates`, `GET|POST|DELETE /{version}/{waba-id}/subscribed_apps` and
  * `GET /{version}/{app-id}/subscriptions` (subscribed-apps.ts). Applies injected faults, the bearer token check and the
  * configured latency, and logs every request with its outcome for `GET /_sandbox/messages`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphApiError } from './graph-errors';
-import { readBody, sendJson, sendText, sleep } from './http-io';
+import { readBytes, sendJson, sendText, sleep } from './http-io';
+import { acceptUpload, MAX_UPLOAD_BYTES } from './media';
 import { parseSendRequest } from './send-schema';
 import { answerAppSubscriptions, answerSubscribedApps } from './subscribed-apps';
 import type { CloudApiSimulator } from './simulator';
@@ -31,27 +33,29 @@ export async function handleGraphRequest(
 	response: ServerResponse,
 	url: URL,
 ): Promise<void> {
-	const rawBody = await readBody(request);
 	const method = request.method ?? 'GET';
-	const loggedBody = parseLoggedBody(rawBody);
+	const upload = method === 'POST' && /\/media\/?$/.test(url.pathname);
+	const bytes = await readBytes(request, upload ? MAX_UPLOAD_BYTES : undefined);
+	// An upload is logged by its size, not its bytes.
+	const loggedBody = upload ? { upload: true, bytes: bytes.length } : parseLoggedBody(bytes.toString('utf8'));
 	const fault = simulator.faults.next(method === 'POST' && /\/(marketing_)?messages\/?$/.test(url.pathname));
 
 	if (fault?.kind === 'timeout') {
-		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
+		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, bytes)).outcome : undefined;
 		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'timeout', fault: true, ...(processed ? { processed } : {}) });
 		// Never answer: the client sees a timeout, or a dropped connection once the sandbox gives up.
 		simulator.timers.after(simulator.config.timeoutFaultMs, () => request.socket.destroy());
 		return;
 	}
 	if (fault?.kind === 'reset') {
-		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
+		const processed = fault.processed ? (await answerGraph(simulator, request, url, method, bytes)).outcome : undefined;
 		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'reset', fault: true, ...(processed ? { processed } : {}) });
 		// A TCP RST instead of an answer, as from a load balancer that drops the connection (ECONNRESET).
 		request.socket.resetAndDestroy();
 		return;
 	}
 	await sleep(simulator.config.latencyMs);
-	const processed = (fault?.kind === 'http5xx' || fault?.kind === 'error') && fault.processed ? (await answerGraph(simulator, request, url, method, rawBody)).outcome : undefined;
+	const processed = (fault?.kind === 'http5xx' || fault?.kind === 'error') && fault.processed ? (await answerGraph(simulator, request, url, method, bytes)).outcome : undefined;
 	if (fault?.kind === 'http5xx') {
 		simulator.state.logRequest(method, url.pathname, loggedBody, { status: 'http5xx', httpStatus: fault.status, fault: true, ...(processed ? { processed } : {}) });
 		sendText(response, fault.status, 'Service Unavailable');
@@ -65,7 +69,7 @@ export async function handleGraphRequest(
 		answer.outcome = { status: 'error', httpStatus: error.httpStatus, code: error.code, fault: true, ...(processed ? { processed } : {}) };
 	} else {
 		const failWith = fault?.kind === 'failed_status' ? new GraphApiError(fault.code, fault.details) : undefined;
-		answer = await answerGraph(simulator, request, url, method, rawBody, failWith);
+		answer = await answerGraph(simulator, request, url, method, bytes, failWith);
 	}
 	simulator.state.logRequest(method, url.pathname, loggedBody, answer.outcome);
 	sendJson(response, answer.status, answer.body, answer.headers);
@@ -76,10 +80,11 @@ async function answerGraph(
 	request: IncomingMessage,
 	url: URL,
 	method: string,
-	rawBody: string,
+	bytes: Buffer,
 	/** A `failed_status` fault: the send is accepted, then fails with this error in a status webhook. */
 	failWith?: GraphApiError,
 ): Promise<Answer> {
+	const rawBody = bytes.toString('utf8');
 	try {
 		const match = GRAPH_PATH.exec(url.pathname);
 		const [objectId, edge] = match ? [match[1], match[2]] : ['', undefined];
@@ -99,6 +104,9 @@ async function answerGraph(
 				return following.toString();
 			};
 			return ok(simulator.catalog.page(limit, url.searchParams.get('after') ?? undefined, next));
+		}
+		if (objectId === config.phoneNumberId && edge === 'media' && method === 'POST') {
+			return ok(acceptUpload(request.headers['content-type'], bytes, simulator.media));
 		}
 		if (objectId !== config.phoneNumberId || (edge !== undefined && edge !== 'messages' && edge !== 'marketing_messages')) {
 			throw new GraphApiError(100, `Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, {
@@ -121,7 +129,7 @@ async function answerGraph(
 			const parsed = parseSendRequest(parseJson(rawBody));
 			if (parsed.kind === 'read') {
 				if (edge === 'marketing_messages') throw new GraphApiError(100, 'Message must be a template message.', { message: '(#100) Invalid parameter' });
-				return ok(simulator.markRead(parsed.messageId));
+				return ok(simulator.markRead(parsed.messageId, parsed.typing));
 			}
 			const sent = simulator.send(parsed.request, { endpoint: edge, failWith });
 			return { status: 200, body: sent, outcome: { status: 'accepted', httpStatus: 200, wamid: sent.messages[0].id } };

@@ -35,6 +35,7 @@ const DEFINITIONS: Record<number, ErrorDefinition> = {
 	131048: { title: 'Spam rate limit hit', httpStatus: 400 },
 	131049: { title: 'This message was not delivered to maintain healthy ecosystem engagement', httpStatus: 400 },
 	131050: { title: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business', httpStatus: 400 },
+	131053: { title: 'Media upload error', httpStatus: 400 },
 	131055: { title: 'You must accept the Marketing Messages Lite API terms to use the API.', httpStatus: 400 },
 	131056: { title: '(Business Account, Consumer Account) pair rate limit hit', httpStatus: 400 },
 	131057: { title: 'Account in maintenance mode', httpStatus: 400 },

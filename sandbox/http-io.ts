@@ -5,21 +5,26 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export class BodyTooLargeError extends Error {
-	constructor() {
-		super(`The request body is larger than ${MAX_BODY_BYTES} bytes`);
+	constructor(maxBytes = MAX_BODY_BYTES) {
+		super(`The request body is larger than ${maxBytes} bytes`);
 		this.name = 'BodyTooLargeError';
 	}
 }
 
 export async function readBody(request: IncomingMessage): Promise<string> {
+	return (await readBytes(request)).toString('utf8');
+}
+
+/** The body as bytes; `maxBytes` above the default for the media upload, whose files go up to 100 MB. */
+export async function readBytes(request: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<Buffer> {
 	const chunks: Buffer[] = [];
 	let size = 0;
 	for await (const chunk of request) {
 		size += (chunk as Buffer).length;
-		if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
+		if (size > maxBytes) throw new BodyTooLargeError(maxBytes);
 		chunks.push(chunk as Buffer);
 	}
-	return Buffer.concat(chunks).toString('utf8');
+	return Buffer.concat(chunks);
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

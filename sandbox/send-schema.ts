@@ -49,23 +49,92 @@ const templatePayload = z.object({
 
 const textPayload = z.object({ body: z.string().min(1).max(4096), preview_url: z.boolean().optional() });
 
+/**
+ * Text of at most `max` characters as Meta counts them, an emoji as one (zod's max counts UTF-16 units, which would
+ * refuse 20 emoji as 40); `min` 1 where Meta wants the text.
+ */
+function upTo(max: number, message: string, min = 1) {
+	return z
+		.string()
+		.min(min, message)
+		.refine((value) => [...value].length <= max, message);
+}
+
 const replyButton = z.object({
 	type: z.literal('reply'),
 	reply: z.object({
-		id: z.string().min(1).max(256, 'Button id length invalid. Min length: 1, Max length: 256'),
-		title: z.string().min(1).max(20, 'Button title length invalid. Min length: 1, Max length: 20'),
+		id: upTo(256, 'Button id length invalid. Min length: 1, Max length: 256'),
+		title: upTo(20, 'Button title length invalid. Min length: 1, Max length: 20'),
 	}),
 });
 
-const interactivePayload = z.object({
+const textHeader = z.object({ type: z.literal('text'), text: upTo(60, 'Header text length invalid. Min length: 1, Max length: 60', 0) });
+const footer = z.object({ text: upTo(60, 'Footer text length invalid. Min length: 1, Max length: 60', 0) });
+const interactiveBody = z.object({ text: upTo(1024, 'Body text length invalid. Min length: 1, Max length: 1024') });
+
+const buttonsPayload = z.object({
 	type: z.literal('button'),
-	header: z.object({ type: z.literal('text'), text: z.string().max(60) }).optional(),
-	body: z.object({ text: z.string().min(1).max(1024, 'Body text length invalid. Min length: 1, Max length: 1024') }),
-	footer: z.object({ text: z.string().max(60, 'Footer text length invalid. Min length: 1, Max length: 60') }).optional(),
+	header: textHeader.optional(),
+	body: interactiveBody,
+	footer: footer.optional(),
 	action: z.object({
 		buttons: z.array(replyButton).min(1).max(3, 'Number of buttons invalid. Min: 1, Max: 3'),
 	}),
 });
+
+/** Meta's interactive list limits (developers.facebook.com/documentation/business-messaging/whatsapp/messages/interactive-list-messages). */
+const listRow = z.object({
+	id: upTo(200, 'Row id length invalid. Min length: 1, Max length: 200'),
+	title: upTo(24, 'Row title length invalid. Min length: 1, Max length: 24'),
+	description: upTo(72, 'Row description length invalid. Max length: 72', 0).optional(),
+});
+
+const listPayload = z.object({
+	type: z.literal('list'),
+	header: textHeader.optional(),
+	body: interactiveBody,
+	footer: footer.optional(),
+	action: z
+		.object({
+			button: upTo(20, 'Button text length invalid. Min length: 1, Max length: 20'),
+			sections: z
+				.array(z.object({ title: upTo(24, 'Section title length invalid. Max length: 24', 0).optional(), rows: z.array(listRow).min(1) }))
+				.min(1)
+				.max(10, 'Number of sections invalid. Min: 1, Max: 10'),
+		})
+		.superRefine((action, context) => {
+			const rows = action.sections.flatMap((section) => section.rows);
+			if (rows.length > 10) context.addIssue({ code: 'custom', path: ['sections'], message: `Total number of rows invalid. Max: 10, got ${rows.length}` });
+			if (new Set(rows.map((row) => row.id)).size !== rows.length) context.addIssue({ code: 'custom', path: ['sections'], message: 'Row ids must be unique' });
+			if (action.sections.length > 1 && action.sections.some((section) => !section.title)) {
+				context.addIssue({ code: 'custom', path: ['sections'], message: 'Section title is required when there is more than one section' });
+			}
+		}),
+});
+
+const mediaHeader = z.object({ type: z.enum(['image', 'video', 'document']) }).passthrough();
+
+const ctaUrlPayload = z.object({
+	type: z.literal('cta_url'),
+	header: z.union([textHeader, mediaHeader]).optional(),
+	body: interactiveBody,
+	footer: footer.optional(),
+	action: z.object({
+		name: z.literal('cta_url'),
+		parameters: z.object({
+			display_text: upTo(20, 'Display text length invalid. Min length: 1, Max length: 20'),
+			url: z.string().url(),
+		}),
+	}),
+});
+
+const locationRequestPayload = z.object({
+	type: z.literal('location_request_message'),
+	body: interactiveBody,
+	action: z.object({ name: z.literal('send_location') }),
+});
+
+const interactivePayload = z.discriminatedUnion('type', [buttonsPayload, listPayload, ctaUrlPayload, locationRequestPayload]);
 
 const mediaPayload = z
 	.object({
@@ -112,7 +181,7 @@ export type SendRequest =
 	| (Envelope & { type: MediaType; media: MediaPayload })
 	| (Envelope & { type: 'reaction'; reaction: z.infer<typeof reactionPayload> });
 
-export type ParsedRequest = { kind: 'read'; messageId: string } | { kind: 'send'; request: SendRequest };
+export type ParsedRequest = { kind: 'read'; messageId: string; typing: boolean } | { kind: 'send'; request: SendRequest };
 
 const PAYLOAD_SCHEMAS = {
 	text: textPayload,
@@ -132,7 +201,7 @@ export function parseSendRequest(body: unknown): ParsedRequest {
 	}
 	if ((body as Record<string, unknown>).status !== undefined) {
 		const read = check(markAsRead, body, []);
-		return { kind: 'read', messageId: read.message_id };
+		return { kind: 'read', messageId: read.message_id, typing: read.typing_indicator !== undefined };
 	}
 	const head = check(envelope, body, []);
 	if (head.to === undefined && head.recipient === undefined) {
@@ -158,8 +227,11 @@ function check<S extends z.ZodTypeAny>(schema: S, value: unknown, prefix: (strin
 	if (missing) {
 		throw new GraphApiError(100, `The parameter ${path} is required.`, { message: `(#100) The parameter ${path} is required.` });
 	}
-	const outOfRange = (issue.code === 'too_big' || issue.code === 'too_small') && prefix[0] === 'interactive';
+	const outOfRange = (issue.code === 'too_big' || issue.code === 'too_small' || issue.code === 'custom') && prefix[0] === 'interactive';
 	if (outOfRange) throw new GraphApiError(131009, issue.message);
+	if (issue.code === 'invalid_union_discriminator') {
+		throw new GraphApiError(100, `Param ${path} must be one of {${issue.options.join(', ')}}.`, { message: `(#100) Param ${path} must be one of {${issue.options.join(', ')}}.` });
+	}
 	if (issue.code === 'invalid_literal' || issue.code === 'invalid_enum_value') {
 		const got = JSON.stringify(issue.received);
 		throw new GraphApiError(100, `Param ${path} must be ${expectedOf(issue)} - got ${got}.`, {

@@ -9,8 +9,9 @@ import type { ConfigPatch, SandboxConfig } from './config';
 import { FaultQueue } from './faults';
 import { GraphApiError } from './graph-errors';
 import { newWamid } from './ids';
+import type { UploadedMedia } from './media';
 import { PairRateLimit, ThroughputLimit } from './rate-limits';
-import type { SendRequest } from './send-schema';
+import type { InteractivePayload, SendRequest } from './send-schema';
 import { SandboxState, type ChatMessage, type DeliveryStatus, type SandboxUser } from './state';
 import { callbackFor } from './subscribed-apps';
 import { TemplateCatalog, type TemplateCategory, type TemplateDefinition } from './templates';
@@ -23,6 +24,9 @@ export interface TemplateChangeInput {
 	category?: TemplateCategory;
 	notify?: 'completed' | 'impending' | 'none';
 }
+
+/** How long Meta shows the typing indicator at most (developers.facebook.com/…/whatsapp/typing-indicators). */
+const TYPING_MS = 25_000;
 
 /** Service messages free per business number and month (Meta's allowance since October 2026). */
 const SERVICE_ALLOWANCE = 1000;
@@ -42,7 +46,10 @@ export interface InboundInput {
 	userId?: string;
 	text?: string;
 	button?: { payload: string; text: string };
-	interactive?: { id: string; title: string };
+	/** A tapped reply button or a chosen list row, by its id; which one it is follows from the message it answers. */
+	interactive?: { id: string; title: string; description?: string };
+	/** A shared location, e.g. the answer to a location request. */
+	location?: { latitude: number; longitude: number; name?: string; address?: string };
 	/** The business message the customer answers; found from the tapped button when left out. */
 	contextId?: string;
 }
@@ -53,6 +60,8 @@ export class CloudApiSimulator {
 	readonly timers = new Timers();
 	readonly webhooks: WebhookDispatcher;
 	readonly catalog: TemplateCatalog;
+	/** Files uploaded to `/{phone-number-id}/media`, by media id. */
+	readonly media = new Map<string, UploadedMedia>();
 	config: SandboxConfig;
 	private throughput: ThroughputLimit;
 	private pairRate: PairRateLimit;
@@ -80,6 +89,7 @@ export class CloudApiSimulator {
 		this.webhooks.clear();
 		this.faults.clear();
 		this.state.clear();
+		this.media.clear();
 		this.catalog.reset();
 		this.config = structuredClone(this.initialConfig);
 		this.throughput = new ThroughputLimit(this.config.throughputPerSecond);
@@ -120,11 +130,16 @@ export class CloudApiSimulator {
 		if (!this.pairRate.take(user.waId, this.state.now())) throw new GraphApiError(131056);
 
 		this.state.chat(user.waId).push(message);
-		const fails = options.failWith ?? (this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix)) ? new GraphApiError(131026) : undefined);
+		// The reply ends the typing indicator.
+		user.typingUntil = undefined;
+		// A `failed_status` fault, a misplaced reaction (131009) or a number that fails after acceptance (131026).
+		const failure =
+			options.failWith ??
+			(this.misplacedReaction(message, user) ? new GraphApiError(131009) : this.config.failingSuffixes.some((suffix) => user.waId.endsWith(suffix)) ? new GraphApiError(131026) : undefined);
 		// Meta's per-message pricing since October 2026: templates are charged, service messages (free-form, inside
 		// the window) are free for the first SERVICE_ALLOWANCE of the business number each month.
 		const free = category === 'service' && (this.state.serviceMessages += 1) <= SERVICE_ALLOWANCE;
-		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', fails);
+		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', failure);
 		const input = request.to ?? request.recipient ?? user.waId;
 		return {
 			messaging_product: 'whatsapp',
@@ -133,13 +148,14 @@ export class CloudApiSimulator {
 		};
 	}
 
-	/** The business marks a customer's message as read (blue ticks on the customer's phone). */
-	markRead(messageId: string): { success: true } {
+	/** The business marks a customer's message as read (blue ticks), with `typing` also the typing dots for 25 s. */
+	markRead(messageId: string, typing = false): { success: true } {
 		const found = this.state.findMessage(messageId);
 		if (!found || found.message.direction !== 'in') {
 			throw new GraphApiError(100, `message_id ${messageId} is not a message this phone number received`);
 		}
 		found.message.status = 'read';
+		if (typing) this.state.user(found.waId).typingUntil = this.state.now() + TYPING_MS;
 		return { success: true };
 	}
 
@@ -161,10 +177,25 @@ export class CloudApiSimulator {
 			Object.assign(message, { type: 'button', button: { payload: input.button.payload, text: input.button.text } });
 		} else if (input.interactive) {
 			chatEntry.type = 'interactive';
-			chatEntry.buttonReply = input.interactive;
-			const { id: buttonId } = input.interactive;
-			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.interactive?.buttons.some((b) => b.id === buttonId));
-			Object.assign(message, { type: 'interactive', interactive: { type: 'button_reply', button_reply: input.interactive } });
+			const { id: choiceId } = input.interactive;
+			const inList = (m: ChatMessage) => m.interactive?.list?.sections.some((section) => section.rows.some((row) => row.id === choiceId));
+			const listMessage = this.messageWithButton(waId, inList);
+			const buttonMessage = this.messageWithButton(waId, (m) => m.interactive?.buttons?.some((b) => b.id === choiceId));
+			// The answer to the latest message that offered this id; a list row when a list offered it last.
+			const isList = listMessage !== undefined && (buttonMessage === undefined || this.position(waId, listMessage) > this.position(waId, buttonMessage));
+			chatEntry.contextId = input.contextId ?? (isList ? listMessage : buttonMessage);
+			if (isList) {
+				chatEntry.listReply = input.interactive;
+				Object.assign(message, { type: 'interactive', interactive: { type: 'list_reply', list_reply: input.interactive } });
+			} else {
+				chatEntry.buttonReply = { id: input.interactive.id, title: input.interactive.title };
+				Object.assign(message, { type: 'interactive', interactive: { type: 'button_reply', button_reply: chatEntry.buttonReply } });
+			}
+		} else if (input.location) {
+			chatEntry.type = 'location';
+			chatEntry.location = input.location;
+			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.interactive?.kind === 'location_request');
+			Object.assign(message, { type: 'location', location: input.location });
 		} else {
 			chatEntry.text = input.text ?? '';
 			Object.assign(message, { type: 'text', text: { body: chatEntry.text } });
@@ -250,23 +281,29 @@ export class CloudApiSimulator {
 				return { ...base, text: request.text.body };
 			case 'template':
 				return { ...base, template: this.catalog.render(request.template) };
-			case 'interactive': {
-				const { header, body, footer, action } = request.interactive;
-				return {
-					...base,
-					interactive: {
-						...(header ? { header: header.text } : {}),
-						body: body.text,
-						...(footer ? { footer: footer.text } : {}),
-						buttons: action.buttons.map((button) => button.reply),
-					},
-				};
-			}
+			case 'interactive':
+				return { ...base, interactive: shownInteractive(request.interactive) };
 			case 'reaction':
 				return { ...base, reaction: { messageId: request.reaction.message_id, emoji: request.reaction.emoji } };
-			default:
-				return { ...base, media: { type: request.type, ...request.media } };
+			default: {
+				const upload = request.media.id === undefined ? undefined : this.media.get(request.media.id);
+				return { ...base, media: { type: request.type, ...request.media, ...(upload ? { upload: { mimeType: upload.mimeType, bytes: upload.bytes, sha256: upload.sha256 } } : {}) } };
+			}
 		}
+	}
+
+	/**
+	 * Meta accepts a reaction and reports it failed (131009) when its message is not one the person sent in this
+	 * chat, or is itself a reaction (Meta's reaction messages page).
+	 */
+	private misplacedReaction(message: ChatMessage, user: SandboxUser): boolean {
+		if (!message.reaction) return false;
+		const target = this.state.chat(user.waId).find((m) => m.id === message.reaction!.messageId);
+		return !target || target.direction !== 'in' || target.reaction !== undefined;
+	}
+
+	private position(waId: string, messageId: string): number {
+		return this.state.chat(waId).findIndex((m) => m.id === messageId);
 	}
 
 	private messageWithButton(waId: string, hasButton: (message: ChatMessage) => boolean | undefined): string | undefined {
@@ -277,8 +314,8 @@ export class CloudApiSimulator {
 		return undefined;
 	}
 
-	/** sent → delivered → read, or sent → failed with `fails` for messages that fail after acceptance. */
-	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, fails: GraphApiError | undefined): void {
+	/** sent → delivered → read (a reaction: only sent), or sent → failed with `failure`, Meta's error. */
+	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, failure: GraphApiError | undefined): void {
 		const delays = this.config.statusDelaysMs;
 		const conversation = { id: randomBytes(16).toString('hex'), origin: { type: category } };
 		const pricing = { billable: pricingType === 'regular', pricing_model: 'PMP', category, type: pricingType };
@@ -294,13 +331,15 @@ export class CloudApiSimulator {
 				pricing,
 			}),
 		);
-		if (fails) {
+		if (failure !== undefined) {
 			this.timers.after(delays.delivered, () => {
-				message.errorCode = fails.code;
-				report('failed', { errors: [fails.toStatusError()] });
+				message.errorCode = failure.code;
+				report('failed', { errors: [failure.toStatusError()] });
 			});
 			return;
 		}
+		// Meta sends only `sent` for a reaction: no delivered or read.
+		if (message.reaction) return;
 		this.timers.after(delays.delivered, () => report('delivered', { conversation, pricing }));
 		if (delays.read !== null) this.timers.after(delays.read, () => report('read', {}));
 	}
@@ -319,5 +358,29 @@ function checkMarketingRequest(request: SendRequest, onboarded: boolean): void {
 	if (request.type !== 'template') throw new GraphApiError(100, 'Message must be a template message.', { message: '(#100) Invalid parameter' });
 	if (request.recipient_type !== 'individual') {
 		throw new GraphApiError(100, 'The parameter recipient_type is required.', { message: '(#100) The parameter recipient_type is required.' });
+	}
+}
+
+/** An interactive message as the phone page shows it. */
+function shownInteractive(interactive: InteractivePayload): NonNullable<ChatMessage['interactive']> {
+	const body = interactive.body.text;
+	const framing = (header?: { type: string; text?: string }, footer?: { text: string }) => ({
+		...(header?.text ? { header: header.text } : header ? { header: `[${header.type}]` } : {}),
+		...(footer ? { footer: footer.text } : {}),
+	});
+	switch (interactive.type) {
+		case 'button':
+			return { kind: 'button', ...framing(interactive.header, interactive.footer), body, buttons: interactive.action.buttons.map((button) => button.reply) };
+		case 'list':
+			return { kind: 'list', ...framing(interactive.header, interactive.footer), body, list: interactive.action };
+		case 'cta_url':
+			return {
+				kind: 'cta_url',
+				...framing(interactive.header as { type: string; text?: string } | undefined, interactive.footer),
+				body,
+				cta: { displayText: interactive.action.parameters.display_text, url: interactive.action.parameters.url },
+			};
+		case 'location_request_message':
+			return { kind: 'location_request', body };
 	}
 }

@@ -13,6 +13,8 @@ export interface SandboxUser {
 	/** Sandbox clock (ms) of the user's last message: the service window runs from here. */
 	lastInboundAt?: number;
 	marketing: 'stop' | 'resume';
+	/** Sandbox clock (ms) until which the business's typing indicator shows (Meta: 25 s, or until it replies). */
+	typingUntil?: number;
 }
 
 export type DeliveryStatus = 'accepted' | 'sent' | 'delivered' | 'read' | 'failed';
@@ -25,11 +27,23 @@ export interface ChatMessage {
 	type: string;
 	text?: string;
 	template?: RenderedTemplate;
-	interactive?: { header?: string; body: string; footer?: string; buttons: { id: string; title: string }[] };
-	media?: { type: string; id?: string; link?: string; caption?: string; filename?: string };
+	/** Reply buttons, a list (its button and rows), a call-to-action URL, or a location request. */
+	interactive?: {
+		kind: 'button' | 'list' | 'cta_url' | 'location_request';
+		header?: string;
+		body: string;
+		footer?: string;
+		buttons?: { id: string; title: string }[];
+		list?: { button: string; sections: { title?: string; rows: { id: string; title: string; description?: string }[] }[] };
+		cta?: { displayText: string; url: string };
+	};
+	/** `upload`: what the sandbox knows of a file uploaded to `/{phone-number-id}/media`. */
+	media?: { type: string; id?: string; link?: string; caption?: string; filename?: string; upload?: { mimeType: string; bytes: number; sha256: string } };
 	reaction?: { messageId: string; emoji: string };
 	button?: { payload: string; text: string };
 	buttonReply?: { id: string; title: string };
+	listReply?: { id: string; title: string; description?: string };
+	location?: { latitude: number; longitude: number; name?: string; address?: string };
 	/** The message this one answers (a tapped button's message). */
 	contextId?: string;
 	status?: DeliveryStatus;

@@ -4,10 +4,11 @@
  * waiting: the Send node asks the consent gate there, so a withdrawal committed a moment earlier still stops it.
  */
 import { ValidationError } from '../errors';
-import { ConnectionError, errorFromResponse, MARKETING_MESSAGES_NOT_ONBOARDED, OutcomeUnknownError, WhatsAppApiError, type ErrorContext } from './errors';
+import { randomBytes } from 'node:crypto';
+import { ConnectionError, errorFromResponse, MARKETING_MESSAGES_NOT_ONBOARDED, OutcomeUnknownError, WhatsAppApiError, WhatsAppError, type ErrorContext } from './errors';
 import { nodeHttpFetch, type HttpAnswer, type HttpFetch } from './http';
 import { limitersFor, MESSAGES_PER_SECOND, sleep, type PairRateLimiter, type SendWindow, type ThroughputLimiter } from './limiter';
-import { buildMessage, markAsReadRequest, recipientKey, type OutgoingMessage } from './messages';
+import { buildMessage, checkMediaFile, markAsReadRequest, recipientKey, type MediaFile, type MediaKind, type OutgoingMessage } from './messages';
 import { DEFAULT_GRAPH_VERSION } from './graph-version';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry';
 import { parseTemplatePage, type TemplatePage } from './templates';
@@ -90,6 +91,24 @@ const GRAPH_VERSION = /^v\d+\.\d+$/;
 /** Connection errors raised before any byte of the request left: nothing reached Meta. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/** A request body that is not JSON: the multipart form of a media upload. */
+class FormBody {
+	constructor(
+		readonly contentType: string,
+		readonly bytes: Buffer,
+	) {}
+}
+
+/** `multipart/form-data` with Meta's three fields: messaging_product, type and the file itself. */
+function uploadForm(file: MediaFile): FormBody {
+	const boundary = `----n8n-whatsapp-consent-${randomBytes(12).toString('hex')}`;
+	// Quotes and line breaks would end the header early; the name is only a label for Meta.
+	const name = (file.fileName || 'file').replace(/["\r\n\\]/g, '_');
+	const field = (fieldName: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${fieldName}"\r\n\r\n${value}\r\n`;
+	const head = `${field('messaging_product', 'whatsapp')}${field('type', file.mimeType)}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${file.mimeType}\r\n\r\n`;
+	return new FormBody(`multipart/form-data; boundary=${boundary}`, Buffer.concat([Buffer.from(head), Buffer.from(file.data), Buffer.from(`\r\n--${boundary}--\r\n`)]));
+}
+
 interface SendAnswer {
 	contacts?: { input?: string; wa_id?: string; user_id?: string }[];
 	messages?: { id?: string; message_status?: string }[];
@@ -139,13 +158,20 @@ export class WhatsAppClient {
 	}
 
 	/**
-	 * Sends one message to `recipient` (E.164 number or business-scoped user id). Resolves with Meta's ids; rejects
+	 * Sends one message to `recipient` (E.164 number or business-scoped user id); a media file is uploaded first
+	 * (`uploadMedia`) and sent by its id. Resolves with Meta's ids; rejects
 	 * with a `ValidationError` before anything is sent, a `WhatsAppError` (check `outcomeUnknown` before sending
 	 * again), the signal's reason, or what `beforeAttempt` threw.
 	 */
 	async send(recipient: string, outgoing: OutgoingMessage, options: SendOptions = {}): Promise<SentMessage> {
 		const { signal, beforeAttempt } = options;
-		const message = buildMessage(recipient, outgoing);
+		let message = buildMessage(recipient, outgoing);
+		if (outgoing.type === 'media' && outgoing.file) {
+			// Uploaded only now that the message is valid (and, from sendWithConsent, reserved with the gate's yes):
+			// nobody's refusal costs an upload. `beforeAttempt` still runs before the message itself.
+			const { file, ...sent } = outgoing;
+			message = buildMessage(recipient, { ...sent, id: await this.uploadMedia(outgoing.mediaType, file, signal) });
+		}
 		const number = `${this.baseUrl}/${this.phoneNumberId}`;
 		let endpoint: SendEndpoint = options.marketingMessages && message.type === 'template' && !notOnboarded.has(number) ? 'marketing_messages' : 'messages';
 		const pairKey = recipientKey(message);
@@ -192,10 +218,37 @@ export class WhatsAppClient {
 		};
 	}
 
-	/** Marks an inbound message as read (blue ticks). Harmless to repeat, so it is retried like a send. */
-	async markAsRead(wamid: string, signal?: AbortSignal): Promise<void> {
-		const body = markAsReadRequest(wamid);
+	/**
+	 * Marks an inbound message as read (blue ticks), with `typingIndicator` also the typing dots. Harmless to repeat,
+	 * so it is retried like a send that never left.
+	 */
+	async markAsRead(wamid: string, signal?: AbortSignal, typingIndicator = false): Promise<void> {
+		const body = markAsReadRequest(wamid, typingIndicator);
 		await withRetries(() => this.request('POST', `${this.phoneNumberId}/messages`, body, signal), this.retryPolicy, signal);
+	}
+
+	/**
+	 * Uploads a file (`POST /{phone-number-id}/media`) after checking it against Meta's limits for `kind`; resolves
+	 * with the media id to send it by. An upload is no message: one whose answer was lost is only an unused file on
+	 * Meta's side (deleted after 30 days), so it says "nothing was sent" rather than "may have been sent".
+	 */
+	async uploadMedia(kind: MediaKind, file: MediaFile, signal?: AbortSignal): Promise<string> {
+		checkMediaFile(kind, file);
+		let answer: { id?: unknown };
+		try {
+			({ value: answer } = (await withRetries(() => this.request('POST', `${this.phoneNumberId}/media`, uploadForm(file), signal), this.retryPolicy, signal)) as { value: { id?: unknown } });
+		} catch (error) {
+			if (!(error instanceof OutcomeUnknownError)) throw error;
+			throw new WhatsAppError('whatsapp_upload_failed', `The upload of the file got no usable answer (${error.reason}): the message was not sent`, {
+				retry: 'never',
+				fix: 'Run it again: the message goes out once its file is uploaded',
+				cause: error,
+			});
+		}
+		if (typeof answer?.id !== 'string' || answer.id === '') {
+			throw new WhatsAppError('whatsapp_upload_failed', 'The answer to the upload carried no media id: the message was not sent', { retry: 'never', fix: 'Check the Graph base URL in the credential and run it again' });
+		}
+		return answer.id;
 	}
 
 	/** The business number's details; the credential test calls it to prove token and number id. */
@@ -233,11 +286,12 @@ export class WhatsAppClient {
 		else signal?.addEventListener('abort', cancel, { once: true });
 		let response: HttpAnswer;
 		let text: string;
+		const encoded = body === undefined ? undefined : body instanceof FormBody ? body : { contentType: 'application/json', bytes: JSON.stringify(body) };
 		try {
 			response = await this.fetch(url, {
 				method,
-				headers: { Authorization: `Bearer ${this.accessToken}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-				body: body === undefined ? undefined : JSON.stringify(body),
+				headers: { Authorization: `Bearer ${this.accessToken}`, ...(encoded ? { 'Content-Type': encoded.contentType } : {}) },
+				body: encoded?.bytes,
 				signal: controller.signal,
 			});
 			text = await response.text();

@@ -13,7 +13,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 export interface HttpInit {
 	method: string;
 	headers: Record<string, string>;
-	body?: string;
+	/** JSON text, or the bytes of a multipart upload. */
+	body?: string | Uint8Array;
 	signal?: AbortSignal;
 }
 

@@ -36,7 +36,10 @@ export type WebhookEvent =
 			/** The text body, a button's text or an interactive reply's title. */
 			text: string;
 			buttonPayload?: string;
+			/** The id of the tapped reply button or the chosen list row. */
 			interactiveId?: string;
+			/** What the person shared in answer to a location request (or on their own). */
+			location?: { latitude: number; longitude: number; name?: string; address?: string };
 			contextMessageId?: string;
 			phoneNumberId?: string;
 	  }
@@ -121,6 +124,7 @@ const message = z
 			})
 			.passthrough()
 			.optional(),
+		location: z.object({ latitude: z.number(), longitude: z.number(), name: z.string().optional(), address: z.string().optional() }).passthrough().optional(),
 		context: z.object({ id: z.string().optional() }).passthrough().optional(),
 		system: z.object({ body: z.string().optional(), wa_id: z.string().optional(), type: z.string().optional() }).passthrough().optional(),
 	})
@@ -327,6 +331,7 @@ function eventsOf(rawValue: unknown): WebhookEvent[] {
 					text: item.text?.body ?? item.button?.text ?? reply?.title ?? '',
 					buttonPayload: item.button?.payload,
 					interactiveId: reply?.id,
+					...(item.location ? { location: { latitude: item.location.latitude, longitude: item.location.longitude, name: item.location.name, address: item.location.address } } : {}),
 					contextMessageId: item.context?.id,
 					phoneNumberId: change.metadata?.phone_number_id,
 				},

@@ -73,8 +73,35 @@
 		bubble.append(el('p', 'bubble-text', interactive.body));
 		if (interactive.footer) bubble.append(el('p', 'bubble-footer', interactive.footer));
 		const buttons = el('div', 'bubble-buttons');
-		for (const button of interactive.buttons) {
+		for (const button of interactive.buttons || []) {
 			buttons.append(tapButton(button.title, () => sendInbound({ interactive: { id: button.id, title: button.title } })));
+		}
+		if (interactive.list) {
+			// The list button opens the rows, as WhatsApp's modal does; tapping a row answers with a list reply.
+			const rows = el('div', 'bubble-list');
+			rows.hidden = true;
+			for (const section of interactive.list.sections) {
+				if (section.title) rows.append(el('p', 'bubble-meta', section.title));
+				for (const row of section.rows) {
+					const label = row.description ? row.title + ' — ' + row.description : row.title;
+					rows.append(tapButton(label, () => sendInbound({ interactive: Object.assign({ id: row.id, title: row.title }, row.description ? { description: row.description } : {}) })));
+				}
+			}
+			buttons.append(tapButton('☰ ' + interactive.list.button, () => (rows.hidden = !rows.hidden)));
+			bubble.append(buttons, rows);
+			return;
+		}
+		if (interactive.cta) {
+			const link = el('a', 'link-button', '↗ ' + interactive.cta.displayText);
+			link.href = interactive.cta.url;
+			link.target = '_blank';
+			link.rel = 'noopener noreferrer';
+			link.title = interactive.cta.url;
+			buttons.append(link);
+		}
+		if (interactive.kind === 'location_request') {
+			// The sandbox customer shares a fixed place; Meta's webhook carries it as a location message.
+			buttons.append(tapButton('📍 Send location', () => sendInbound({ location: { latitude: 52.520008, longitude: 13.404954, name: 'Alexanderplatz', address: 'Berlin' } })));
 		}
 		bubble.append(buttons);
 	}
@@ -83,8 +110,13 @@
 		if (message.text !== undefined) return message.text;
 		if (message.button) return message.button.text;
 		if (message.buttonReply) return message.buttonReply.title;
-		if (message.media) return '[' + message.media.type + '] ' + (message.media.caption || message.media.filename || message.media.link || message.media.id || '');
-		if (message.reaction) return message.reaction.emoji;
+		if (message.listReply) return message.listReply.title;
+		if (message.location) return '📍 ' + [message.location.name, message.location.latitude + ', ' + message.location.longitude].filter(Boolean).join(' · ');
+		if (message.media) {
+			const upload = message.media.upload ? ' (uploaded ' + message.media.upload.mimeType + ', ' + Math.ceil(message.media.upload.bytes / 1024) + ' KB)' : '';
+			return '[' + message.media.type + '] ' + (message.media.caption || message.media.filename || message.media.link || message.media.id || '') + upload;
+		}
+		if (message.reaction) return message.reaction.emoji ? 'Reacted ' + message.reaction.emoji : 'Removed the reaction';
 		return '[' + message.type + ']';
 	}
 
@@ -107,6 +139,7 @@
 		$('window-state').textContent = chat.serviceWindowOpenUntil
 			? 'Service window open until ' + time(chat.serviceWindowOpenUntil)
 			: 'Service window closed: the business can only send templates';
+		if (chat.typing) $('window-state').textContent += ' · the business is typing…';
 		const fingerprint = JSON.stringify(chat.messages);
 		if (fingerprint === state.lastRendered) return;
 		state.lastRendered = fingerprint;

@@ -7,6 +7,7 @@
  */
 import type { IExecuteFunctions } from 'n8n-workflow';
 import type { TemplateInfo } from '../../../lib/whatsapp/templates';
+import type { MediaFile } from '../../../lib/whatsapp';
 
 export type ParameterReader = (name: string, index: number, fallback?: unknown) => unknown;
 
@@ -16,6 +17,8 @@ export interface BuildContext {
 	version: number;
 	/** The business account's template as it stands now, once per template and run. */
 	template(name: string, language?: string): Promise<TemplateInfo>;
+	/** The file in an item's binary field, for Send Media from binary data. */
+	binary(index: number, property: string): Promise<MediaFile>;
 }
 
 /** Whether a stored parameter value holds an expression anywhere, e.g. in one row of a fixed collection. */

@@ -20,7 +20,11 @@ type Build = (read: ParameterReader, index: number, context: BuildContext) => Ou
 
 const builders: Record<string, Build> = {
 	sendButtons: message.sendButtons.build,
+	sendCtaUrl: message.sendCtaUrl.build,
+	sendList: message.sendList.build,
+	sendLocationRequest: message.sendLocationRequest.build,
 	sendMedia: message.sendMedia.build,
+	sendReaction: message.sendReaction.build,
 	sendTemplate: message.sendTemplate.build,
 	sendText: message.sendText.build,
 };
@@ -134,7 +138,7 @@ function dryRunJson(outcome: DryRunOutcome, recipient: string): JsonObject {
  * The templates of the credential's business account for one run: each template looked up once, with what Meta's
  * webhooks said about them since the list was fetched (read from the ledger once).
  */
-function templateContext(version: number, directory: TemplateDirectory | undefined, readUpdates: (wabaId: string) => Promise<TemplateUpdate[]>): BuildContext {
+function templateContext(version: number, directory: TemplateDirectory | undefined, readUpdates: (wabaId: string) => Promise<TemplateUpdate[]>): Omit<BuildContext, 'binary'> {
 	const found = new Map<string, Promise<TemplateInfo>>();
 	let updates: Promise<TemplateUpdate[]> | undefined;
 	return {
@@ -158,6 +162,7 @@ function templateContext(version: number, directory: TemplateDirectory | undefin
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const operation = this.getNodeParameter('operation', 0) as string;
+	if (operation === 'markAsRead') return message.markAsRead.execute.call(this);
 	const build = builders[operation];
 	if (!build) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`);
 	const options = this.getNodeParameter('options', 0, {}) as Options;
@@ -170,7 +175,13 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const signal = this.getExecutionCancelSignal();
 	const read = parameterReader(this);
 	const directory = templatesFor(whatsAppCredentials);
-	const context = templateContext(this.getNode().typeVersion, directory, (wabaId) => ledger.templateUpdates(wabaId));
+	const context: BuildContext = {
+		...templateContext(this.getNode().typeVersion, directory, (wabaId) => ledger.templateUpdates(wabaId)),
+		binary: async (index, property) => {
+			const binary = this.helpers.assertBinaryData(index, property);
+			return { data: await this.helpers.getBinaryDataBuffer(index, property), mimeType: binary.mimeType, fileName: binary.fileName };
+		},
+	};
 
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];

@@ -12,9 +12,10 @@ export const properties: INodeProperties[] = [
 		default: 'message',
 	},
 	...message.description,
-	recipientParameter,
-	categoryParameter,
-	{ ...purposeParameter, displayOptions: { hide: { category: ['service', 'withdrawal_confirmation'] } } },
+	// Mark as Read answers a message by its id: no recipient, and no consent question (it is not a message).
+	{ ...recipientParameter, displayOptions: { hide: { operation: ['markAsRead'] } } },
+	{ ...categoryParameter, displayOptions: { hide: { operation: ['markAsRead'] } } },
+	{ ...purposeParameter, displayOptions: { hide: { category: ['service', 'withdrawal_confirmation'], operation: ['markAsRead'] } } },
 	{
 		displayName: 'Options',
 		name: 'options',
