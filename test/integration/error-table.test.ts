@@ -9,8 +9,9 @@ import type { RetryAdvice } from '../../lib/whatsapp';
 import { STORE_KINDS } from '../helpers/ledgers';
 import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 import { until } from '../helpers/receiver';
-import { startScenario, type Scenario } from '../helpers/scenario';
-import { ALL_EVENTS, startTriggerHost, type TriggerHost } from '../helpers/trigger-host';
+import { startHostedScenario, type HostedScenario } from '../helpers/hosted-scenario';
+import type { Scenario } from '../helpers/scenario';
+import { ALL_EVENTS, type TriggerHost } from '../helpers/trigger-host';
 
 const TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
 const CREDENTIALS = { consentLedgerApi: { id: 'ledger', name: 'Ledger' }, whatsAppCloudApi: { id: 'wa', name: 'WhatsApp' } };
@@ -68,22 +69,18 @@ function sendWorkflow(campaignKey: string): WorkflowJson {
 afterAll(() => stopEngine());
 
 describe.each(STORE_KINDS)('the error table, sandbox → client → node (%s store)', (kind) => {
+	let hosted: HostedScenario;
 	let scenario: Scenario;
 	let host: TriggerHost;
 
 	beforeEach(async () => {
-		scenario = await startScenario(kind);
-		await scenario.ledger.definePurposes([{ id: 'offers', label: 'Angebote' }]);
-		host = await startTriggerHost({ credentials: scenario.credentials, parameters: { events: ALL_EVENTS } });
-		await scenario.control('config', { webhookUrl: host.url }, 'PATCH');
+		hosted = await startHostedScenario(kind, { events: ALL_EVENTS });
+		({ scenario, host } = hosted);
 		const { code } = await scenario.ledger.requestOptIn({ phone: PHONE, purposes: ['offers'], consentText: TEXT, source: {} });
 		await scenario.control('inbound', { from: WA_ID, text: code });
 		await until('the confirmation', () => hostItems('optin.confirmed').length > 0);
 	});
-	afterEach(async () => {
-		await host.close();
-		await scenario.close();
-	});
+	afterEach(() => hosted.close());
 
 	const hostItems = (event: string) => host.executions.flat().filter((item) => item.event === event);
 	const run = async (campaignKey: string) => {

@@ -10,8 +10,9 @@ import { startSandbox } from '../../sandbox/server';
 import { sendRows, STORE_KINDS } from '../helpers/ledgers';
 import { runWorkflow, stopEngine, type WorkflowJson } from '../helpers/n8n-engine';
 import { until } from '../helpers/receiver';
-import { startScenario, type Scenario } from '../helpers/scenario';
-import { ALL_EVENTS, startTriggerHost, type TriggerHost } from '../helpers/trigger-host';
+import { startHostedScenario, type HostedScenario } from '../helpers/hosted-scenario';
+import type { Scenario } from '../helpers/scenario';
+import { ALL_EVENTS, type TriggerHost } from '../helpers/trigger-host';
 
 const WABA = '200000000000001';
 const TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
@@ -57,20 +58,15 @@ interface Logged {
 afterAll(() => stopEngine());
 
 describe.each(STORE_KINDS)('the Marketing Messages API (%s store)', (kind) => {
+	let hosted: HostedScenario;
 	let scenario: Scenario;
 	let host: TriggerHost;
 
 	beforeEach(async () => {
-		scenario = await startScenario(kind);
-		scenario.credentials.whatsAppCloudApi.businessAccountId = WABA;
-		await scenario.ledger.definePurposes([{ id: 'offers', label: 'Angebote' }]);
-		host = await startTriggerHost({ credentials: scenario.credentials, parameters: { events: [...ALL_EVENTS, 'consent.incident'] } });
-		await scenario.control('config', { webhookUrl: host.url }, 'PATCH');
+		hosted = await startHostedScenario(kind, { events: [...ALL_EVENTS, 'consent.incident'], businessAccountId: WABA });
+		({ scenario, host } = hosted);
 	});
-	afterEach(async () => {
-		await host.close();
-		await scenario.close();
-	});
+	afterEach(() => hosted.close());
 
 	const run = async (workflow: WorkflowJson, items: IDataObject[]) => {
 		const result = await runWorkflow(workflow, { credentials: scenario.credentials, triggerData: { nodeName: 'Start', items } });
