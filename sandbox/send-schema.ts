@@ -57,7 +57,7 @@ const replyButton = z.object({
 	}),
 });
 
-const interactivePayload = z.object({
+const replyButtonsPayload = z.object({
 	type: z.literal('button'),
 	header: z.object({ type: z.literal('text'), text: z.string().max(60) }).optional(),
 	body: z.object({ text: z.string().min(1).max(1024, 'Body text length invalid. Min length: 1, Max length: 1024') }),
@@ -66,6 +66,15 @@ const interactivePayload = z.object({
 		buttons: z.array(replyButton).min(1).max(3, 'Number of buttons invalid. Min: 1, Max: 3'),
 	}),
 });
+
+/** Meta's contact info request: WhatsApp draws the button that shares the user's number; only the text is the business's. */
+const contactInfoRequestPayload = z.object({
+	type: z.literal('request_contact_info'),
+	body: z.object({ text: z.string().min(1).max(1024, 'Body text length invalid. Min length: 1, Max length: 1024') }),
+	action: z.object({ name: z.literal('request_contact_info') }),
+});
+
+const interactivePayload = z.discriminatedUnion('type', [replyButtonsPayload, contactInfoRequestPayload]);
 
 const mediaPayload = z
 	.object({

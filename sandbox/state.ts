@@ -9,7 +9,11 @@ import type { RenderedTemplate } from './templates';
 export interface SandboxUser {
 	waId: string;
 	userId: string;
+	/** The parent user id Meta gives linked business portfolios, when this business has one for the user. */
+	parentUserId?: string;
 	name: string;
+	/** A WhatsApp username: Meta then withholds the number from webhooks (they carry the user id only). */
+	username?: string;
 	/** Sandbox clock (ms) of the user's last message: the service window runs from here. */
 	lastInboundAt?: number;
 	marketing: 'stop' | 'resume';
@@ -25,7 +29,7 @@ export interface ChatMessage {
 	type: string;
 	text?: string;
 	template?: RenderedTemplate;
-	interactive?: { header?: string; body: string; footer?: string; buttons: { id: string; title: string }[] };
+	interactive?: { header?: string; body: string; footer?: string; buttons: { id: string; title: string }[]; requestsContactInfo?: true };
 	media?: { type: string; id?: string; link?: string; caption?: string; filename?: string };
 	reaction?: { messageId: string; emoji: string };
 	button?: { payload: string; text: string };
@@ -83,7 +87,7 @@ export class SandboxState {
 		return Math.floor(this.now() / 1000);
 	}
 
-	user(waId: string, details: { name?: string; userId?: string } = {}): SandboxUser {
+	user(waId: string, details: { name?: string; userId?: string; username?: string; parentUserId?: string } = {}): SandboxUser {
 		let user = this.users.get(waId);
 		if (!user) {
 			const region = parsePhoneNumberFromString(`+${waId}`)?.country ?? 'ZZ';
@@ -92,6 +96,8 @@ export class SandboxState {
 		}
 		if (details.name) user.name = details.name;
 		if (details.userId) user.userId = details.userId;
+		if (details.username) user.username = details.username;
+		if (details.parentUserId) user.parentUserId = details.parentUserId;
 		return user;
 	}
 

@@ -1,10 +1,11 @@
 import type { INodeProperties } from 'n8n-workflow';
+import * as requestContactInfo from './requestContactInfo.operation';
 import * as sendButtons from './sendButtons.operation';
 import * as sendMedia from './sendMedia.operation';
 import * as sendTemplate from './sendTemplate.operation';
 import * as sendText from './sendText.operation';
 
-export { sendButtons, sendMedia, sendTemplate, sendText };
+export { requestContactInfo, sendButtons, sendMedia, sendTemplate, sendText };
 
 export const description: INodeProperties[] = [
 	{
@@ -14,6 +15,12 @@ export const description: INodeProperties[] = [
 		noDataExpression: true,
 		displayOptions: { show: { resource: ['message'] } },
 		options: [
+			{
+				name: 'Request Contact Info',
+				value: 'requestContactInfo',
+				description: 'Ask a person who has a WhatsApp username to share their number, within 24 hours after they wrote',
+				action: 'Request contact info',
+			},
 			{ name: 'Send Buttons', value: 'sendButtons', description: 'Send a text with up to three reply buttons', action: 'Send buttons' },
 			{ name: 'Send Media', value: 'sendMedia', description: 'Send an image, document, audio or video', action: 'Send media' },
 			{ name: 'Send Template', value: 'sendTemplate', description: 'Send an approved template, also outside the 24-hour window', action: 'Send a template' },
@@ -21,6 +28,7 @@ export const description: INodeProperties[] = [
 		],
 		default: 'sendTemplate',
 	},
+	...requestContactInfo.description,
 	...sendButtons.description,
 	...sendMedia.description,
 	...sendTemplate.description,
