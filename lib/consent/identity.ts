@@ -114,7 +114,7 @@ export async function findSenders(
 /** Everyone a number may be known as (both forms of a number that has two): what erasure must reach. */
 export async function findPeople(ctx: Pick<LedgerContext, 'keys'>, tx: Queryable, identity: Identity): Promise<SubjectRow[]> {
 	if (identity.kind === 'user') {
-		return tx.query<SubjectRow>(`SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE ${USER_MATCH} OR phone_hmac = $1 ORDER BY id FOR UPDATE`, [identity.lookup]);
+		return tx.query<SubjectRow>(`SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE ${USER_MATCH} OR phone_hmac = $1 ORDER BY (phone_hmac = $1), id FOR UPDATE`, [identity.lookup]);
 	}
 	const forms = numberForms(identity.e164).map((form) => ctx.keys.lookupHmac(form));
 	// And whoever the ledger knew only by this person's user id before the two were tied (tieUserIds).
@@ -122,7 +122,7 @@ export async function findPeople(ctx: Pick<LedgerContext, 'keys'>, tx: Queryable
 		`SELECT ${SUBJECT_COLUMNS} FROM subjects
 		 WHERE phone_hmac = ANY($1::text[])
 			OR phone_hmac IN (SELECT user_id_hmac FROM subjects WHERE phone_hmac = ANY($1::text[]) AND user_id_hmac IS NOT NULL)
-		 ORDER BY id FOR UPDATE`,
+		 ORDER BY (phone_hmac = ANY($1::text[])) DESC, id FOR UPDATE`,
 		[forms],
 	);
 }

@@ -144,6 +144,8 @@ async function confirmAtOnce(
 	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
 	const phone = phoneOf(ctx, request.subject_id, request.phone_enc);
 	if (!waIdMatches(phone, message.from)) return undefined;
+	// Someone known so far only by this user id becomes this person (tieUserIds), on the full path.
+	if (message.userId && (await ctx.store.query('SELECT 1 FROM subjects WHERE phone_hmac = $1', [ctx.keys.lookupHmac(`user:${message.userId}`)])).length > 0) return undefined;
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	if (confirmation.purposes.length === 0) return undefined;
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
@@ -439,7 +441,8 @@ export async function openWindow(ctx: LedgerContext, tx: Queryable, message: Inb
 		`INSERT INTO subjects (id, phone_hmac, phone_enc, user_id_hmac, parent_user_id_hmac, created_at, last_inbound_at, last_activity_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
 		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at),
-			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at)
+			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at),
+			user_id_hmac = coalesce(subjects.user_id_hmac, EXCLUDED.user_id_hmac)
 		 RETURNING id`,
 		[id, message.from ? ctx.keys.lookupHmac(address) : keys.userId, ctx.keys.encrypt(address, phoneContext(id)), keys.userId ?? null, keys.parentUserId ?? null, message.at],
 	);

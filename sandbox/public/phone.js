@@ -76,6 +76,8 @@
 		for (const button of interactive.buttons) {
 			buttons.append(tapButton(button.title, () => sendInbound({ interactive: { id: button.id, title: button.title } })));
 		}
+		// Meta's contact info request: WhatsApp's own button shares the customer's number.
+		if (interactive.requestsContactInfo) buttons.append(tapButton('Share phone number', () => sendInbound({ shareContact: true })));
 		bubble.append(buttons);
 	}
 
@@ -122,7 +124,8 @@
 		list.replaceChildren(
 			...chats.map((chat) => {
 				const item = el('li');
-				const button = el('button', chat.waId === state.waId ? 'customer active' : 'customer', chat.name + ' · +' + chat.waId);
+				const label = chat.name + ' · +' + chat.waId + (chat.username ? ' · @' + chat.username + ' (number hidden)' : '');
+				const button = el('button', chat.waId === state.waId ? 'customer active' : 'customer', label);
 				button.type = 'button';
 				button.addEventListener('click', () => openChat(chat.waId, chat.name));
 				item.append(button);
