@@ -425,7 +425,8 @@ async function countAttempt(ctx: LedgerContext, tx: Queryable, request: { id: st
  * that alone: no consent implied, and retention deletes them like anyone without consent.
  */
 export async function openWindow(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<string | undefined> {
-	const [known] = await findSenders(ctx, tx, { waId: message.from, userId: message.userId, parentUserId: message.parentUserId });
+	// A sender with a number is the person with that number (whoever the user id named so far joins them below).
+	const [known] = await findSenders(ctx, tx, message.from ? { waId: message.from } : { userId: message.userId, parentUserId: message.parentUserId });
 	if (known) {
 		await recordWindow(tx, known.id, message.at);
 		// A message that carries the number and the user id ties the two: a later one may carry only the user id.
@@ -434,18 +435,17 @@ export async function openWindow(ctx: LedgerContext, tx: Queryable, message: Inb
 	}
 	if (!message.from && !message.userId) return undefined;
 	// A username user we never met is known by their user id in place of a number: it is where replies go.
-	const keys = senderLookups(ctx, message);
 	const address = message.from ? numberOfWaId(message.from) : message.userId!;
 	const id = newId();
 	const [created] = await tx.query<{ id: string }>(
-		`INSERT INTO subjects (id, phone_hmac, phone_enc, user_id_hmac, parent_user_id_hmac, created_at, last_inbound_at, last_activity_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
+		`INSERT INTO subjects (id, phone_hmac, phone_enc, created_at, last_inbound_at, last_activity_at)
+		 VALUES ($1, $2, $3, $4, $4, $4)
 		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at),
-			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at),
-			user_id_hmac = coalesce(subjects.user_id_hmac, EXCLUDED.user_id_hmac)
+			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at)
 		 RETURNING id`,
-		[id, message.from ? ctx.keys.lookupHmac(address) : keys.userId, ctx.keys.encrypt(address, phoneContext(id)), keys.userId ?? null, keys.parentUserId ?? null, message.at],
+		[id, ctx.keys.lookupHmac(message.from ? address : `user:${address}`), ctx.keys.encrypt(address, phoneContext(id)), message.at],
 	);
+	await tieUserIds(ctx, tx, created.id, message);
 	return created.id;
 }
 
