@@ -200,7 +200,7 @@ describe.each(STORE_KINDS)('nothing identifying survives erasure (%s store)', (k
 		await until('the withdrawal', async () => (await sandboxIdle(sandbox)) && emitted('consent.withdrawn') >= PEOPLE.length + 2);
 	}
 
-	test('sign-up, confirmation, a template with its statuses, chat, stops and a rejected event; then erasure: no column holds the number', async () => {
+	test('sign-up, confirmation, a template with its statuses, chat, stops and a rejected event, a username user; then erasure: no column holds the number or the user ids', async () => {
 		const wamids: string[] = [];
 		for (const person of [...PEOPLE, BYSTANDER]) wamids.push(await liveThrough(person));
 		expect(emitted('event.rejected')).toBeGreaterThanOrEqual(3);
@@ -214,7 +214,11 @@ describe.each(STORE_KINDS)('nothing identifying survives erasure (%s store)', (k
 		const before = await everyValue(ledger);
 		expect(before.length).toBeGreaterThan(100);
 
-		// the ledger keeps the user ids keyed: nothing of them in any column even before erasure
+		// the ledger keeps the user ids keyed: nothing of them in any column even before erasure (the search finds them
+		// where they are, e.g. in a webhook body)
+		const { deliveries: sandboxDeliveries } = (await control(sandbox, 'webhooks')) as { deliveries: { body: string }[] };
+		const bodies = sandboxDeliveries.map(({ body }) => ({ table: 'probe', column: 'webhook', text: body }));
+		expect(search(bodies, needlesOf({ digits: [], userIds: username.userIds }))).toEqual(['probe.webhook (user id)']);
 		expect(search(before, needlesOf({ digits: [], userIds: username.userIds }))).toEqual([]);
 
 		for (const person of [...PEOPLE, username]) expect(await ledger.erase(person.phone, { reason: 'request by e-mail' })).toMatchObject({ erased: true });
