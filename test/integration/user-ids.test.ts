@@ -10,6 +10,7 @@ import { CATEGORIES, type GateDecision } from '../../lib/consent/types';
 import type { TriggerEvent } from '../../lib/events';
 import { sendWithConsent } from '../../lib/sending';
 import { WhatsAppClient, type OutgoingMessage } from '../../lib/whatsapp';
+import { signatureOf } from '../../sandbox/meta-json';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
 import { control, sandboxIdle, startReceiver, until, type Receiver } from '../helpers/receiver';
@@ -58,6 +59,18 @@ describe.each(STORE_KINDS)('business-scoped user ids (%s store)', (kind) => {
 	}
 
 	const offers = (recipient: string) => ledger.mayMessage({ recipient, purpose: 'offers', category: 'marketing' });
+
+	/** A signed POST as Meta documents it, straight to the receiver (shapes the sandbox does not write). */
+	async function metaPosts(messages: Record<string, unknown>[], contacts?: Record<string, unknown>[]): Promise<number> {
+		const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '200000000000001', changes: [{ field: 'messages', value: {
+			messaging_product: 'whatsapp',
+			metadata: { display_phone_number: '49301234567', phone_number_id: '100000000000001' },
+			...(contacts ? { contacts } : {}),
+			messages,
+		} }] }] });
+		const response = await fetch(receiver.url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signatureOf(body, 'sandbox-secret') } });
+		return response.status;
+	}
 
 	test('a code without a number confirms when an earlier message tied the user id to the number', async () => {
 		const code = await signUp(ANNA);
@@ -137,6 +150,29 @@ describe.each(STORE_KINDS)('business-scoped user ids (%s store)', (kind) => {
 		expect(await offers(userId)).toMatchObject({ allowed: false, reason: 'never_asked' });
 		// Anna's own confirmation still works.
 		expect(await inbound({ from: ANNA.waId, text: code })).toMatchObject({ event: 'optin.confirmed', phone: ANNA.phone });
+	});
+
+	test("Meta's documented shapes: `origin` on the contacts message with a formatted phone; user_changed_number with the previous user id", async () => {
+		const userId = 'DE.8830022176410095';
+		const at = () => String(Math.floor(Date.now() / 1000));
+		const code = await signUp(ANNA);
+		const contacts = [{ profile: { name: 'Anna', username: 'anna.k' }, user_id: userId }];
+		expect(await metaPosts([{ from_user_id: userId, id: 'wamid.code-1', timestamp: at(), type: 'text', text: { body: code } }], contacts)).toBe(200);
+		expect(receiver.emitted.at(-1)).toMatchObject({ event: 'optin.number_needed', userId });
+		// A contact the person forwards (origin "other") is not their number: nothing is confirmed.
+		const card = (origin: string) => ({ origin, contacts: [{ name: { formatted_name: 'Anna' }, phones: [{ phone: '+49 151 12345678', type: 'CELL' }] }] });
+		expect(await metaPosts([{ from_user_id: userId, id: 'wamid.card-1', timestamp: at(), type: 'contacts', ...card('other') }], contacts)).toBe(200);
+		expect(await offers(ANNA.phone)).toMatchObject({ allowed: false, reason: 'pending' });
+		expect(await metaPosts([{ from_user_id: userId, id: 'wamid.card-2', timestamp: at(), type: 'contacts', ...card('contact_request') }], contacts)).toBe(200);
+		expect(receiver.emitted.at(-1)).toMatchObject({ event: 'optin.confirmed', phone: ANNA.phone, userId });
+		await expectSameAnswers(ANNA.phone, userId);
+
+		// Her number changed (and with it the user id): the consent given for the old number ends.
+		const changed = { from_user_id: 'DE.9930022176410096', id: 'wamid.sys-1', timestamp: at(), type: 'system' };
+		const system = { body: 'User Anna changed from … to …', type: 'user_changed_number', user_id: 'DE.9930022176410096', previous_user_id: userId };
+		expect(await metaPosts([{ ...changed, system }])).toBe(200);
+		expect(await offers(ANNA.phone)).toMatchObject({ allowed: false, reason: 'withdrawn' });
+		await expectSameAnswers(ANNA.phone, userId);
 	});
 
 	test("a user id change (user_changed_user_id) and a parent user id: the person keeps their consent under the new ids", async () => {
