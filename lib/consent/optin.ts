@@ -1,6 +1,9 @@
 /**
  * Double opt-in (checklist 7–14): a sign-up creates a pending request with a one-time code; only an inbound WhatsApp
- * message carrying that code, from the very number that was entered, confirms it (BGH I ZR 164/09).
+ * message carrying that code, from the very number that was entered, confirms it (BGH I ZR 164/09). A user with a
+ * WhatsApp username writes without a number (only their business-scoped user id): their code confirms when an
+ * earlier message tied the user id to the number, or when the number they share on Meta's contact info request is
+ * the one entered; until then it waits.
  */
 import { isIP } from 'node:net';
 import { ConsentError, ValidationError } from '../errors';
