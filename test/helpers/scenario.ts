@@ -37,7 +37,7 @@ export interface Scenario {
 	ledger: Ledger;
 	credentials: Record<string, ICredentialDataDecryptedObject>;
 	/** The customer writes from WhatsApp; returns what the Opt-In Trigger would start the workflow with. */
-	customerSends(from: string, message: { text?: string; button?: { payload: string; text: string } }): Promise<TriggerEvent[]>;
+	customerSends(from: string, message: { text?: string; button?: { payload: string; text: string }; shareContact?: true }): Promise<TriggerEvent[]>;
 	control<T = unknown>(path: string, body?: unknown, method?: string): Promise<T>;
 	/** Every message request that reached the sandbox ("Meta"), accepted or not. */
 	graphRequests(): Promise<{ body: { to?: string; type?: string; text?: { body: string }; template?: { name: string } }; outcome: { status: string; code?: number } }[]>;

@@ -12,7 +12,10 @@ import { sendWithConsent } from '../../lib/sending';
 import { WhatsAppClient, type OutgoingMessage } from '../../lib/whatsapp';
 import { signatureOf } from '../../sandbox/meta-json';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
+import type { IDataObject, INode } from 'n8n-workflow';
+import { runWorkflow, stopEngine } from '../helpers/n8n-engine';
 import { closeTestLedgers, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+import { startScenario, type Scenario } from '../helpers/scenario';
 import { control, sandboxIdle, startReceiver, until, type Receiver } from '../helpers/receiver';
 
 const ANNA = { phone: '+4915112345678', waId: '4915112345678' };
@@ -198,5 +201,48 @@ describe.each(STORE_KINDS)('business-scoped user ids (%s store)', (kind) => {
 		// A message under the new id is hers.
 		expect(await inbound({ from: ANNA.waId, text: 'STOP' })).toMatchObject({ event: 'consent.withdrawn', withdrawn: ['offers', 'service'] });
 		await expectSameAnswers(ANNA.phone, changed.userId);
+	});
+});
+
+describe.each(STORE_KINDS)('Send WhatsApp, Request Contact Info, on the real engine (%s store)', (kind) => {
+	let scenario: Scenario;
+	beforeEach(async () => {
+		scenario = await startScenario(kind);
+		await scenario.ledger.definePurposes(PURPOSES);
+	});
+	afterEach(() => scenario.close());
+	afterAll(() => stopEngine());
+
+	const node = (parameters: INode['parameters']) => ({
+		nodes: [
+			{ id: 'start', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} },
+			{
+				id: 'node',
+				name: 'Node',
+				type: 'n8n-nodes-whatsapp-consent.sendWhatsApp',
+				typeVersion: 1,
+				position: [200, 0] as [number, number],
+				parameters,
+				credentials: { consentLedgerApi: { id: 'ledger', name: 'Ledger' }, whatsAppCloudApi: { id: 'wa', name: 'WhatsApp' } },
+			},
+		],
+		connections: { Start: { main: [[{ node: 'Node', type: 'main' as const, index: 0 }]] } },
+	});
+
+	test("the Number Needed item's reply, sent as is, is Meta's contact info request to the user id; the answer confirms", async () => {
+		const { userId } = await scenario.control<{ userId: string }>('users', { waId: ANNA.waId, username: 'anna.k' });
+		const { code } = await scenario.ledger.requestOptIn({ phone: ANNA.phone, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		const [asked] = await scenario.customerSends(ANNA.waId, { text: code });
+		expect(asked).toMatchObject({ event: 'optin.number_needed', reply: { to: userId, category: 'service', type: 'contact_info_request' } });
+		const send = node({ operation: 'requestContactInfo', body: '={{ $json.reply.text }}', recipient: '={{ $json.reply.to }}', category: '={{ $json.reply.category }}', purpose: 'offers', options: {} });
+		const result = await runWorkflow(send, { credentials: scenario.credentials, triggerData: { nodeName: 'Start', items: [asked as unknown as IDataObject] } });
+		expect(result.outputOf('Node', 0)).toHaveLength(1);
+		const [request] = (await scenario.graphRequests()) as unknown as { body: Record<string, unknown>; outcome: { status: string } }[];
+		expect(request).toMatchObject({
+			outcome: { status: 'accepted' },
+			body: { recipient: userId, type: 'interactive', interactive: { type: 'request_contact_info', body: { text: (asked.reply as { text: string }).text } } },
+		});
+		const [confirmed] = await scenario.customerSends(ANNA.waId, { shareContact: true });
+		expect(confirmed).toMatchObject({ event: 'optin.confirmed', phone: ANNA.phone, userId });
 	});
 });
