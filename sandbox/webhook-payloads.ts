@@ -51,9 +51,9 @@ function contactOf(user: SandboxUser): Record<string, unknown> {
 	};
 }
 
-/** Who sent a message, as Meta writes it on the message: `from` (the number) unless the user has a username. */
+/** Who sent a message, as Meta writes it on the message: `from` (the number), or `from_user_id` for a username user. */
 export function senderOf(user: SandboxUser): Record<string, unknown> {
-	return user.username ? { from_user_id: user.userId } : { from: user.waId, from_user_id: user.userId };
+	return user.username ? { from_user_id: user.userId } : { from: user.waId };
 }
 
 export function inboundMessageEvent(business: BusinessIdentity, user: SandboxUser, message: Record<string, unknown>): WebhookEvent {
