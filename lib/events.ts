@@ -9,7 +9,7 @@ import { ValidationError } from './errors';
 import type { OwedItem, OwedTo, Owing, HandOver } from './consent/outbox';
 import type { Category, ConfirmOutcome, ConfirmResult } from './consent/types';
 import { applyPreference, interpret, replyLanguage, replyTo, withdrawByMessage, type Meaning } from './inbound';
-import { codeExpiredReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext, type ReplyLanguage } from './replies';
+import { codeExpiredReply, numberNeededReply, optInConfirmation, rejoinReply, withdrawalConfirmation, type ReplyContext, type ReplyLanguage } from './replies';
 import { rawOf, type WebhookEvent } from './whatsapp/webhook';
 import { adviceFor } from './whatsapp/errors';
 import { invalidateTemplates } from './templates';
@@ -18,6 +18,7 @@ export type TriggerEventName =
 	| 'optin.requested'
 	| 'optin.confirmed'
 	| 'optin.refused'
+	| 'optin.number_needed'
 	| 'consent.withdrawn'
 	| 'message.received'
 	| 'status.updated'
@@ -47,7 +48,9 @@ function messageFields(event: Extract<WebhookEvent, { kind: 'message' }>) {
 	return {
 		waId: event.from,
 		userId: event.userId,
+		parentUserId: event.parentUserId,
 		profileName: event.profileName,
+		username: event.username,
 		message: {
 			id: event.messageId,
 			type: event.type,
@@ -176,6 +179,16 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 					reply: reply(optInConfirmation(language, { ...options.replies, purposes: scope.labels(result.purposes) }), result.phone),
 				};
 			}
+			if (result.outcome === 'number_needed') {
+				// Meta's contact info request: Send WhatsApp's Request Contact Info sends this reply to the user id.
+				return {
+					event: 'optin.number_needed',
+					...common,
+					hint: result.hint,
+					purposes: result.purposes,
+					reply: { ...reply(numberNeededReply(language, options.replies)), type: 'contact_info_request' },
+				};
+			}
 			if (REFUSED[result.outcome]) {
 				return {
 					event: 'optin.refused',
@@ -194,7 +207,15 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 			};
 		};
 		const confirmation = await ledger.confirm(
-			{ messageId: event.messageId, from: event.from, userId: event.userId, text: event.text, at: event.at },
+			{
+				messageId: event.messageId,
+				from: event.from,
+				userId: event.userId,
+				parentUserId: event.parentUserId,
+				sharedPhone: event.sharedPhone,
+				text: event.text,
+				at: event.at,
+			},
 			scope.owing((result) => ({ item: confirmationItem(result), about: about(result) })),
 		);
 		scope.emit(confirmation);
@@ -208,13 +229,14 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 					messageId: event.messageId,
 					status: event.status,
 					recipientId: event.recipientId,
+					recipientUserId: event.recipientUserId,
 					sendKey: result.key,
 					// Each error with what to do and whether to send again, as the error table says for a synchronous error.
 					errors: event.errors?.map((error) => ({ ...error, ...adviceFor(error.code, { details: error.details }) })),
 					pricing: event.pricing,
 					marketingStopped: result.marketingStopped,
 				},
-				about: { waId: event.recipientId },
+				about: { waId: event.recipientId, userId: event.recipientUserId },
 			})),
 		);
 		scope.emit(status);
@@ -251,11 +273,22 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 			})),
 		);
 		scope.emit(preference);
-	} else if (event.kind === 'system' && event.type === 'user_changed_number' && event.from) {
+	} else if (event.kind === 'system' && event.type === 'user_changed_user_id' && event.messageId) {
+		// Only the user id changed (no number to share): the same person, known from now on by the new ids. Owes nothing.
+		await ledger.changeUserId({
+			messageId: event.messageId,
+			previousUserId: event.previousUserId,
+			userId: event.userId,
+			previousParentUserId: event.previousParentUserId,
+			parentUserId: event.parentUserId,
+			at: event.at,
+		});
+	} else if (event.kind === 'system' && event.type === 'user_changed_number' && (event.from || event.previousUserId)) {
 		// Consent is bound to the number that confirmed it: a changed number needs a new confirmation (checklist 32).
-		// It owes the workflow nothing.
+		// It owes the workflow nothing. Meta names the person by the old number and, since August 2026, the old user id.
 		await ledger.revoke({
 			waId: event.from,
+			userId: event.previousUserId,
 			purposes: 'all',
 			channel: 'whatsapp',
 			owesConfirmation: false,

@@ -7,8 +7,12 @@ import { ValidationError } from './errors';
 
 export type { CountryCode };
 
-/** A business-scoped user id as Meta sends it since 2026, e.g. `BR.1502576394655843`. */
-const BUSINESS_SCOPED_USER_ID = /^[A-Z]{2}\.[0-9A-Za-z]{6,64}$/;
+/**
+ * A business-scoped user id as Meta sends it since 2026: a two-letter country code, a period and up to 128
+ * alphanumeric characters (`BR.1502576394655843`), or a parent user id shared by linked business portfolios, with
+ * `ENT.` after the country code (`US.ENT.11815799212886844830`).
+ */
+const BUSINESS_SCOPED_USER_ID = /^[A-Z]{2}\.(?:ENT\.)?[0-9A-Za-z]{6,128}$/;
 
 export function isBusinessScopedUserId(value: string): boolean {
 	return BUSINESS_SCOPED_USER_ID.test(value.trim());

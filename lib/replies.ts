@@ -27,6 +27,8 @@ interface Texts {
 	rejoinWithUrl(url: string): string;
 	rejoinWithoutUrl(business: string): string;
 	codeExpired(where: string): string;
+	/** Above the button of a contact info request: a username user's code waits for their number. */
+	numberNeeded(business: string): string;
 	onWebsite(business: string): string;
 	help(business: string, receives: string): string;
 	signedUpMessages: string;
@@ -43,6 +45,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Schön, dass Sie wieder dabei sein möchten! Bitte melden Sie sich hier neu an und bestätigen Sie Ihre Nummer: ${url}`,
 		rejoinWithoutUrl: (b) => `Schön, dass Sie wieder dabei sein möchten! Bitte melden Sie sich über das Formular auf der Website von ${b} neu an.`,
 		codeExpired: (where) => `Dieser Code ist nicht mehr gültig. Bitte melden Sie sich erneut an, um einen neuen zu erhalten: ${where}`,
+		numberNeeded: (b) => `Um Ihre Anmeldung bei ${b} abzuschließen, teilen Sie uns bitte Ihre Telefonnummer mit: Tippen Sie auf den Knopf unter dieser Nachricht.`,
 		onWebsite: (b) => `auf der Website von ${b}`,
 		help: (b, r) => `${b} auf WhatsApp: Sie erhalten hier ${r}. Abmelden: Schreiben Sie STOP. Für alles andere schreiben Sie uns einfach hier.`,
 		signedUpMessages: 'die Nachrichten, für die Sie sich angemeldet haben',
@@ -57,6 +60,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Glad you want to come back! Please sign up again here and confirm your number: ${url}`,
 		rejoinWithoutUrl: (b) => `Glad you want to come back! Please sign up again with the form on the ${b} website.`,
 		codeExpired: (where) => `This code is no longer valid. Please sign up again to get a new one: ${where}`,
+		numberNeeded: (b) => `To complete your sign-up with ${b}, please share your phone number: tap the button below this message.`,
 		onWebsite: (b) => `on the ${b} website`,
 		help: (b, r) => `${b} on WhatsApp: here you receive ${r}. To unsubscribe, write STOP. For anything else, just write to us here.`,
 		signedUpMessages: 'the messages you signed up for',
@@ -71,6 +75,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Ravis que vous souhaitiez revenir ! Veuillez vous réinscrire ici et confirmer votre numéro : ${url}`,
 		rejoinWithoutUrl: (b) => `Ravis que vous souhaitiez revenir ! Veuillez vous réinscrire avec le formulaire du site de ${b}.`,
 		codeExpired: (where) => `Ce code n'est plus valable. Veuillez vous réinscrire pour en recevoir un nouveau : ${where}`,
+		numberNeeded: (b) => `Pour finaliser votre inscription auprès de ${b}, veuillez partager votre numéro de téléphone : appuyez sur le bouton sous ce message.`,
 		onWebsite: (b) => `sur le site de ${b}`,
 		help: (b, r) => `${b} sur WhatsApp : vous recevez ici ${r}. Pour vous désabonner, écrivez STOP. Pour toute autre question, écrivez-nous simplement ici.`,
 		signedUpMessages: 'les messages auxquels vous vous êtes inscrit(e)',
@@ -85,6 +90,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `¡Nos alegra que quiera volver! Suscríbase de nuevo aquí y confirme su número: ${url}`,
 		rejoinWithoutUrl: (b) => `¡Nos alegra que quiera volver! Suscríbase de nuevo con el formulario del sitio web de ${b}.`,
 		codeExpired: (where) => `Este código ya no es válido. Suscríbase de nuevo para recibir uno nuevo: ${where}`,
+		numberNeeded: (b) => `Para completar su suscripción a ${b}, comparta su número de teléfono: pulse el botón debajo de este mensaje.`,
 		onWebsite: (b) => `en el sitio web de ${b}`,
 		help: (b, r) => `${b} en WhatsApp: aquí recibe ${r}. Para darse de baja, escriba STOP. Para cualquier otra cosa, escríbanos aquí.`,
 		signedUpMessages: 'los mensajes a los que se suscribió',
@@ -99,6 +105,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Che piacere che voglia tornare! Si iscriva di nuovo qui e confermi il suo numero: ${url}`,
 		rejoinWithoutUrl: (b) => `Che piacere che voglia tornare! Si iscriva di nuovo con il modulo sul sito di ${b}.`,
 		codeExpired: (where) => `Questo codice non è più valido. Si iscriva di nuovo per riceverne uno nuovo: ${where}`,
+		numberNeeded: (b) => `Per completare l'iscrizione a ${b}, condivida il suo numero di telefono: tocchi il pulsante sotto questo messaggio.`,
 		onWebsite: (b) => `sul sito di ${b}`,
 		help: (b, r) => `${b} su WhatsApp: qui riceve ${r}. Per annullare l'iscrizione scriva STOP. Per qualsiasi altra cosa ci scriva pure qui.`,
 		signedUpMessages: 'i messaggi a cui si è iscritto/a',
@@ -113,6 +120,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Fijn dat u terug wilt komen! Meld u hier opnieuw aan en bevestig uw nummer: ${url}`,
 		rejoinWithoutUrl: (b) => `Fijn dat u terug wilt komen! Meld u opnieuw aan via het formulier op de website van ${b}.`,
 		codeExpired: (where) => `Deze code is niet meer geldig. Meld u opnieuw aan om een nieuwe te ontvangen: ${where}`,
+		numberNeeded: (b) => `Om uw aanmelding bij ${b} af te ronden, deel uw telefoonnummer: tik op de knop onder dit bericht.`,
 		onWebsite: (b) => `op de website van ${b}`,
 		help: (b, r) => `${b} op WhatsApp: u ontvangt hier ${r}. Afmelden: stuur STOP. Voor al het andere kunt u ons hier gewoon schrijven.`,
 		signedUpMessages: 'de berichten waarvoor u zich hebt aangemeld',
@@ -127,6 +135,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Cieszymy się, że chcesz wrócić! Zapisz się ponownie tutaj i potwierdź swój numer: ${url}`,
 		rejoinWithoutUrl: (b) => `Cieszymy się, że chcesz wrócić! Zapisz się ponownie przez formularz na stronie ${b}.`,
 		codeExpired: (where) => `Ten kod nie jest już ważny. Zapisz się ponownie, aby otrzymać nowy: ${where}`,
+		numberNeeded: (b) => `Aby dokończyć zapis w ${b}, udostępnij swój numer telefonu: dotknij przycisku pod tą wiadomością.`,
 		onWebsite: (b) => `na stronie ${b}`,
 		help: (b, r) => `${b} na WhatsAppie: otrzymujesz tutaj ${r}. Aby się wypisać, wyślij STOP. W innych sprawach po prostu napisz do nas tutaj.`,
 		signedUpMessages: 'wiadomości, na które się zapisałeś(-aś)',
@@ -141,6 +150,7 @@ const TEXTS: Record<ReplyLanguage, Texts> = {
 		rejoinWithUrl: (url) => `Que bom que quer voltar! Inscreva-se novamente aqui e confirme o seu número: ${url}`,
 		rejoinWithoutUrl: (b) => `Que bom que quer voltar! Inscreva-se novamente através do formulário no site de ${b}.`,
 		codeExpired: (where) => `Este código já não é válido. Inscreva-se novamente para receber um novo: ${where}`,
+		numberNeeded: (b) => `Para concluir a sua inscrição em ${b}, partilhe o seu número de telefone: toque no botão abaixo desta mensagem.`,
 		onWebsite: (b) => `no site de ${b}`,
 		help: (b, r) => `${b} no WhatsApp: aqui recebe ${r}. Para cancelar, escreva STOP. Para qualquer outro assunto, basta escrever-nos aqui.`,
 		signedUpMessages: 'as mensagens que subscreveu',
@@ -165,6 +175,10 @@ export function withdrawalConfirmation(language: ReplyLanguage, context: ReplyCo
 export function rejoinReply(language: ReplyLanguage, context: ReplyContext): string {
 	const texts = TEXTS[language];
 	return context.signupUrl ? texts.rejoinWithUrl(context.signupUrl) : texts.rejoinWithoutUrl(context.business);
+}
+
+export function numberNeededReply(language: ReplyLanguage, context: ReplyContext): string {
+	return TEXTS[language].numberNeeded(context.business);
 }
 
 export function codeExpiredReply(language: ReplyLanguage, context: ReplyContext): string {

@@ -22,12 +22,25 @@ const inboundSchema = z
 		button: z.object({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
 		interactive: z.object({ id: z.string().min(1), title: z.string().min(1), description: z.string().min(1).optional() }).optional(),
 		location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180), name: z.string().optional(), address: z.string().optional() }).optional(),
+		shareContact: z.literal(true).optional(),
 		contextId: z.string().min(1).optional(),
 	})
 	.strict()
-	.refine((input) => [input.text, input.button, input.interactive, input.location].filter((part) => part !== undefined).length === 1, {
-		message: 'Give exactly one of text, button, interactive or location',
+	.refine((input) => [input.text, input.button, input.interactive, input.location, input.shareContact].filter((part) => part !== undefined).length === 1, {
+		message: 'Give exactly one of text, button, interactive, location or shareContact',
 	});
+
+const userId = z.string().refine(isBusinessScopedUserId, 'must be a business-scoped user id such as BR.1502576394655843');
+const usernameUserSchema = z
+	.object({
+		waId: digits,
+		username: z.string().regex(/^@?[a-z0-9._]{3,35}$/i, 'must be a username such as anna.k'),
+		name: z.string().min(1).max(100).optional(),
+		userId: userId.optional(),
+		parentUserId: userId.optional(),
+	})
+	.strict();
+const userIdChangeSchema = z.object({ waId: digits, userId: userId.optional(), parentUserId: userId.optional() }).strict();
 
 const preferenceSchema = z.object({ waId: digits, value: z.enum(['stop', 'resume']) }).strict();
 const SECRET_SETTINGS = new Set(['accessToken', 'appSecret']);
@@ -91,6 +104,13 @@ async function answerControl(simulator: CloudApiSimulator, route: string, body: 
 	switch (route) {
 		case 'POST /_sandbox/inbound':
 			return [200, simulator.receiveInbound(valid(inboundSchema, body))];
+		case 'POST /_sandbox/users':
+			return [200, chatSummary(simulator, simulator.addUsernameUser(valid(usernameUserSchema, body)))];
+		case 'POST /_sandbox/user-id-change': {
+			const input = valid(userIdChangeSchema, body);
+			if (!state.users.has(input.waId.replace(/\D/g, ''))) throw new ControlInputError(404, `The sandbox knows no user ${input.waId}: POST /_sandbox/users or /_sandbox/inbound first`);
+			return [200, chatSummary(simulator, simulator.changeUserId(input.waId, input))];
+		}
 		case 'POST /_sandbox/preferences': {
 			const input = valid(preferenceSchema, body);
 			const user = simulator.setMarketingPreference(input.waId, input.value);
@@ -145,6 +165,8 @@ function chatSummary(simulator: CloudApiSimulator, user: SandboxUser): Record<st
 		waId: user.waId,
 		name: user.name,
 		userId: user.userId,
+		...(user.parentUserId ? { parentUserId: user.parentUserId } : {}),
+		...(user.username ? { username: user.username } : {}),
 		marketing: user.marketing,
 		serviceWindowOpenUntil: open ? new Date(until).toISOString() : null,
 	};

@@ -134,7 +134,14 @@ const locationRequestPayload = z.object({
 	action: z.object({ name: z.literal('send_location') }),
 });
 
-const interactivePayload = z.discriminatedUnion('type', [buttonsPayload, listPayload, ctaUrlPayload, locationRequestPayload]);
+/** Meta's contact info request: WhatsApp draws the button that shares the user's number; only the text is the business's. */
+const contactInfoRequestPayload = z.object({
+	type: z.literal('request_contact_info'),
+	body: z.object({ text: z.string().min(1).max(1024, 'Body text length invalid. Min length: 1, Max length: 1024') }),
+	action: z.object({ name: z.literal('request_contact_info') }),
+});
+
+const interactivePayload = z.discriminatedUnion('type', [buttonsPayload, listPayload, ctaUrlPayload, locationRequestPayload, contactInfoRequestPayload]);
 
 const mediaPayload = z
 	.object({

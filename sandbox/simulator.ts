@@ -8,7 +8,7 @@ import { digitsOf } from '../lib/phone';
 import type { ConfigPatch, SandboxConfig } from './config';
 import { FaultQueue } from './faults';
 import { GraphApiError } from './graph-errors';
-import { newWamid } from './ids';
+import { derivedUserId, newWamid } from './ids';
 import type { UploadedMedia } from './media';
 import { PairRateLimit, ThroughputLimit } from './rate-limits';
 import type { InteractivePayload, SendRequest } from './send-schema';
@@ -32,11 +32,11 @@ const TYPING_MS = 25_000;
 const SERVICE_ALLOWANCE = 1000;
 import { Timers } from './timers';
 import { WebhookDispatcher } from './webhook-dispatcher';
-import { inboundMessageEvent, statusEvent, templateCategoryEvent, templateStatusEvent, userPreferenceEvent, type BusinessIdentity } from './webhook-payloads';
+import { inboundMessageEvent, senderOf, statusEvent, templateCategoryEvent, templateStatusEvent, userIdChangedEvent, userPreferenceEvent, type BusinessIdentity } from './webhook-payloads';
 
 export interface SendResponse {
 	messaging_product: 'whatsapp';
-	contacts: { input: string; wa_id: string; user_id?: string }[];
+	contacts: { input: string; wa_id?: string; user_id?: string }[];
 	messages: { id: string; message_status?: 'accepted' }[];
 }
 
@@ -50,8 +50,19 @@ export interface InboundInput {
 	interactive?: { id: string; title: string; description?: string };
 	/** A shared location, e.g. the answer to a location request. */
 	location?: { latitude: number; longitude: number; name?: string; address?: string };
+	/** The customer taps the button of a contact info request: WhatsApp shares their own number. */
+	shareContact?: true;
 	/** The business message the customer answers; found from the tapped button when left out. */
 	contextId?: string;
+}
+
+/** A WhatsApp user who set a username: their webhooks carry the user id and no number. */
+export interface UsernameUserInput {
+	waId: string;
+	username: string;
+	name?: string;
+	userId?: string;
+	parentUserId?: string;
 }
 
 export class CloudApiSimulator {
@@ -139,11 +150,12 @@ export class CloudApiSimulator {
 		// Meta's per-message pricing since October 2026: templates are charged, service messages (free-form, inside
 		// the window) are free for the first SERVICE_ALLOWANCE of the business number each month.
 		const free = category === 'service' && (this.state.serviceMessages += 1) <= SERVICE_ALLOWANCE;
-		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', failure);
+		this.scheduleStatuses(message, user, category, free ? 'free_customer_service' : 'regular', failure, request.to !== undefined);
 		const input = request.to ?? request.recipient ?? user.waId;
 		return {
 			messaging_product: 'whatsapp',
-			contacts: [{ input, wa_id: user.waId, ...(request.to === undefined ? { user_id: user.userId } : {}) }],
+			// A username user reached by user id gets no wa_id back: the business learns no number from a send.
+			contacts: [{ input, ...(request.to === undefined && user.username ? {} : { wa_id: user.waId }), ...(request.to === undefined ? { user_id: user.userId } : {}) }],
 			messages: [{ id: message.id, ...(message.template ? { message_status: 'accepted' as const } : {}) }],
 		};
 	}
@@ -167,8 +179,17 @@ export class CloudApiSimulator {
 		const id = newWamid(waId);
 		const timestamp = String(this.state.unixNow());
 		const chatEntry: ChatMessage = { direction: 'in', id, at: this.state.isoNow(), type: 'text' };
-		const message: Record<string, unknown> = { from: waId, id, timestamp };
-		if (input.button) {
+		const message: Record<string, unknown> = { ...senderOf(user), id, timestamp };
+		if (input.shareContact) {
+			chatEntry.type = 'contacts';
+			chatEntry.text = `Shared the phone number +${waId}`;
+			chatEntry.contextId = input.contextId ?? this.messageWithButton(waId, (m) => m.interactive?.requestsContactInfo);
+			// The card of the user's own number, as WhatsApp sends it when the request's button is tapped.
+			Object.assign(message, {
+				type: 'contacts',
+				contacts: [{ origin: 'contact_request', name: { formatted_name: user.name }, phones: [{ phone: `+${waId}`, wa_id: waId, type: 'CELL' }] }],
+			});
+		} else if (input.button) {
 			chatEntry.type = 'button';
 			chatEntry.button = input.button;
 			const { payload, text } = input.button;
@@ -209,6 +230,22 @@ export class CloudApiSimulator {
 		this.state.chat(waId).push(chatEntry);
 		this.webhooks.emit(inboundMessageEvent(this.business, user, ordered));
 		return { messageId: id, waId, userId: user.userId };
+	}
+
+	/** A user who set a WhatsApp username: from now on their webhooks carry no number (and sends reach them by user id). */
+	addUsernameUser(input: UsernameUserInput): SandboxUser {
+		return this.state.user(digitsOf(input.waId), { name: input.name, username: input.username.replace(/^@/, ''), userId: input.userId, parentUserId: input.parentUserId });
+	}
+
+	/** Meta gives the user a new business-scoped user id (and parent user id) and says so in a system message. */
+	changeUserId(waId: string, next: { userId?: string; parentUserId?: string } = {}): SandboxUser {
+		const user = this.state.users.get(digitsOf(waId));
+		if (!user) throw new Error(`The sandbox knows no user +${digitsOf(waId)}`);
+		const previous = { userId: user.userId, parentUserId: user.parentUserId };
+		user.userId = next.userId ?? derivedUserId(`${user.waId}:${this.state.now()}`, user.userId.slice(0, 2));
+		if (next.parentUserId) user.parentUserId = next.parentUserId;
+		this.webhooks.emit(userIdChangedEvent(this.business, user, previous, newWamid(user.waId), this.state.unixNow()));
+		return user;
 	}
 
 	/**
@@ -315,14 +352,22 @@ export class CloudApiSimulator {
 	}
 
 	/** sent → delivered → read (a reaction: only sent), or sent → failed with `failure`, Meta's error. */
-	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, failure: GraphApiError | undefined): void {
+	private scheduleStatuses(message: ChatMessage, user: SandboxUser, category: string, pricingType: string, failure: GraphApiError | undefined, sentToNumber: boolean): void {
 		const delays = this.config.statusDelaysMs;
 		const conversation = { id: randomBytes(16).toString('hex'), origin: { type: category } };
 		const pricing = { billable: pricingType === 'regular', pricing_model: 'PMP', category, type: pricingType };
 		const report = (status: DeliveryStatus, extra: Record<string, unknown>): void => {
 			message.status = status;
 			this.webhooks.emit(
-				statusEvent(this.business, { id: message.id, status, timestamp: String(this.state.unixNow()), recipient_id: user.waId, ...extra }),
+				statusEvent(this.business, {
+					id: message.id,
+					status,
+					timestamp: String(this.state.unixNow()),
+					// A username user's number is withheld unless the business sent to it.
+					...(user.username && !sentToNumber ? {} : { recipient_id: user.waId }),
+					recipient_user_id: user.userId,
+					...extra,
+				}),
 			);
 		};
 		this.timers.after(delays.sent, () =>
@@ -382,5 +427,8 @@ function shownInteractive(interactive: InteractivePayload): NonNullable<ChatMess
 			};
 		case 'location_request_message':
 			return { kind: 'location_request', body };
+		case 'request_contact_info':
+			// WhatsApp draws the button that shares the person's own number.
+			return { kind: 'request_contact_info', body, requestsContactInfo: true };
 	}
 }

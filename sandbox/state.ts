@@ -9,7 +9,11 @@ import type { RenderedTemplate } from './templates';
 export interface SandboxUser {
 	waId: string;
 	userId: string;
+	/** The parent user id Meta gives linked business portfolios, when this business has one for the user. */
+	parentUserId?: string;
 	name: string;
+	/** A WhatsApp username: Meta then withholds the number from webhooks (they carry the user id only). */
+	username?: string;
 	/** Sandbox clock (ms) of the user's last message: the service window runs from here. */
 	lastInboundAt?: number;
 	marketing: 'stop' | 'resume';
@@ -27,15 +31,16 @@ export interface ChatMessage {
 	type: string;
 	text?: string;
 	template?: RenderedTemplate;
-	/** Reply buttons, a list (its button and rows), a call-to-action URL, or a location request. */
+	/** Reply buttons, a list (its button and rows), a call-to-action URL, a location request, or a contact info request. */
 	interactive?: {
-		kind: 'button' | 'list' | 'cta_url' | 'location_request';
+		kind: 'button' | 'list' | 'cta_url' | 'location_request' | 'request_contact_info';
 		header?: string;
 		body: string;
 		footer?: string;
 		buttons?: { id: string; title: string }[];
 		list?: { button: string; sections: { title?: string; rows: { id: string; title: string; description?: string }[] }[] };
 		cta?: { displayText: string; url: string };
+		requestsContactInfo?: true;
 	};
 	/** `upload`: what the sandbox knows of a file uploaded to `/{phone-number-id}/media`. */
 	media?: { type: string; id?: string; link?: string; caption?: string; filename?: string; upload?: { mimeType: string; bytes: number; sha256: string } };
@@ -97,7 +102,7 @@ export class SandboxState {
 		return Math.floor(this.now() / 1000);
 	}
 
-	user(waId: string, details: { name?: string; userId?: string } = {}): SandboxUser {
+	user(waId: string, details: { name?: string; userId?: string; username?: string; parentUserId?: string } = {}): SandboxUser {
 		let user = this.users.get(waId);
 		if (!user) {
 			const region = parsePhoneNumberFromString(`+${waId}`)?.country ?? 'ZZ';
@@ -106,6 +111,8 @@ export class SandboxState {
 		}
 		if (details.name) user.name = details.name;
 		if (details.userId) user.userId = details.userId;
+		if (details.username) user.username = details.username;
+		if (details.parentUserId) user.parentUserId = details.parentUserId;
 		return user;
 	}
 

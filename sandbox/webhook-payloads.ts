@@ -41,15 +41,55 @@ function envelope(business: BusinessIdentity, field: string, value: Record<strin
 	};
 }
 
+/** A user with a username shows it, and no number: Meta identifies them by the user id alone. */
 function contactOf(user: SandboxUser): Record<string, unknown> {
-	return { profile: { name: user.name }, wa_id: user.waId, user_id: user.userId };
+	return {
+		profile: { name: user.name, ...(user.username ? { username: user.username } : {}) },
+		...(user.username ? {} : { wa_id: user.waId }),
+		user_id: user.userId,
+		...(user.parentUserId ? { parent_user_id: user.parentUserId } : {}),
+	};
+}
+
+/** Who sent a message, as Meta writes it on the message: `from` (the number), or `from_user_id` for a username user. */
+export function senderOf(user: SandboxUser): Record<string, unknown> {
+	return user.username ? { from_user_id: user.userId } : { from: user.waId };
 }
 
 export function inboundMessageEvent(business: BusinessIdentity, user: SandboxUser, message: Record<string, unknown>): WebhookEvent {
 	return {
 		kind: 'message',
-		summary: `message ${String(message.type)} ${String(message.id)} from ${user.waId}`,
+		summary: `message ${String(message.type)} ${String(message.id)} from ${user.username ? `@${user.username}` : user.waId}`,
 		payload: envelope(business, 'messages', { contacts: [contactOf(user)], messages: [message] }),
+	};
+}
+
+/**
+ * `user_changed_user_id`: only the user id changed, so no number is shared. System messages carry no contacts;
+ * the previous and the new ids are in `system`.
+ */
+export function userIdChangedEvent(business: BusinessIdentity, user: SandboxUser, previous: { userId: string; parentUserId?: string }, id: string, timestamp: number): WebhookEvent {
+	return {
+		kind: 'message',
+		summary: `system user_changed_user_id ${previous.userId} → ${user.userId}`,
+		payload: envelope(business, 'messages', {
+			messages: [
+				{
+					from_user_id: user.userId,
+					id,
+					timestamp: String(timestamp),
+					type: 'system',
+					system: {
+						body: `User ${user.name} changed their user id`,
+						type: 'user_changed_user_id',
+						user_id: user.userId,
+						previous_user_id: previous.userId,
+						...(user.parentUserId ? { parent_user_id: user.parentUserId } : {}),
+						...(previous.parentUserId ? { previous_parent_user_id: previous.parentUserId } : {}),
+					},
+				},
+			],
+		}),
 	};
 }
 

@@ -23,6 +23,7 @@ import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedR
 import { revoke, setMarketingPreference, type MarketingPreference, type PreferenceResult, type Withdrawal } from './withdrawal';
 import { claimPending, handedOver, newHandOver, release, type HandOver, type OwedItem, type Owing } from './outbox';
 import { appendEvent } from './chain';
+import { changeUserId, type UserIdChange } from './user-ids';
 import { consentIncidents, recordTemplateUpdate, templateUpdates, type ConsentIncident, type TemplateUpdateResult } from './templates';
 import type { TemplateUpdate } from '../templates';
 import { z } from 'zod';
@@ -242,6 +243,11 @@ export class Ledger {
 
 	getConsent(recipient: string) {
 		return getConsent(this.ctx, recipient);
+	}
+
+	/** Meta reported that a person's business-scoped user id changed (`user_changed_user_id`). */
+	changeUserId(change: UserIdChange) {
+		return changeUserId(this.ctx, change);
 	}
 
 	exportPerson(recipient: string, requestedBy?: string) {

@@ -1,6 +1,9 @@
 /**
  * Double opt-in (checklist 7–14): a sign-up creates a pending request with a one-time code; only an inbound WhatsApp
- * message carrying that code, from the very number that was entered, confirms it (BGH I ZR 164/09).
+ * message carrying that code, from the very number that was entered, confirms it (BGH I ZR 164/09). A user with a
+ * WhatsApp username writes without a number (only their business-scoped user id): their code confirms when an
+ * earlier message tied the user id to the number, or when the number they share on Meta's contact info request is
+ * the one entered; until then it waits.
  */
 import { isIP } from 'node:net';
 import { ConsentError, ValidationError } from '../errors';
@@ -13,7 +16,7 @@ import { deliveryKeyHmac } from './keyed';
 import { owedRow, type OwedItem, type Owing } from './outbox';
 import { confirmOptIns, findConfirmations, type ConfirmationRow, type RequestRow } from './optin-groups';
 import { loadPurposes } from './gate';
-import { findSenders, phoneContext, phoneOf, resolveRecipient, senderLookups } from './identity';
+import { findSenders, phoneContext, phoneOf, resolveRecipient, senderLookups, tieUserIds } from './identity';
 import type { ConfirmOutcome, ConfirmResult, InboundMessage, OptInRequest, OptInRequested } from './types';
 import { optInRequestSchema, parse } from './validation';
 import { z } from 'zod';
@@ -103,7 +106,9 @@ const MAX_MESSAGE_TEXT = 65_536;
 const inboundSchema = z.object({
 	messageId: z.string({ required_error: 'is required' }).min(1, 'is empty').max(256),
 	from: z.string({ invalid_type_error: 'must be text' }).regex(/^\+?\d{6,20}$/, 'must be the digits of a wa_id').optional(),
-	userId: z.string().max(128).optional(),
+	userId: z.string().max(140).optional(),
+	parentUserId: z.string().max(140).optional(),
+	sharedPhone: z.string().regex(/^\d{6,20}$/, 'must be the digits of a phone number').optional(),
 	text: z.string({ invalid_type_error: 'must be text' }).max(MAX_MESSAGE_TEXT, `is longer than ${MAX_MESSAGE_TEXT} characters`).default(''),
 	at: z.date({ required_error: 'is required', invalid_type_error: 'must be a date' }),
 });
@@ -135,12 +140,15 @@ async function confirmAtOnce(
 	owing: Owing<ConfirmResult> | undefined,
 ): Promise<(ConfirmResult & { duplicate: boolean; owed?: OwedItem }) | undefined> {
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
-	if (codes.length === 0 || !message.from) return undefined;
+	// A parent user id is tied on the full path (confirm_opt_ins ties only the user id).
+	if (codes.length === 0 || !message.from || message.parentUserId) return undefined;
 	const request = chooseRequest(ctx, await ctx.optIns.searches.run({ codes, at: message.at }), message);
 	if (!request || request.status !== 'pending' || request.attempts >= ctx.options.maxCodeAttempts) return undefined;
 	if (message.at.getTime() > new Date(request.expires_at).getTime()) return undefined;
 	const phone = phoneOf(ctx, request.subject_id, request.phone_enc);
 	if (!waIdMatches(phone, message.from)) return undefined;
+	// Someone known so far only by this user id becomes this person (tieUserIds), on the full path.
+	if (message.userId && (await ctx.store.query('SELECT 1 FROM subjects WHERE phone_hmac = $1', [ctx.keys.lookupHmac(`user:${message.userId}`)])).length > 0) return undefined;
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	if (confirmation.purposes.length === 0) return undefined;
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
@@ -169,9 +177,12 @@ async function confirmAtOnce(
  * happen to be someone else's live code: the sender's own request comes first, else the newest match (which then
  * refuses: wrong number).
  */
-function chooseRequest(ctx: LedgerContext, requests: RequestRow[], message: InboundMessage): RequestRow | undefined {
+function chooseRequest(ctx: LedgerContext, requests: RequestRow[], message: InboundMessage, senderId?: string): RequestRow | undefined {
 	const from = message.from;
-	return (from && requests.find((request) => waIdMatches(phoneOf(ctx, request.subject_id, request.phone_enc), from))) || requests[0];
+	const own = from
+		? requests.find((request) => waIdMatches(phoneOf(ctx, request.subject_id, request.phone_enc), from))
+		: requests.find((request) => request.subject_id === senderId);
+	return own ?? requests[0];
 }
 
 /**
@@ -187,7 +198,14 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 		purposes,
 		textHash: request.text_hash,
 		textVersion: request.text_version,
-		evidence: { messageId: message.messageId, receivedAt: message.at.toISOString(), text: message.text, waId: message.from },
+		evidence: {
+			messageId: message.messageId,
+			receivedAt: message.at.toISOString(),
+			text: message.text,
+			waId: message.from,
+			// How the ledger knows the sender's number when the message did not carry it.
+			...(message.from ? {} : { userId: message.userId, number: message.sharedPhone ? 'shared_on_request' : 'tied_by_earlier_message' }),
+		},
 	});
 	const row: ConfirmationRow = {
 		delivery_key: null,
@@ -212,9 +230,11 @@ function confirmationOf(ctx: LedgerContext, request: RequestRow, message: Inboun
 }
 
 async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<ConfirmResult> {
+	if (message.sharedPhone && message.userId && !message.from) return numberShared(ctx, tx, message);
 	const codes = codeCandidates(message.text).map((code) => ctx.keys.codeHmac(code));
+	const senderId = message.from ? undefined : await tiedPerson(ctx, tx, message);
 	const find = async () =>
-		codes.length === 0 ? undefined : chooseRequest(ctx, (await findConfirmations(tx, [{ codes, at: message.at }]))[0], message);
+		codes.length === 0 ? undefined : chooseRequest(ctx, (await findConfirmations(tx, [{ codes, at: message.at }]))[0], message, senderId);
 	// Lock the person before relying on their request: every writer takes the person's row first, so a withdrawal
 	// running at the same moment is ordered before or after this, never interleaved (and never deadlocked).
 	let request = await find();
@@ -234,7 +254,9 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 		hint,
 	});
 	const phone = phoneOf(ctx, request.subject_id, request.phone_enc);
-	if (!message.from || !waIdMatches(phone, message.from)) {
+	// A user id nobody is tied to yet may be this person's: ask for the number rather than refuse.
+	if (!message.from && senderId === undefined) return awaitNumber(ctx, tx, request, message);
+	if (message.from ? !waIdMatches(phone, message.from) : request.subject_id !== senderId) {
 		await countAttempt(ctx, tx, request);
 		await openWindow(ctx, tx, message);
 		await appendEvent(tx, ctx.keys, {
@@ -255,11 +277,97 @@ async function confirmIn(ctx: LedgerContext, tx: Queryable, message: InboundMess
 		await recordWindow(tx, request.subject_id, message.at);
 		return { ...result(refused.outcome, refused.hint, refused.purposes), phone };
 	}
+	return confirmLocked(ctx, tx, request, message, phone);
+}
+
+/**
+ * Who a sender without a number is: the person with a number that an earlier message (or a shared number) tied their
+ * user id to, if any. Not someone known only by the user id: that says nothing about which number is theirs.
+ */
+async function tiedPerson(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<string | undefined> {
+	const keys = senderLookups(ctx, message);
+	if (!keys.userId && !keys.parentUserId) return undefined;
+	const [row] = await tx.query<{ id: string }>(
+		`SELECT id FROM subjects WHERE (user_id_hmac = $1 OR parent_user_id_hmac = $2) AND phone_hmac <> coalesce($1, '') LIMIT 1`,
+		[keys.userId ?? null, keys.parentUserId ?? null],
+	);
+	return row?.id;
+}
+
+/** Confirms `request` by `message` under the person's lock, which the caller holds, and ties the sender's user ids. */
+async function confirmLocked(ctx: LedgerContext, tx: Queryable, request: RequestRow, message: InboundMessage, phone: string): Promise<ConfirmResult> {
 	const confirmation = confirmationOf(ctx, request, message, phone);
 	// No delivery key: `once` around this records the message. Under the lock taken above nothing can have changed.
 	const [outcome] = await confirmOptIns(tx, ctx.keys, [confirmation.row]);
 	if (outcome !== 'confirmed') throw new Error(`confirm_opt_ins answered '${outcome}' under the person's lock`);
-	return { ...result('confirmed', undefined, confirmation.purposes), phone };
+	await tieUserIds(ctx, tx, request.subject_id, message);
+	return { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes, phone };
+}
+
+/**
+ * A live code from a user id the ledger cannot tie to a number (a username user whose number Meta withholds): the
+ * request stays pending, marked with the user id, and the workflow asks the person for their number with a contact
+ * info request. Their answer (`numberShared`) confirms it if it is the number entered. The message opens the user
+ * id's window, so that the request can go out.
+ */
+async function awaitNumber(ctx: LedgerContext, tx: Queryable, request: RequestRow, message: InboundMessage): Promise<ConfirmResult> {
+	await openWindow(ctx, tx, message);
+	const refused = await refusedRequest(ctx, tx, request, message);
+	if (refused) return { outcome: refused.outcome, duplicate: false, purposes: refused.purposes ?? request.purposes, hint: refused.hint };
+	await tx.query('UPDATE optin_requests SET awaiting_user_hmac = $2 WHERE id = $1', [request.id, senderLookups(ctx, message).userId]);
+	return {
+		outcome: 'number_needed',
+		duplicate: false,
+		purposes: request.purposes,
+		hint: 'WhatsApp did not say which number sent this code: ask the person to share their number (a contact info request); their answer completes the sign-up',
+	};
+}
+
+/**
+ * The answer to a contact info request: the sender's own number. It ties their user id to it, and confirms the
+ * request their code left pending if that is the number entered on the website.
+ */
+async function numberShared(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<ConfirmResult> {
+	const userKey = senderLookups(ctx, message).userId!;
+	const [person] = await findSenders(ctx, tx, { waId: message.sharedPhone });
+	const [request] = await tx.query<RequestRow>(
+		`SELECT r.id, r.subject_id, r.purposes, r.status, r.attempts, r.expires_at, r.text_hash, r.text_version, s.phone_enc,
+			(SELECT array_agg(c.purpose ORDER BY c.purpose) FROM consents c
+			 WHERE c.subject_id = r.subject_id AND c.purpose = ANY (r.purposes) AND withdrawal_wins(c.withdrawn_at, $2)) AS superseded
+		 FROM optin_requests r JOIN subjects s ON s.id = r.subject_id
+		 WHERE r.awaiting_user_hmac = $1 AND r.status = 'pending'
+		 ORDER BY r.created_at DESC LIMIT 1`,
+		[userKey, message.at],
+	);
+	if (request && request.subject_id !== person?.id) {
+		await tx.query('SELECT id FROM subjects WHERE id = $1 FOR UPDATE', [request.subject_id]);
+		await countAttempt(ctx, tx, request);
+		await appendEvent(tx, ctx.keys, {
+			type: 'optin.refused',
+			subjectId: request.subject_id,
+			at: message.at,
+			payload: { requestId: request.id, reason: 'wrong_number', messageId: message.messageId },
+		});
+		return {
+			outcome: 'wrong_number',
+			duplicate: false,
+			purposes: request.purposes,
+			hint: 'The number shared on WhatsApp is not the one entered on the website: nothing was confirmed',
+		};
+	}
+	if (!person) return unmatched(ctx, tx, message, false);
+	await recordWindow(tx, person.id, message.at);
+	if (!request) {
+		await tieUserIds(ctx, tx, person.id, message);
+		return { outcome: 'no_code', duplicate: false, subjectId: person.id, purposes: [] };
+	}
+	const phone = phoneOf(ctx, request.subject_id, request.phone_enc);
+	const refused = await refusedRequest(ctx, tx, request, message);
+	if (refused) {
+		await tieUserIds(ctx, tx, person.id, message);
+		return { outcome: refused.outcome, duplicate: false, subjectId: request.subject_id, purposes: refused.purposes ?? request.purposes, hint: refused.hint, phone };
+	}
+	return confirmLocked(ctx, tx, request, message, phone);
 }
 
 /** Why a request that matched the code cannot be confirmed by this message, if it cannot. */
@@ -320,24 +428,27 @@ async function countAttempt(ctx: LedgerContext, tx: Queryable, request: { id: st
  * that alone: no consent implied, and retention deletes them like anyone without consent.
  */
 export async function openWindow(ctx: LedgerContext, tx: Queryable, message: InboundMessage): Promise<string | undefined> {
-	const [known] = await findSenders(ctx, tx, { waId: message.from, userId: message.userId });
+	// A sender with a number is the person with that number (whoever the user id named so far joins them below).
+	const [known] = await findSenders(ctx, tx, message.from ? { waId: message.from } : { userId: message.userId, parentUserId: message.parentUserId });
 	if (known) {
 		await recordWindow(tx, known.id, message.at);
+		// A message that carries the number and the user id ties the two: a later one may carry only the user id.
+		if (message.from) await tieUserIds(ctx, tx, known.id, message);
 		return known.id;
 	}
-	// A username user we never met: no number to key a window on, and nothing to send to later either.
-	if (!message.from) return undefined;
-	const phone = numberOfWaId(message.from);
-	const userIdKey = senderLookups(ctx, { userId: message.userId }).userId ?? null;
+	if (!message.from && !message.userId) return undefined;
+	// A username user we never met is known by their user id in place of a number: it is where replies go.
+	const address = message.from ? numberOfWaId(message.from) : message.userId!;
 	const id = newId();
 	const [created] = await tx.query<{ id: string }>(
-		`INSERT INTO subjects (id, phone_hmac, phone_enc, user_id_hmac, created_at, last_inbound_at, last_activity_at)
-		 VALUES ($1, $2, $3, $4, $5, $5, $5)
+		`INSERT INTO subjects (id, phone_hmac, phone_enc, created_at, last_inbound_at, last_activity_at)
+		 VALUES ($1, $2, $3, $4, $4, $4)
 		 ON CONFLICT (phone_hmac) DO UPDATE SET last_inbound_at = greatest(subjects.last_inbound_at, EXCLUDED.last_inbound_at),
 			last_activity_at = greatest(subjects.last_activity_at, EXCLUDED.last_activity_at)
 		 RETURNING id`,
-		[id, ctx.keys.lookupHmac(phone), ctx.keys.encrypt(phone, phoneContext(id)), userIdKey, message.at],
+		[id, ctx.keys.lookupHmac(message.from ? address : `user:${address}`), ctx.keys.encrypt(address, phoneContext(id)), message.at],
 	);
+	await tieUserIds(ctx, tx, created.id, message);
 	return created.id;
 }
 

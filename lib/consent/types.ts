@@ -79,6 +79,10 @@ export interface InboundMessage {
 	from?: string;
 	/** Meta's business-scoped user id, when the webhook carries one. */
 	userId?: string;
+	/** The parent user id Meta gives linked business portfolios, when the webhook carries one. */
+	parentUserId?: string;
+	/** The number (digits) the sender shared by answering a contact info request: their own. */
+	sharedPhone?: string;
 	text: string;
 	at: Date;
 }
@@ -89,6 +93,8 @@ export type ConfirmOutcome =
 	| 'no_code'
 	| 'unknown_code'
 	| 'wrong_number'
+	/** The code came from a user id the ledger cannot tie to a number: it stays pending until the person shares it. */
+	| 'number_needed'
 	| 'expired'
 	| 'too_many_attempts'
 	| 'superseded_by_withdrawal';

@@ -590,6 +590,19 @@ const MIGRATIONS: Migration[] = [
 			`CREATE INDEX consent_incidents_subject ON consent_incidents (subject_id)`,
 		],
 	},
+	{
+		// Business-scoped user ids (issue 12). A person may also be known by the parent user id Meta gives linked
+		// business portfolios, keyed like the user id. A code that came from a user id the ledger cannot tie to the
+		// number keeps its request pending, marked with that user id's HMAC, until the person shares the number.
+		version: 14,
+		name: 'business-scoped user ids',
+		statements: [
+			'ALTER TABLE subjects ADD COLUMN parent_user_id_hmac text',
+			'CREATE INDEX subjects_parent_user_id ON subjects (parent_user_id_hmac) WHERE parent_user_id_hmac IS NOT NULL',
+			'ALTER TABLE optin_requests ADD COLUMN awaiting_user_hmac text',
+			`CREATE INDEX optin_requests_awaiting_user ON optin_requests (awaiting_user_hmac) WHERE awaiting_user_hmac IS NOT NULL`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

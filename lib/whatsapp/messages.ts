@@ -89,6 +89,7 @@ export type MessageRequest = Envelope &
 		  }
 		| { type: 'interactive'; interactive: { type: 'location_request_message'; body: { text: string }; action: { name: 'send_location' } } }
 		| { type: 'reaction'; reaction: { message_id: string; emoji: string } }
+		| { type: 'interactive'; interactive: { type: 'request_contact_info'; body: { text: string }; action: { name: 'request_contact_info' } } }
 		| ({ type: MediaKind } & { [kind in MediaKind]?: MediaObject })
 	);
 
@@ -122,11 +123,17 @@ export type OutgoingMessage =
 	| ({ type: 'text' } & TextContent)
 	| ({ type: 'template' } & TemplateContent)
 	| ({ type: 'interactive' } & ReplyButtonsContent)
+	| ({ type: 'contact_info_request' } & ContactInfoRequestContent)
 	| ({ type: 'media' } & MediaContent)
 	| ({ type: 'list' } & ListContent)
 	| ({ type: 'cta_url' } & CtaUrlContent)
 	| ({ type: 'location_request' } & LocationRequestContent)
 	| ({ type: 'reaction' } & ReactionContent);
+
+/** The text above WhatsApp's own "share contact info" button. */
+export interface ContactInfoRequestContent {
+	body: string;
+}
 
 export interface TextContent {
 	text: string;
@@ -531,6 +538,17 @@ export function reactionMessage(recipient: string, content: ReactionContent): Me
 	return { ...envelope(recipient), type: 'reaction', reaction: { message_id: messageId, emoji } };
 }
 
+/**
+ * Meta's contact info request (an interactive `request_contact_info` message): a button that shares the person's
+ * own number, which arrives as a `contacts` message with `origin: contact_request`. How a business learns the number
+ * of a username user, whose webhooks carry only the user id. WhatsApp writes the button; only the text is ours.
+ */
+export function contactInfoRequestMessage(recipient: string, content: ContactInfoRequestContent): MessageRequest {
+	const body = required('body', content.body, 'The text above the button');
+	atMost('body', body, LIMITS.interactiveBody);
+	return { ...envelope(recipient), type: 'interactive', interactive: { type: 'request_contact_info', body: { text: body }, action: { name: 'request_contact_info' } } };
+}
+
 /** The request body for any outgoing message; `recipient` as for `textMessage`. */
 export function buildMessage(recipient: string, content: OutgoingMessage): MessageRequest {
 	switch (content.type) {
@@ -540,6 +558,8 @@ export function buildMessage(recipient: string, content: OutgoingMessage): Messa
 			return templateMessage(recipient, content);
 		case 'interactive':
 			return replyButtonsMessage(recipient, content);
+		case 'contact_info_request':
+			return contactInfoRequestMessage(recipient, content);
 		case 'media':
 			return mediaMessage(recipient, content);
 		case 'list':

@@ -28,9 +28,18 @@ export type WebhookEvent =
 	| {
 			kind: 'message';
 			messageId: string;
+			/** The sender's wa_id; absent for a user with a username whose number Meta withholds. */
 			from?: string;
+			/** The sender's business-scoped user id and, for linked business portfolios, their parent user id. */
 			userId?: string;
+			parentUserId?: string;
 			profileName?: string;
+			username?: string;
+			/**
+			 * The number a person shared by tapping the button of a contact info request (a `contacts` message with
+			 * `origin: contact_request`): their own, as WhatsApp knows it. Contacts they forward otherwise are not it.
+			 */
+			sharedPhone?: string;
 			at: Date;
 			type: string;
 			/** The text body, a button's text or an interactive reply's title. */
@@ -48,12 +57,30 @@ export type WebhookEvent =
 			messageId: string;
 			status: 'sent' | 'delivered' | 'read' | 'failed';
 			recipientId?: string;
+			/** The recipient's business-scoped user id (Meta leaves `recipient_id` out for a username user). */
+			recipientUserId?: string;
 			at: Date;
 			errors?: { code: number; title?: string; message?: string; details?: string }[];
 			pricing?: MessagePricing;
 	  }
 	| { kind: 'preference'; waId?: string; userId?: string; category: string; value: 'stop' | 'resume'; at: Date }
-	| { kind: 'system'; type: string; messageId?: string; from?: string; newWaId?: string; body?: string; at: Date }
+	/**
+	 * `user_changed_number` (the number changed, and with it the user id) or `user_changed_user_id` (only the user id
+	 * changed; no number is shared): the previous and the new user ids, and parent user ids, as Meta reports them.
+	 */
+	| {
+			kind: 'system';
+			type: string;
+			messageId?: string;
+			from?: string;
+			newWaId?: string;
+			body?: string;
+			userId?: string;
+			previousUserId?: string;
+			parentUserId?: string;
+			previousParentUserId?: string;
+			at: Date;
+	  }
 	/**
 	 * A template's status changed (`message_template_status_update`: APPROVED, PAUSED, DISABLED, REJECTED, …) or Meta
 	 * changed its category (a completed `template_category_update`; the impending notice before it changes nothing
@@ -105,7 +132,22 @@ const errorCode = z
 	})
 	.refine((code) => Math.abs(code) <= 2_147_483_647, 'is not an error code (out of range)');
 
-const contact = z.object({ wa_id: z.string().optional(), user_id: z.string().optional(), profile: z.object({ name: z.string().optional() }).passthrough().optional() }).passthrough();
+const contact = z
+	.object({
+		wa_id: z.string().optional(),
+		user_id: z.string().optional(),
+		parent_user_id: z.string().optional(),
+		profile: z.object({ name: z.string().optional(), username: z.string().optional() }).passthrough().optional(),
+	})
+	.passthrough();
+
+/** A contact card in a `contacts` message; `origin` says whether it answers a contact info request. */
+const sharedContact = z
+	.object({
+		origin: z.string().optional(),
+		phones: z.array(z.object({ phone: z.string().optional(), wa_id: z.string().optional() }).passthrough()).optional(),
+	})
+	.passthrough();
 
 const message = z
 	.object({
@@ -126,7 +168,20 @@ const message = z
 			.optional(),
 		location: z.object({ latitude: z.number(), longitude: z.number(), name: z.string().optional(), address: z.string().optional() }).passthrough().optional(),
 		context: z.object({ id: z.string().optional() }).passthrough().optional(),
-		system: z.object({ body: z.string().optional(), wa_id: z.string().optional(), type: z.string().optional() }).passthrough().optional(),
+		origin: z.string().optional(),
+		contacts: z.array(sharedContact).optional(),
+		system: z
+			.object({
+				body: z.string().optional(),
+				wa_id: z.string().optional(),
+				type: z.string().optional(),
+				user_id: z.string().optional(),
+				previous_user_id: z.string().optional(),
+				parent_user_id: z.string().optional(),
+				previous_parent_user_id: z.string().optional(),
+			})
+			.passthrough()
+			.optional(),
 	})
 	.passthrough();
 
@@ -137,6 +192,7 @@ const status = z
 		status: z.string(),
 		timestamp: unixTime,
 		recipient_id: z.string().optional(),
+		recipient_user_id: z.string().optional(),
 		errors: z
 			.array(
 				z
@@ -293,6 +349,18 @@ function rejected(reason: string, raw: unknown): WebhookEvent {
 	return { kind: 'rejected', reason, raw, at: timeOf(raw) };
 }
 
+/**
+ * The number of a `contacts` message that answers a contact info request. Meta's pages show `origin` on the message
+ * and, in providers' copies, on the card: either counts.
+ */
+function sharedPhoneOf(item: z.infer<typeof message>): string | undefined {
+	if (item.type !== 'contacts') return undefined;
+	const card = item.contacts?.find((candidate) => (candidate.origin ?? item.origin) === 'contact_request');
+	const phone = card?.phones?.find((entry) => entry.wa_id || entry.phone);
+	const digits = (phone?.wa_id ?? phone?.phone ?? '').replace(/\D/g, '');
+	return digits === '' ? undefined : digits;
+}
+
 function eventsOf(rawValue: unknown): WebhookEvent[] {
 	const parsedValue = value.safeParse(rawValue);
 	if (!parsedValue.success) {
@@ -314,7 +382,25 @@ function eventsOf(rawValue: unknown): WebhookEvent[] {
 		const item = parsed.data;
 		const sender = contacts.find((c) => c.wa_id === item.from || (item.from_user_id && c.user_id === item.from_user_id)) ?? contacts[0];
 		if (item.type === 'system') {
-			events.push(withRaw({ kind: 'system', type: item.system?.type ?? 'system', messageId: item.id, from: item.from, newWaId: item.system?.wa_id, body: item.system?.body, at: item.timestamp }, raw));
+			const system = item.system;
+			events.push(
+				withRaw(
+					{
+						kind: 'system',
+						type: system?.type ?? 'system',
+						messageId: item.id,
+						from: item.from,
+						newWaId: system?.wa_id,
+						body: system?.body,
+						userId: system?.user_id ?? item.from_user_id,
+						previousUserId: system?.previous_user_id,
+						parentUserId: system?.parent_user_id,
+						previousParentUserId: system?.previous_parent_user_id,
+						at: item.timestamp,
+					},
+					raw,
+				),
+			);
 			return;
 		}
 		const reply = item.interactive?.button_reply ?? item.interactive?.list_reply;
@@ -325,7 +411,10 @@ function eventsOf(rawValue: unknown): WebhookEvent[] {
 					messageId: item.id,
 					from: item.from,
 					userId: item.from_user_id ?? sender?.user_id,
+					parentUserId: sender?.parent_user_id,
 					profileName: sender?.profile?.name,
+					username: sender?.profile?.username,
+					sharedPhone: sharedPhoneOf(item),
 					at: item.timestamp,
 					type: item.type,
 					text: item.text?.body ?? item.button?.text ?? reply?.title ?? '',
@@ -355,6 +444,7 @@ function eventsOf(rawValue: unknown): WebhookEvent[] {
 					messageId: item.id,
 					status: item.status as 'sent' | 'delivered' | 'read' | 'failed',
 					recipientId: item.recipient_id,
+					recipientUserId: item.recipient_user_id,
 					at: item.timestamp,
 					errors: item.errors?.map((error) => ({ code: error.code, title: error.title, message: error.message, details: error.error_data?.details })),
 					pricing: pricingOf((raw as { pricing?: unknown }).pricing),

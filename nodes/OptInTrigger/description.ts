@@ -6,6 +6,11 @@ export const EVENT_OPTIONS = [
 	{ name: 'Sign-Up Requested', value: 'optin.requested', description: 'Someone submitted the widget; the opt-in is pending' },
 	{ name: 'Opt-In Confirmed', value: 'optin.confirmed', description: 'The code arrived from the number entered: send the welcome reply' },
 	{ name: 'Opt-In Refused', value: 'optin.refused', description: 'A code came from another number, expired, or was wrong' },
+	{
+		name: 'Number Needed',
+		value: 'optin.number_needed',
+		description: 'A code came from a WhatsApp username whose number Meta withholds: send the reply with Send WhatsApp, Request Contact Info',
+	},
 	{ name: 'Withdrawal', value: 'consent.withdrawn', description: 'STOP or the "Stop promotions" button: already recorded, confirm it' },
 	{ name: 'Other Message', value: 'message.received', description: 'Any other message: a question for the helpdesk, or START' },
 	{ name: 'Delivery Status', value: 'status.updated', description: 'Sent, delivered, read or failed (recorded either way)' },
@@ -36,7 +41,7 @@ export const properties: INodeProperties[] = [
 		name: 'events',
 		type: 'multiOptions',
 		options: EVENT_OPTIONS,
-		default: ['optin.requested', 'optin.confirmed', 'optin.refused', 'consent.withdrawn', 'message.received', 'marketing.preference'],
+		default: ['optin.requested', 'optin.confirmed', 'optin.refused', 'optin.number_needed', 'consent.withdrawn', 'message.received', 'marketing.preference'],
 		description: 'Everything is recorded in the consent ledger before Meta gets its answer; these events also start the workflow',
 	},
 	{

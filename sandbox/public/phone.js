@@ -103,6 +103,8 @@
 			// The sandbox customer shares a fixed place; Meta's webhook carries it as a location message.
 			buttons.append(tapButton('📍 Send location', () => sendInbound({ location: { latitude: 52.520008, longitude: 13.404954, name: 'Alexanderplatz', address: 'Berlin' } })));
 		}
+		// Meta's contact info request: WhatsApp's own button shares the customer's number.
+		if (interactive.requestsContactInfo) buttons.append(tapButton('Share phone number', () => sendInbound({ shareContact: true })));
 		bubble.append(buttons);
 	}
 
@@ -155,7 +157,8 @@
 		list.replaceChildren(
 			...chats.map((chat) => {
 				const item = el('li');
-				const button = el('button', chat.waId === state.waId ? 'customer active' : 'customer', chat.name + ' · +' + chat.waId);
+				const label = chat.name + ' · +' + chat.waId + (chat.username ? ' · @' + chat.username + ' (number hidden)' : '');
+				const button = el('button', chat.waId === state.waId ? 'customer active' : 'customer', label);
 				button.type = 'button';
 				button.addEventListener('click', () => openChat(chat.waId, chat.name));
 				item.append(button);

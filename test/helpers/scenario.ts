@@ -44,6 +44,7 @@ export interface Scenario {
 			button?: { payload: string; text: string };
 			interactive?: { id: string; title: string; description?: string };
 			location?: { latitude: number; longitude: number; name?: string; address?: string };
+			shareContact?: true;
 		},
 	): Promise<TriggerEvent[]>;
 	control<T = unknown>(path: string, body?: unknown, method?: string): Promise<T>;

@@ -28,6 +28,14 @@ const PEOPLE: Person[] = [
 	{ phone: '+5511987654321', waId: '551187654321', digits: ['5511987654321', '551187654321', '11987654321', '1187654321'] },
 ];
 const BYSTANDER = { phone: '+4915199990077', waId: '4915199990077' };
+/** A person with a WhatsApp username: Meta names them by their user ids only, until they share the number. */
+const USERNAME = {
+	phone: '+4915177776666',
+	waId: '4915177776666',
+	digits: ['4915177776666', '15177776666'],
+	userId: 'DE.7391046628105573',
+	parentUserId: 'DE.ENT.55120973316640028741',
+};
 
 /** The base64 of `text` as it appears inside any longer base64 string, whatever the text's offset (mod 3). */
 function base64Cores(text: string): string[] {
@@ -42,15 +50,25 @@ function base64Cores(text: string): string[] {
 	return cores;
 }
 
-function needlesOf(person: Person): { kind: string; needle: string }[] {
+function needlesOf(person: Pick<Person, 'digits'> & { userIds?: string[] }): { kind: string; needle: string }[] {
 	const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-	return person.digits.flatMap((digits) => [
-		{ kind: 'digits', needle: digits },
-		...base64Cores(digits).map((needle) => ({ kind: 'base64', needle })),
-		{ kind: 'hex', needle: Buffer.from(digits).toString('hex') },
-		{ kind: 'sha256', needle: sha(digits) },
-		{ kind: 'sha256', needle: sha(`+${digits}`) },
-	]);
+	return [
+		...person.digits.flatMap((digits) => [
+			{ kind: 'digits', needle: digits },
+			...base64Cores(digits).map((needle) => ({ kind: 'base64', needle })),
+			{ kind: 'hex', needle: Buffer.from(digits).toString('hex') },
+			{ kind: 'sha256', needle: sha(digits) },
+			{ kind: 'sha256', needle: sha(`+${digits}`) },
+		]),
+		// A business-scoped user id names the person as well as the number does.
+		...(person.userIds ?? []).flatMap((id) => [
+			{ kind: 'user id', needle: id },
+			...base64Cores(id).map((needle) => ({ kind: 'user id base64', needle })),
+			{ kind: 'user id hex', needle: Buffer.from(id).toString('hex') },
+			{ kind: 'user id sha256', needle: sha(id) },
+			{ kind: 'user id sha256', needle: sha(`user:${id}`) },
+		]),
+	];
 }
 
 /** What each needle matched, as "table.column (kind)". */
@@ -156,10 +174,38 @@ describe.each(STORE_KINDS)('nothing identifying survives erasure (%s store)', (k
 		return (sent as { wamid: string }).wamid;
 	}
 
-	test('sign-up, confirmation, a template with its statuses, chat, stops and a rejected event; then erasure: no column holds the number', async () => {
+	/**
+	 * The username user's way: a code that carries only the user ids, Meta's contact info request to the user id, the
+	 * shared number, a chat message and a STOP, all without their number in the webhooks.
+	 */
+	async function liveAsUsername(): Promise<void> {
+		await control(sandbox, 'users', { waId: USERNAME.waId, username: 'mila', userId: USERNAME.userId, parentUserId: USERNAME.parentUserId });
+		const { code } = await ledger.requestOptIn({ phone: USERNAME.phone, purposes: ['offers'], consentText: TEXT_DE, source: {} });
+		await control(sandbox, 'inbound', { from: USERNAME.waId, text: code });
+		const asked = await until('the number request', () => receiver.emitted.find((item) => item.event === 'optin.number_needed'));
+		const reply = asked.reply as { to: string; text: string };
+		const request = await sendWithConsent(ledger, client(), {
+			key: idempotencyKey({ workflowId: 'wf-1', node: 'Send WhatsApp', recipient: reply.to, campaign: '', message: { type: 'contact_info_request', body: reply.text } }),
+			recipient: reply.to,
+			purpose: 'service',
+			category: 'service',
+			message: { type: 'contact_info_request', body: reply.text },
+		});
+		expect(request.status === 'failed' ? request.error.message : request.status).toBe('sent');
+		const confirmed = emitted('optin.confirmed');
+		await control(sandbox, 'inbound', { from: USERNAME.waId, shareContact: true });
+		await until('the confirmation', () => emitted('optin.confirmed') > confirmed);
+		await control(sandbox, 'inbound', { from: USERNAME.waId, text: 'Danke!' });
+		await control(sandbox, 'inbound', { from: USERNAME.waId, text: 'STOP' });
+		await until('the withdrawal', async () => (await sandboxIdle(sandbox)) && emitted('consent.withdrawn') >= PEOPLE.length + 2);
+	}
+
+	test('sign-up, confirmation, a template with its statuses, chat, stops and a rejected event, a username user; then erasure: no column holds the number or the user ids', async () => {
 		const wamids: string[] = [];
 		for (const person of [...PEOPLE, BYSTANDER]) wamids.push(await liveThrough(person));
 		expect(emitted('event.rejected')).toBeGreaterThanOrEqual(3);
+		await liveAsUsername();
+		const username = { ...USERNAME, userIds: [USERNAME.userId, USERNAME.parentUserId] };
 
 		// the search finds what it looks for: a wamid holds the digits in base64
 		for (const [index, person] of PEOPLE.entries()) {
@@ -168,9 +214,18 @@ describe.each(STORE_KINDS)('nothing identifying survives erasure (%s store)', (k
 		const before = await everyValue(ledger);
 		expect(before.length).toBeGreaterThan(100);
 
-		for (const person of PEOPLE) expect(await ledger.erase(person.phone, { reason: 'request by e-mail' })).toMatchObject({ erased: true });
+		// the ledger keeps the user ids keyed: nothing of them in any column even before erasure (the search finds them
+		// where they are, e.g. in a webhook body)
+		const { deliveries: sandboxDeliveries } = (await control(sandbox, 'webhooks')) as { deliveries: { body: string }[] };
+		const bodies = sandboxDeliveries.map(({ body }) => ({ table: 'probe', column: 'webhook', text: body }));
+		expect(search(bodies, needlesOf({ digits: [], userIds: username.userIds }))).toEqual(['probe.webhook (user id)']);
+		expect(search(before, needlesOf({ digits: [], userIds: username.userIds }))).toEqual([]);
+
+		for (const person of [...PEOPLE, username]) expect(await ledger.erase(person.phone, { reason: 'request by e-mail' })).toMatchObject({ erased: true });
 		const after = await everyValue(ledger);
-		for (const person of PEOPLE) expect({ person: person.phone, found: search(after, needlesOf(person)) }).toEqual({ person: person.phone, found: [] });
+		for (const person of [...PEOPLE, username]) expect({ person: person.phone, found: search(after, needlesOf(person)) }).toEqual({ person: person.phone, found: [] });
+		// the person the ledger knew by the user id alone went with them (the user id is their key)
+		expect(await ledger.mayMessage({ recipient: USERNAME.userId, purpose: 'service', category: 'service' })).toMatchObject({ allowed: false, reason: 'outside_service_window' });
 
 		// the erased people's sends went with them; the bystander's stay, and the gate still knows them
 		const sends = await ledger.store.query<{ subject_id: string | null }>('SELECT subject_id FROM sends');
@@ -189,7 +244,7 @@ describe.each(STORE_KINDS)('nothing identifying survives erasure (%s store)', (k
 			expect(response.status).toBe(200);
 		}
 		expect(await ledger.store.query('SELECT id FROM subjects')).toHaveLength(subjects.length);
-		for (const person of PEOPLE) expect(search(await everyValue(ledger), needlesOf(person))).toEqual([]);
+		for (const person of [...PEOPLE, username]) expect(search(await everyValue(ledger), needlesOf(person))).toEqual([]);
 
 		// the operational retention takes the rest: early statuses and rejected events linked to nobody
 		clock.advance(31 * 86_400_000);

@@ -84,6 +84,8 @@ export type Answer = { allowed: true; reason: string } | { allowed: false; reaso
 
 export interface Send {
 	person: number | null;
+	/** Sent to the person's user id while the ledger knew them by it alone (their alias, see ConsentModel.aliases). */
+	alias?: true;
 	status: 'reserved' | 'accepted' | 'sent' | 'delivered' | 'read' | 'failed' | 'unknown';
 	wamid?: string;
 	/** The last change: the server's time of a reservation, completion or failure, Meta's time of a status. */
@@ -108,6 +110,12 @@ export interface CodeMessage {
 
 export class ConsentModel {
 	readonly people = new Map<number, Person>();
+	/**
+	 * People known only by their user id: a username user who wrote before any message tied the user id to a number
+	 * (keyed by the persona whose user id it is). The window they opened is where replies to the user id go; once a
+	 * message ties the user id to the number, they are that person (their window and sends go over).
+	 */
+	readonly aliases = new Map<number, Person>();
 	/** #29: keyed by the person's number, outlives erasure. */
 	readonly suppressions = new Map<number, Set<string>>();
 	/** #3 of the architecture: a delivery changes the ledger once. */
@@ -121,8 +129,8 @@ export class ConsentModel {
 		this.now = start;
 	}
 
-	private person(index: number, at: Ms): Person {
-		let person = this.people.get(index);
+	private person(index: number, at: Ms, people = this.people): Person {
+		let person = people.get(index);
 		if (!person) {
 			person = {
 				createdAt: at,
@@ -138,9 +146,26 @@ export class ConsentModel {
 				inAppResumeAt: null,
 				hasSends: false,
 			};
-			this.people.set(index, person);
+			people.set(index, person);
 		}
 		return person;
+	}
+
+	/** A message tied the user id to the number: whoever was known by the user id alone is this person. */
+	private bind(index: number, person: Person) {
+		person.userIdBound = true;
+		const alias = this.aliases.get(index);
+		if (!alias) return;
+		this.aliases.delete(index);
+		if (alias.lastMessageAt !== null) person.lastMessageAt = Math.max(person.lastMessageAt ?? -Infinity, alias.lastMessageAt);
+		for (const send of this.sends.values()) if (send.person === index && send.alias) delete send.alias;
+		person.hasSends ||= alias.hasSends;
+	}
+
+	/** Who a message to the persona's user id (or by number) reaches: the person, or their alias while unbound. */
+	private addressed(index: number, byUserId: boolean): Person | undefined {
+		const found = this.people.get(index);
+		return byUserId && !found?.userIdBound ? this.aliases.get(index) : found;
 	}
 
 	private touch(person: Person, at: Ms) {
@@ -184,13 +209,14 @@ export class ConsentModel {
 
 	/**
 	 * Any message opens the sender's window (#19). An unknown sender becomes known for that alone (no consent implied);
-	 * one known only by a user id nobody bound stays unknown: there is no number to keep.
+	 * one known only by a user id nobody bound becomes known by the user id alone (an alias). A message with the
+	 * number and the user id ties the two.
 	 */
 	private openWindow(message: CodeMessage): Person | undefined {
 		const found = this.people.get(message.sender);
-		if (message.senderBy === 'userId' && !found?.userIdBound) return undefined;
-		const person = found ?? this.person(message.sender, message.at);
-		if (!found && message.withUserId) person.userIdBound = true;
+		const unbound = message.senderBy === 'userId' && !found?.userIdBound;
+		const person = unbound ? this.person(message.sender, message.at, this.aliases) : (found ?? this.person(message.sender, message.at));
+		if (!unbound && message.withUserId && message.senderBy === 'number') this.bind(message.sender, person);
 		person.lastMessageAt = Math.max(person.lastMessageAt ?? -Infinity, message.at);
 		this.touch(person, message.at);
 		return person;
@@ -217,8 +243,13 @@ export class ConsentModel {
 			if (pending) this.attempt(pending);
 			return 'unknown_code';
 		}
-		// #11: only the number that was entered confirms; a sender without a number cannot be compared.
-		if (message.requestOf!.person !== message.sender || message.senderBy !== 'number') {
+		// #11: only the number that was entered confirms. A sender without a number is the person a message tied their
+		// user id to; one nobody tied is asked for the number, and the request waits for it.
+		if (message.senderBy === 'userId' && !this.people.get(message.sender)?.userIdBound) {
+			this.openWindow(message);
+			return this.refusal(owner, request, message.at) ?? 'number_needed';
+		}
+		if (message.requestOf!.person !== message.sender) {
 			this.attempt(request);
 			this.openWindow(message);
 			return 'wrong_number';
@@ -240,7 +271,7 @@ export class ConsentModel {
 			if (consent.marketingWithdrawnAt !== null && !withdrawalWins(consent.marketingWithdrawnAt, message.at)) consent.marketingWithdrawnAt = null;
 		}
 		request.status = 'confirmed';
-		if (message.withUserId) person.userIdBound = true;
+		if (message.withUserId) this.bind(message.sender, person);
 		person.lastMessageAt = Math.max(person.lastMessageAt ?? -Infinity, message.at);
 		this.touch(person, message.at);
 		// #26: a new double opt-in lifts the suppression for what it confirms; 'all' narrows to the other purposes.
@@ -321,8 +352,7 @@ export class ConsentModel {
 
 	/** #15–#19, #23: the gate. `byUserId`: asked by Meta's business-scoped user id instead of the number. */
 	gate(index: number, byUserId: boolean, purpose: string, category: Category): Answer {
-		const found = this.people.get(index);
-		const person = byUserId && !found?.userIdBound ? undefined : found;
+		const person = this.addressed(index, byUserId);
 		const no = (reason: string): Answer => ({ allowed: false, reason });
 		if (category === 'service') {
 			// #19: a reply inside 24 h of the person's last message; a withdrawal closes the window open before it.
@@ -360,10 +390,11 @@ export class ConsentModel {
 		const previous = this.sends.get(key);
 		if (previous && previous.status !== 'failed') return 'duplicate';
 		if (!this.gate(index, byUserId, purpose, category).allowed) return 'refused';
-		const person = this.people.get(index)!;
+		const person = this.addressed(index, byUserId)!;
 		person.hasSends = true;
 		if (category === 'withdrawal_confirmation') person.stopConfirmedFor = person.stopOwedAt;
-		this.sends.set(key, { person: index, status: 'reserved', updatedAt: this.now });
+		const alias = person !== this.people.get(index);
+		this.sends.set(key, { person: index, ...(alias ? { alias: true as const } : {}), status: 'reserved', updatedAt: this.now });
 		return 'reserved';
 	}
 
@@ -372,7 +403,7 @@ export class ConsentModel {
 		send.status = 'accepted';
 		send.wamid = wamid;
 		send.updatedAt = this.now;
-		const person = send.person === null ? undefined : this.people.get(send.person);
+		const person = send.person === null ? undefined : (send.alias ? this.aliases : this.people).get(send.person);
 		if (person) this.touch(person, this.now);
 	}
 
@@ -420,10 +451,10 @@ export class ConsentModel {
 		person.lastWithdrawalAt = Math.max(person.lastWithdrawalAt ?? -Infinity, at);
 	}
 
-	private forget(index: number) {
-		this.people.delete(index);
+	private forget(index: number, alias = false) {
+		(alias ? this.aliases : this.people).delete(index);
 		// erasure and purge delete the person's sends with them (their proof is the chain's send.recorded)
-		for (const [key, send] of this.sends) if (send.person === index) this.sends.delete(key);
+		for (const [key, send] of this.sends) if (send.person === index && (send.alias ?? false) === alias) this.sends.delete(key);
 	}
 
 	/** #14, #28: unconfirmed sign-ups after the pending retention; proof after the end of the year + N years. */
@@ -445,12 +476,12 @@ export class ConsentModel {
 			}
 		}
 		const nowYear = new Date(this.now).getUTCFullYear();
-		const expired = [...this.people].filter(
-			([, p]) =>
-				new Date(p.lastActivityAt).getUTCFullYear() + this.settings.proofRetentionYears + 1 <= nowYear &&
-				![...p.consents.values()].some((c) => c.state === 'confirmed' || c.state === 'pending'),
-		);
+		const lapsed = (p: Person) =>
+			new Date(p.lastActivityAt).getUTCFullYear() + this.settings.proofRetentionYears + 1 <= nowYear &&
+			![...p.consents.values()].some((c) => c.state === 'confirmed' || c.state === 'pending');
+		const expired = [...this.people].filter(([, p]) => lapsed(p));
 		for (const [index] of [...unconfirmed, ...expired]) this.forget(index);
+		for (const [index, alias] of [...this.aliases]) if (lapsed(alias)) this.forget(index, true);
 		// Operational records: handled deliveries and finished sends (one reserved or of unknown outcome stays: it may
 		// have gone out). A forgotten key can be sent again; a forgotten delivery is older than the replay window.
 		const operational = this.now - this.settings.operationalRetention;

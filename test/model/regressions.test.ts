@@ -54,6 +54,35 @@ const FOUND: [string, Action[]][] = [
 			{ t: 'reserve', key: 0, who: 0, byUserId: false, purpose: 'offers', category: 'utility' },
 		],
 	],
+	[
+		// Issue 12 (seed 20261201, 50 histories): a username user's first message made them known by the user id alone;
+		// their next message, with the number, found that person by the user id and never made the number's person.
+		"a message with the number after one with the user id alone: the number's person, who takes the user id's window",
+		[
+			{ t: 'code', who: 1, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'userIdOnly', late: 0 },
+			{ t: 'code', who: 1, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'waIdAndUserId', late: 0 },
+			{ t: 'code', who: 0, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'waId', late: 0 },
+			{ t: 'redeliver', nth: 0 },
+			{ t: 'tick', ms: 1000 },
+		],
+	],
+	[
+		// Issue 12: a code from a user id nobody tied waits for the number; a reply to the user id goes out in the
+		// window that message opened; a message with the number ties them (the reply's send goes with it), and the
+		// next code from the user id alone confirms.
+		'a code from an untied user id waits for the number; once a message ties the user id, its code confirms',
+		[
+			{ t: 'signUp', who: 0, purposes: ['offers'], form: 'e164' },
+			{ t: 'code', who: 0, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'userIdOnly', late: 0 },
+			{ t: 'reserve', key: 0, who: 0, byUserId: true, purpose: 'offers', category: 'service' },
+			{ t: 'complete', key: 0 },
+			{ t: 'code', who: 0, of: 1, own: false, pick: 'newest', style: 'plain', sender: 'waIdAndUserId', late: 0 },
+			{ t: 'code', who: 0, of: 0, own: true, pick: 'newest', style: 'sentence', sender: 'userIdOnly', late: 0 },
+			{ t: 'reserve', key: 1, who: 0, byUserId: true, purpose: 'offers', category: 'marketing' },
+			{ t: 'erase', who: 0, retain: false, form: 'e164' },
+			{ t: 'reserve', key: 2, who: 0, byUserId: true, purpose: 'offers', category: 'service' },
+		],
+	],
 ];
 
 describe.each(STORE_KINDS)('histories the model found, on the %s store', (kind: StoreKind) => {

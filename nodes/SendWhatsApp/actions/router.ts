@@ -19,6 +19,7 @@ import { parameterReader, type BuildContext, type ParameterReader } from './para
 type Build = (read: ParameterReader, index: number, context: BuildContext) => OutgoingMessage | Promise<OutgoingMessage>;
 
 const builders: Record<string, Build> = {
+	requestContactInfo: message.requestContactInfo.build,
 	sendButtons: message.sendButtons.build,
 	sendCtaUrl: message.sendCtaUrl.build,
 	sendList: message.sendList.build,

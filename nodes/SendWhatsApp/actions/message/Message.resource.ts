@@ -1,5 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
 import * as markAsRead from './markAsRead.operation';
+import * as requestContactInfo from './requestContactInfo.operation';
 import * as sendButtons from './sendButtons.operation';
 import * as sendCtaUrl from './sendCtaUrl.operation';
 import * as sendList from './sendList.operation';
@@ -9,7 +10,7 @@ import * as sendReaction from './sendReaction.operation';
 import * as sendTemplate from './sendTemplate.operation';
 import * as sendText from './sendText.operation';
 
-export { markAsRead, sendButtons, sendCtaUrl, sendList, sendLocationRequest, sendMedia, sendReaction, sendTemplate, sendText };
+export { markAsRead, requestContactInfo, sendButtons, sendCtaUrl, sendList, sendLocationRequest, sendMedia, sendReaction, sendTemplate, sendText };
 
 export const description: INodeProperties[] = [
 	{
@@ -20,6 +21,12 @@ export const description: INodeProperties[] = [
 		displayOptions: { show: { resource: ['message'] } },
 		options: [
 			{ name: 'Mark as Read', value: 'markAsRead', description: 'Blue ticks for a message the person sent, optionally with the typing indicator; needs no consent', action: 'Mark a message as read' },
+			{
+				name: 'Request Contact Info',
+				value: 'requestContactInfo',
+				description: 'Ask a person who has a WhatsApp username to share their number, within 24 hours after they wrote',
+				action: 'Request contact info',
+			},
 			{ name: 'Send Buttons', value: 'sendButtons', description: 'Send a text with up to three reply buttons', action: 'Send buttons' },
 			{ name: 'Send Call-to-Action URL', value: 'sendCtaUrl', description: 'Send a text with a button that opens a web address', action: 'Send a call to action URL button' },
 			{ name: 'Send List', value: 'sendList', description: 'Send a text with a button that opens up to ten choices', action: 'Send a list' },
@@ -32,6 +39,7 @@ export const description: INodeProperties[] = [
 		default: 'sendTemplate',
 	},
 	...markAsRead.description,
+	...requestContactInfo.description,
 	...sendButtons.description,
 	...sendCtaUrl.description,
 	...sendList.description,
