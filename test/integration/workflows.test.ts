@@ -79,6 +79,23 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		expect(texts.some((text) => text.includes('https://example.com/whatsapp'))).toBe(true);
 	});
 
+	test('inbox: a code from a username user the ledger cannot tie asks for the number; the shared number confirms and gets the welcome (issue 12)', async () => {
+		const inbox = withSettings(readWorkflowFile(join(WORKFLOWS, 'whatsapp-consent-inbox.json')), scenario);
+		const run = async (items: unknown[]) => runWorkflow(inbox, { credentials: scenario.credentials, triggerData: { nodeName: 'Opt-In Trigger', items: items as IDataObject[] } });
+		const { userId } = await scenario.control<{ userId: string }>('users', { waId: '4915112345679', username: 'kim.b' });
+		const { code } = await scenario.ledger.requestOptIn({ phone: '+4915112345679', purposes: ['offers'], consentText: PURPOSE_TEXT, source: {} });
+		const asked = await scenario.customerSends('4915112345679', { text: code });
+		expect(asked.map((item) => item.event)).toEqual(['optin.number_needed']);
+		expect((await run(asked)).outputOf('Ask for the Number', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		const [request] = await scenario.graphRequests();
+		expect(request).toMatchObject({ outcome: { status: 'accepted' }, body: { recipient: userId, type: 'interactive' } });
+
+		const confirmed = await scenario.customerSends('4915112345679', { shareContact: true });
+		expect(confirmed.map((item) => item.event)).toEqual(['optin.confirmed']);
+		expect((await run(confirmed)).outputOf('Send Welcome', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+		expect(await scenario.ledger.mayMessage({ recipient: userId, purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: true });
+	});
+
 	test('inbox: HELP gets the help text once per message; a sentence that wants out becomes an urgent ticket and withdraws nothing (#13)', async () => {
 		const inbox = withSettings(readWorkflowFile(join(WORKFLOWS, 'whatsapp-consent-inbox.json')), scenario);
 		await optIn('+4915112345679');
