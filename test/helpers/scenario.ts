@@ -109,8 +109,25 @@ export async function startScenario(
 			return requests.filter((request) => request.path.endsWith('/messages'));
 		},
 		async close() {
-			if (kind === 'postgres') await ledger.store.query(`DROP SCHEMA IF EXISTS ${ledger.store.schema} CASCADE`);
+			// The sandbox first: no webhook or status starts a ledger write while the schema goes.
 			await sandbox.close();
+			if (kind === 'postgres') await dropSchema(ledger);
 		},
 	};
+}
+
+/**
+ * The scenario's schema, dropped. A write still finishing (a status the trigger took just before the test ended) can
+ * make PostgreSQL pick the DROP as a deadlock's victim (seen in CI): it is tried again.
+ */
+async function dropSchema(ledger: Ledger): Promise<void> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			await ledger.store.query(`DROP SCHEMA IF EXISTS ${ledger.store.schema} CASCADE`);
+			return;
+		} catch (error) {
+			if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+			await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+		}
+	}
 }
