@@ -152,7 +152,8 @@ export class HandleStop implements INodeType {
 				if (inbound.kind === 'preference') {
 					const result = await applyPreference(ledger, inbound);
 					const target = inbound.value === 'stop' ? withdrawn : other;
-					target.push({ json: { ...json, withdrawal: { via: 'in_app_preference', value: inbound.value, known: result.known } }, pairedItem });
+					// No confirmation: the person switched it in WhatsApp itself, which shows the change.
+					target.push({ json: { ...json, withdrawal: { via: 'in_app_preference', value: inbound.value, known: result.known, recipient: replyTo({ from: inbound.waId, userId: inbound.userId }) } }, pairedItem });
 					continue;
 				}
 				const interpreted = interpret(inbound, ledger.withdrawalPolicy.keywords);
@@ -166,7 +167,15 @@ export class HandleStop implements INodeType {
 					withdrawn.push({
 						json: {
 							...json,
-							withdrawal: { via: meaning.via, keyword: meaning.keyword, scope: result.scope, withdrawn: result.withdrawn, known: result.known, phone: result.phone },
+							withdrawal: {
+								via: meaning.via,
+								keyword: meaning.keyword,
+								scope: result.scope,
+								withdrawn: result.withdrawn,
+								known: result.known,
+								phone: result.phone,
+								recipient: replyTo(inbound, result.phone),
+							},
 							reply: reply(withdrawalConfirmation(language, context, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
 						},
 						pairedItem,

@@ -47,6 +47,8 @@ export interface Scenario {
 			shareContact?: true;
 		},
 	): Promise<TriggerEvent[]>;
+	/** The person switches marketing messages off (or on again) in WhatsApp's settings: the trigger's items for it. */
+	customerSwitchesMarketing(waId: string, value: 'stop' | 'resume'): Promise<TriggerEvent[]>;
 	control<T = unknown>(path: string, body?: unknown, method?: string): Promise<T>;
 	/** Every message request that reached the sandbox ("Meta"), accepted or not. */
 	graphRequests(): Promise<{ body: { to?: string; type?: string; text?: { body: string }; template?: { name: string } }; outcome: { status: string; code?: number } }[]>;
@@ -86,6 +88,19 @@ export async function startScenario(
 		});
 		return (await response.json()) as T;
 	};
+	/** What the Opt-In Trigger hands the workflow for the newest webhook the sandbox sent that `matches`. */
+	const triggerItemsOf = async (matches: (entry: { body: string; summary?: string }) => boolean, what: string) => {
+		const log = await control<{ deliveries: { body: string; summary?: string }[] }>('webhooks');
+		const delivery = log.deliveries.reverse().find(matches);
+		if (!delivery) throw new Error(`The sandbox kept no webhook for ${what}`);
+		const handOver = ledger.handOver('100000000000001');
+		const items = await processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
+			replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' },
+			handOver,
+		});
+		await ledger.handedOver(handOver);
+		return items;
+	};
 	return {
 		sandbox,
 		ledger,
@@ -93,16 +108,12 @@ export async function startScenario(
 		control,
 		async customerSends(from, message) {
 			const { messageId } = await control<{ messageId: string }>('inbound', { from, ...message });
-			const log = await control<{ deliveries: { body: string; summary?: string }[] }>('webhooks');
-			const delivery = log.deliveries.reverse().find((entry) => entry.body.includes(messageId));
-			if (!delivery) throw new Error(`The sandbox kept no webhook for ${messageId}`);
-			const handOver = ledger.handOver('100000000000001');
-			const items = await processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
-				replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' },
-				handOver,
-			});
-			await ledger.handedOver(handOver);
-			return items;
+			return triggerItemsOf((entry) => entry.body.includes(messageId), messageId);
+		},
+		async customerSwitchesMarketing(waId, value) {
+			await control('preferences', { waId, value });
+			const summary = `user_preferences ${value} from ${waId}`;
+			return triggerItemsOf((entry) => entry.summary === summary, summary);
 		},
 		async graphRequests() {
 			const { requests } = await control<{ requests: { path: string; body: never; outcome: never }[] }>('messages');

@@ -170,6 +170,32 @@ describe.each(STORE_KINDS)('provider workflows on the real engine (%s store)', (
 			expect(tickets).toEqual([{ ticket: { comment: { body: 'Wann kommt meine Bestellung?' }, subject: expect.stringMatching(/^WhatsApp from /), external_id: '+4915112345678', tags: ['whatsapp'] } }]);
 			expect(question.outputOf('Open Zendesk Ticket', 0)[0].json).toMatchObject({ id: 35436 });
 		});
+
+		test('marketing switched off in WhatsApp is marked in HubSpot and Brevo with no message; a code from a username user asks for the number', async () => {
+			await optIn('+4915112345678');
+			const brevoUpdates: unknown[] = [];
+			const upserts: Record<string, string>[] = [];
+			nock(HUBSPOT)
+				.post('/crm/v3/objects/contacts/search', (body) => searchedPhone(body)?.value === '+4915112345678')
+				.reply(200, searchAnswer(hubspotContact('512', 'anna@example.com', '+4915112345678')))
+				.post('/contacts/v1/contact/createOrUpdate/email/anna@example.com', (body) => Boolean(upserts.push(upserted(body))))
+				.reply(200, { vid: 512, isNew: false });
+			nock(BREVO).put('/v3/contacts/anna%40example.com', (body) => Boolean(brevoUpdates.push(body))).reply(204);
+
+			const switched = await run(await scenario.customerSwitchesMarketing('4915112345678', 'stop'));
+			expect(switched.error).toBeUndefined();
+			expect(switched.executedNodes).not.toContain('Confirm Withdrawal');
+			expect(upserts).toEqual([{ whatsapp_opt_in: 'false', whatsapp_opt_in_changed_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }]);
+			expect(brevoUpdates).toEqual([{ attributes: { WHATSAPP_OPT_IN: 'false' } }]);
+			expect(await scenario.graphRequests()).toEqual([]);
+
+			const { userId } = await scenario.control<{ userId: string }>('users', { waId: '4915112345679', username: 'kim.b' });
+			const { code } = await scenario.ledger.requestOptIn({ phone: '+4915112345679', purposes: ['offers'], consentText: PURPOSE_TEXT, source: {} });
+			const asked = await run(await scenario.customerSends('4915112345679', { text: code }));
+			expect(asked.error).toBeUndefined();
+			expect(asked.outputOf('Ask for the Number', 0)[0].json.whatsapp).toMatchObject({ status: 'sent' });
+			expect(await scenario.graphRequests()).toEqual([expect.objectContaining({ outcome: expect.objectContaining({ status: 'accepted' }), body: expect.objectContaining({ recipient: userId, type: 'interactive' }) })]);
+		});
 	});
 
 	describe('Zendesk agent replies on WhatsApp', () => {

@@ -79,6 +79,33 @@ describe.each(STORE_KINDS)('sample workflows on the real engine (%s store)', (ki
 		expect(texts.some((text) => text.includes('https://example.com/whatsapp'))).toBe(true);
 	});
 
+	test('inbox: marketing switched off in WhatsApp reaches the CRM and the newsletter with no message; a STOP whose confirmation Meta refuses reaches both too', async () => {
+		const inbox = withSettings(readWorkflowFile(join(WORKFLOWS, 'whatsapp-consent-inbox.json')), scenario);
+		const run = async (items: unknown[]) => runWorkflow(inbox, { credentials: scenario.credentials, triggerData: { nodeName: 'Opt-In Trigger', items: items as IDataObject[] } });
+		await optIn('+4915112345678');
+		await optIn('+4915112345679');
+		const before = (await scenario.graphRequests()).length;
+
+		const switched = await scenario.customerSwitchesMarketing('4915112345678', 'stop');
+		expect(switched.map((item) => item.event)).toEqual(['marketing.preference']);
+		const offRun = await run(switched);
+		expect(offRun.error).toBeUndefined();
+		expect(offRun.executedNodes).not.toContain('Confirm Withdrawal');
+		expect((await scenario.graphRequests()).length).toBe(before);
+		expect(await scenario.ledger.mayMessage({ recipient: '+4915112345678', purpose: 'offers', category: 'marketing' })).toMatchObject({ allowed: false });
+		expect(await echoes(scenario, 'crm')).toEqual([expect.objectContaining({ phone: '+4915112345678', whatsappOptIn: false })]);
+		expect(await echoes(scenario, 'newsletter')).toEqual([expect.objectContaining({ phone: '+4915112345678', unsubscribed: true })]);
+
+		// Meta refuses the confirmation (131026: not deliverable): the CRM and the newsletter tool still learn of the STOP.
+		await scenario.control('faults', { count: 1, kind: 'error', code: 131026 });
+		const stopRun = await run(await scenario.customerSends('4915112345679', { text: 'STOP' }));
+		expect(stopRun.error).toBeUndefined();
+		expect(stopRun.outputOf('Confirm Withdrawal', 0)).toEqual([]);
+		expect(stopRun.outputOf('Confirm Withdrawal', 1)[0].json.whatsapp).toMatchObject({ status: 'failed' });
+		expect((await echoes(scenario, 'crm')).slice(1)).toEqual([expect.objectContaining({ phone: '+4915112345679', whatsappOptIn: false })]);
+		expect((await echoes(scenario, 'newsletter')).slice(1)).toEqual([expect.objectContaining({ phone: '+4915112345679', unsubscribed: true })]);
+	});
+
 	test('inbox: a code from a username user the ledger cannot tie asks for the number; the shared number confirms and gets the welcome (issue 12)', async () => {
 		const inbox = withSettings(readWorkflowFile(join(WORKFLOWS, 'whatsapp-consent-inbox.json')), scenario);
 		const run = async (items: unknown[]) => runWorkflow(inbox, { credentials: scenario.credentials, triggerData: { nodeName: 'Opt-In Trigger', items: items as IDataObject[] } });

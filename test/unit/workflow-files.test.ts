@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import type { INode } from 'n8n-workflow';
 import { engineNodeTypes, readWorkflowFile, type WorkflowJson } from '../helpers/n8n-engine';
 import { workflowIssues } from '../helpers/workflow-check';
+import { properties as triggerProperties } from '../../nodes/OptInTrigger/description';
 
 const WORKFLOWS = join(__dirname, '..', '..', 'workflows');
 const files = readdirSync(WORKFLOWS).filter((file) => file.endsWith('.json')).sort();
@@ -85,3 +86,50 @@ test('an edit that breaks a workflow in n8n is reported, whatever the file, node
 		{ numRuns: 300 },
 	);
 });
+
+const OPT_IN_TRIGGER = 'n8n-nodes-whatsapp-consent.optInTrigger';
+const DEFAULT_EVENTS = triggerProperties.find((property) => property.name === 'events')!.default as string[];
+
+/** The node that main output `index` of `name` leads to first. */
+const nextNode = (workflow: WorkflowJson, name: string, index = 0) => {
+	const target = workflow.connections[name]?.main?.[index]?.[0]?.node;
+	return workflow.nodes.find((node) => node.name === target);
+};
+
+/**
+ * The events an Opt-In Trigger starts its workflow on that no connected branch of the Switch after it takes: an item
+ * that would end the run unnoticed. For the Switch after the trigger (and after any nodes that pass items on).
+ */
+function unroutedEvents(workflow: WorkflowJson): string[] {
+	return workflow.nodes
+		.filter((node) => node.type === OPT_IN_TRIGGER)
+		.flatMap((trigger) => {
+			let node = nextNode(workflow, trigger.name);
+			while (node && node.type !== 'n8n-nodes-base.switch') node = nextNode(workflow, node.name);
+			const events = (trigger.parameters.events as string[] | undefined) ?? DEFAULT_EVENTS;
+			if (!node) return events.map((event) => `${trigger.name}: ${event} (no Switch on the event)`);
+			const rules = (node.parameters.rules as { values: { conditions: { conditions: { leftValue: string; rightValue: string; operator: { operation: string } }[] } }[] }).values;
+			const switchName = node.name;
+			const routed = rules
+				.filter((_rule, index) => (workflow.connections[switchName]?.main?.[index] ?? []).length > 0)
+				.flatMap((rule) => rule.conditions.conditions)
+				.filter((condition) => condition.leftValue === '={{ $json.event }}' && condition.operator.operation === 'equals')
+				.map((condition) => condition.rightValue);
+			return events.filter((event) => !routed.includes(event)).map((event) => `${trigger.name}: ${event}`);
+		});
+}
+
+test.each(files.filter((file) => workflows.get(file)!.nodes.some((node) => node.type === OPT_IN_TRIGGER)))(
+	'%s takes every event its Opt-In Trigger starts it on',
+	(file) => {
+		const workflow = workflows.get(file)!;
+		expect(unroutedEvents(workflow)).toEqual([]);
+		// And the check sees a route removed: each routed event, unconnected, is reported.
+		const switchNode = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.switch')!;
+		const outputs = workflow.connections[switchNode.name].main;
+		for (let index = 0; index < outputs.length; index++) {
+			const cut = { ...workflow, connections: { ...workflow.connections, [switchNode.name]: { main: outputs.map((targets, at) => (at === index ? [] : targets)) } } };
+			expect(unroutedEvents(cut)).toHaveLength(1);
+		}
+	},
+);
