@@ -17,7 +17,7 @@ import { ImportRecord, activateSampleWorkflows, demoCredentials, importDemoData,
 import { DemoFolder } from './lib/demo-folder.mjs';
 import { DEMO_OWNER, N8nRestClient, isMigrationNoise, n8nEnvironment, watchPackageLoad } from './lib/n8n.mjs';
 import { installPackage } from './lib/package-install.mjs';
-import { ProcessGroup } from './lib/processes.mjs';
+import { ProcessGroup, waitForHealth } from './lib/processes.mjs';
 import {
 	encryptionKey,
 	ensureDatabase,
@@ -26,7 +26,6 @@ import {
 	onPostgresLedger,
 	queueEnvironment,
 	queuePorts,
-	waitForHealth,
 	webhookProcessEnvironment,
 	workerEnvironment,
 } from './lib/queue-mode.mjs';
@@ -83,6 +82,13 @@ async function main() {
 	console.log('Importing into n8n\'s PostgreSQL database (the first time n8n creates its tables, about a minute)…');
 	const { workflows, changed } = importDemoData({ root, demo, env: mainProcessEnvironment(env, ports), userFolder, record, credentials, sandboxUrl: settings.SANDBOX_URL });
 
+	// The sandbox first, then every n8n process: activating the inbox registers the webhook process's URL with the
+	// sandbox's Graph API ("Meta"), whose handshake the webhook process answers.
+	const triggers = triggerUrls(workflows, webhookUrl, credentials);
+	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
+	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: logOf('sandbox') });
+	if (sandbox) await waitForHealth(`${settings.SANDBOX_URL}/_sandbox/config`, sandbox.exited, 'the WhatsApp sandbox', 30_000);
+
 	console.log(`Starting ${demo.label} in queue mode: the main process on ${mainUrl}…`);
 	const loadErrors = [];
 	const mainStarted = Date.now();
@@ -100,7 +106,6 @@ async function main() {
 	const frontendSettings = await api.waitUntilReady(n8n.exited);
 	console.log(`Main process up after ${seconds(mainStarted)}`);
 	const signedIn = await api.signIn(DEMO_OWNER, frontendSettings.userManagement?.showSetupOnFirstLoad === true);
-	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record, credentials });
 
 	console.log(`Starting the webhook process on ${webhookUrl} and two workers…`);
 	const othersStarted = Date.now();
@@ -115,9 +120,7 @@ async function main() {
 		),
 	]);
 
-	const triggers = triggerUrls(workflows, webhookUrl, credentials);
-	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
-	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: logOf('sandbox') });
+	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record, credentials });
 
 	console.log(
 		[

@@ -12,7 +12,7 @@ import { ImportRecord, activateSampleWorkflows, demoCredentials, importDemoData,
 import { DemoFolder } from './lib/demo-folder.mjs';
 import { DEMO_OWNER, N8nRestClient, isMigrationNoise, n8nEnvironment, watchPackageLoad } from './lib/n8n.mjs';
 import { installPackage } from './lib/package-install.mjs';
-import { ProcessGroup } from './lib/processes.mjs';
+import { ProcessGroup, waitForHealth } from './lib/processes.mjs';
 import { sandboxSettings, startSandbox } from './lib/sandbox.mjs';
 import { build, ensureDependencies } from './lib/setup.mjs';
 
@@ -36,6 +36,13 @@ async function main() {
 	const credentials = demoCredentials(root, settings);
 	const { workflows, changed } = importDemoData({ root, demo, env, userFolder, record, credentials, sandboxUrl: settings.SANDBOX_URL });
 
+	// The sandbox first: activating the inbox registers its URL with the sandbox's Graph API ("Meta"), whose handshake
+	// n8n answers then.
+	const triggers = triggerUrls(workflows, n8nUrl, credentials);
+	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
+	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: join(userFolder, 'sandbox.log') });
+	if (sandbox) await waitForHealth(`${settings.SANDBOX_URL}/_sandbox/config`, sandbox.exited, 'the WhatsApp sandbox', 30_000);
+
 	console.log(`Starting ${demo.label} on ${n8nUrl} (user folder ${userFolder})…`);
 	const startedAt = Date.now();
 	const loadErrors = [];
@@ -55,10 +62,6 @@ async function main() {
 	console.log(`n8n is up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 	const signedIn = await api.signIn(DEMO_OWNER, frontendSettings.userManagement?.showSetupOnFirstLoad === true);
 	const activation = await activateSampleWorkflows({ api, signedIn, workflows, changed, record, credentials });
-
-	const triggers = triggerUrls(workflows, n8nUrl, credentials);
-	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
-	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: join(userFolder, 'sandbox.log') });
 
 	console.log(
 		[

@@ -64,6 +64,9 @@ export async function registerMetaCallback(this: IHookFunctions): Promise<void> 
 	// test URL of this trigger left over from an interrupted listen is simply replaced.
 	const testListen = this.getActivationMode() === 'manual';
 	const data = this.getWorkflowStaticData('node') as StaticData;
+	// n8n starting up activates again what was active, and Meta kept what this trigger registered. Asking again would
+	// need Meta's handshake to reach this URL now, which in queue mode is a webhook process that may not be up yet.
+	if (this.getActivationMode() === 'init' && data.metaCallback?.url === url) return;
 	try {
 		const fields = await checkAppFields(app);
 		if (fields.appCallbackFields.length > 0 && fields.appCallbackUrl !== url) {

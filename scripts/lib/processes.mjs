@@ -107,3 +107,19 @@ function signalGroup(child, signal) {
 process.on('exit', () => {
 	for (const child of children) signalGroup(child, 'SIGKILL');
 });
+
+/** Waits until `url` answers 200 (a health endpoint), or the process ends. */
+export async function waitForHealth(url, exited, label, timeoutMs = 180_000) {
+	let ended = false;
+	exited.then(() => (ended = true));
+	const deadline = Date.now() + timeoutMs;
+	while (!ended && Date.now() < deadline) {
+		try {
+			if ((await fetch(url)).ok) return;
+		} catch {
+			// not listening yet
+		}
+		await new Promise((resolve) => setTimeout(resolve, 500));
+	}
+	throw new Error(ended ? `${label} stopped while starting; see its log` : `${label} was not ready within ${timeoutMs / 1000} s (${url})`);
+}

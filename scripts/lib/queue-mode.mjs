@@ -182,19 +182,3 @@ export function onPostgresLedger(credentials, database, schema) {
 		};
 	});
 }
-
-/** Waits until `url` answers 200 (a health endpoint), or the process ends. */
-export async function waitForHealth(url, exited, label, timeoutMs = 180_000) {
-	let ended = false;
-	exited.then(() => (ended = true));
-	const deadline = Date.now() + timeoutMs;
-	while (!ended && Date.now() < deadline) {
-		try {
-			if ((await fetch(url)).ok) return;
-		} catch {
-			// not listening yet
-		}
-		await new Promise((resolve) => setTimeout(resolve, 500));
-	}
-	throw new Error(ended ? `${label} stopped while starting; see its log` : `${label} was not ready within ${timeoutMs / 1000} s (${url})`);
-}

@@ -11,6 +11,8 @@ export function sandboxSettings(port, env = process.env) {
 		SANDBOX_APP_SECRET: env.SANDBOX_APP_SECRET ?? 'sandbox-secret',
 		SANDBOX_PHONE_NUMBER_ID: env.SANDBOX_PHONE_NUMBER_ID ?? '100000000000001',
 		SANDBOX_WABA_ID: env.SANDBOX_WABA_ID ?? '200000000000001',
+		// With the app's id in the credential, the Opt-In Trigger registers its URL with the sandbox when activated.
+		SANDBOX_APP_ID: env.SANDBOX_APP_ID ?? '300000000000001',
 	};
 }
 

@@ -212,7 +212,7 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 			// The value's input, not the mode selector's ("From List" / "By Name") before it.
 			await locator.locator('[data-test-id="rlc-input"]').click();
 			const entry = page.getByText('delivery_slot · en · UTILITY · named');
-			await entry.waitFor({ timeout: 30_000 });
+			await entry.waitFor({ timeout: 60_000 }); // the list comes from the sandbox through n8n: slow on a loaded machine
 			expect(await page.getByText('spring_sale · de · MARKETING · positional').isVisible()).toBe(true);
 			await page.screenshot({ path: screenshot('template-list.png') });
 			await entry.click();
@@ -223,6 +223,45 @@ describe.each(demos)('npm start ($name/): the real n8n $n8nVersion on Node $node
 		} finally {
 			await browser.close();
 		}
+	}, 120_000);
+
+	it('registers its URL with Meta when activated, lends it to "listen for test event", and removes it when deactivated (issue 12)', async () => {
+		const customer = new SandboxCustomer(`http://127.0.0.1:${ports[2]}`);
+		const settings = await customer.control<{ wabaId: string; appId: string }>('config');
+		const callback = async () =>
+			(await customer.control<{ subscriptions: { wabaId: string; appId: string; overrideCallbackUri?: string }[] }>('subscriptions')).subscriptions.find(
+				(subscription) => subscription.wabaId === settings.wabaId && subscription.appId === settings.appId,
+			)?.overrideCallbackUri;
+		const until = async (what: string, probe: (url: string | undefined) => boolean) => {
+			const deadline = Date.now() + 30_000;
+			for (let url = await callback(); !probe(url); url = await callback()) {
+				if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; the account's callback is ${url ?? 'the app callback'}`);
+				await new Promise((resolve) => setTimeout(resolve, 250));
+			}
+		};
+		// npm start activated the inbox: its trigger registered the production URL, after the handshake it answered itself.
+		const production = (await callback())!;
+		expect(production).toMatch(/^https?:\/\/[^/]+\/webhook\/whatsapp-consent$/);
+
+		// "Listen for test event", as the editor's Execute Workflow asks for it.
+		const id = createHash('sha256').update('whatsapp-consent-inbox').digest('hex').slice(0, 16);
+		const { data: workflow } = await rest<{ data: { id: string; versionId: string } }>(`/rest/workflows/${id}`);
+		const { data: run } = await api.post<{ data: { waitingForWebhook?: boolean } }>(`/rest/workflows/${id}/run`, { workflowData: workflow, triggerToStartFrom: { name: 'Opt-In Trigger' } });
+		expect(run.waitingForWebhook).toBe(true);
+		await until('the test URL as the callback', (url) => url === production.replace('/webhook/', '/webhook-test/'));
+		const waId = '4915100000777';
+		const { messageId } = await customer.writes(waId, 'Hilfe');
+		// The message reaches the test execution (it answers HELP); then n8n ends the listen and the production URL is back.
+		await customer.until('the help reply of the test execution', waId, async () => (await customer.chat(waId)).some((message) => message.direction === 'out'));
+		const { deliveries } = await customer.control<{ deliveries: { body: string; attempts: { url: string; status?: number }[] }[] }>('webhooks');
+		expect(deliveries.find((delivery) => delivery.body.includes(messageId))!.attempts.map((attempt) => attempt.url)).toEqual([production.replace('/webhook/', '/webhook-test/')]);
+		await until('the production URL back as the callback', (url) => url === production);
+
+		await api.post(`/rest/workflows/${id}/deactivate`, {});
+		await until('the callback removed on deactivation', (url) => url === undefined);
+		const { data: current } = await rest<{ data: { versionId: string } }>(`/rest/workflows/${id}`);
+		await api.post(`/rest/workflows/${id}/activate`, { versionId: current.versionId });
+		await until('the callback registered again on activation', (url) => url === production);
 	}, 120_000);
 
 	it("answers Meta's verification only with the right token and refuses unsigned events", async () => {

@@ -23,7 +23,7 @@ export interface TriggerHost {
 	 * production URL, `manual` and `manual-delete` for a test listen. Each URL keeps its own node static data, as n8n
 	 * keeps it with the workflow and with the test registration; `url` stands in for another webhook URL.
 	 */
-	hooks(mode: 'activate' | 'update' | 'manual' | 'manual-delete', options?: { url?: string }): IHookFunctions;
+	hooks(mode: 'activate' | 'init' | 'update' | 'manual' | 'manual-delete', options?: { url?: string }): IHookFunctions;
 	/** The items of each execution n8n stored, in order. */
 	executions: IDataObject[][];
 	/** The status of every answer sent. */
@@ -150,12 +150,12 @@ export async function startTriggerHost(options: TriggerHostOptions): Promise<Tri
 	const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 	url = `${base}/webhook/whatsapp`;
 	testUrl = `${base}/webhook-test/whatsapp`;
-	const hooks = (mode: 'activate' | 'update' | 'manual' | 'manual-delete', hookOptions: { url?: string } = {}): IHookFunctions => {
+	const hooks = (mode: 'activate' | 'init' | 'update' | 'manual' | 'manual-delete', hookOptions: { url?: string } = {}): IHookFunctions => {
 		const test = mode === 'manual' || mode === 'manual-delete';
 		const parameters = parametersOf(options);
 		const log = (line: string) => warnings.push(line);
-		// n8n runs test webhooks' create with activation 'manual' and every delete with 'update'.
-		const activation: WorkflowActivateMode = mode === 'manual' ? 'manual' : mode === 'activate' ? 'activate' : 'update';
+		// n8n runs test webhooks' create with activation 'manual', its start-up's with 'init', every delete with 'update'.
+		const activation: WorkflowActivateMode = mode === 'manual' || mode === 'activate' || mode === 'init' ? mode : 'update';
 		return {
 			getCredentials: async (name: string) => options.credentials[name],
 			getNodeParameter: (name: string, fallback?: unknown) => parameters[name] ?? fallback,

@@ -129,6 +129,21 @@ describe('registering the trigger with Meta', () => {
 		expect(await subscriptions()).toEqual([{ wabaId: sandbox.options.wabaId, appId: sandbox.options.appId }]);
 	});
 
+	test("n8n's start-up activates a registered trigger again without asking Meta, so a Graph API that refuses then cannot stop the inbox", async () => {
+		const production = await host();
+		await create(production.hooks('activate'));
+		await control('PATCH', 'config', { tokenPermissions: ['whatsapp_business_messaging'] });
+		try {
+			await expect(create(production.hooks('init'))).resolves.toBe(true);
+			// The same refusal fails an activation that has to ask (what the start-up skipped).
+			await expect(create((await host()).hooks('activate'))).rejects.toThrow(/lacks the whatsapp_business_management permission/);
+		} finally {
+			await control('PATCH', 'config', { tokenPermissions: ['whatsapp_business_management', 'whatsapp_business_messaging'] });
+		}
+		expect(await subscriptions()).toEqual([{ wabaId: sandbox.options.wabaId, appId: sandbox.options.appId, overrideCallbackUri: production.url }]);
+		expect(production.answers).toEqual([200]);
+	});
+
 	test('a token without whatsapp_business_management: activation fails naming the permission, nothing registered', async () => {
 		await control('PATCH', 'config', { tokenPermissions: ['whatsapp_business_messaging'] });
 		const production = await host();

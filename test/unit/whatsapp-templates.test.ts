@@ -74,6 +74,24 @@ describe('template variables', () => {
 		expect(named).toMatchObject({ header: { order_id: 'A-1' }, body: { first_name: 'Anna', day: 'Friday' }, buttons: [{ subType: 'url', index: 0 }, { subType: 'quick_reply', index: 1, parameter: 'CALL' }] });
 	});
 
+	test("a REQUEST_CONTACT_INFO button (Meta's fixed \"Share contact info\", utility and marketing templates) takes no field and sends no component", () => {
+		const shareNumber = parseTemplate({
+			name: 'share_number',
+			language: 'de',
+			status: 'APPROVED',
+			category: 'UTILITY',
+			parameter_format: 'NAMED',
+			components: [
+				{ type: 'BODY', text: 'Hallo {{first_name}}, teilen Sie uns Ihre Nummer für die Anmeldung?', example: { body_text_named_params: [{ param_name: 'first_name', example: 'Anna' }] } },
+				{ type: 'BUTTONS', buttons: [{ type: 'REQUEST_CONTACT_INFO', text: 'Share contact info' }] },
+			],
+		})!;
+		expect(templateVariables(shareNumber).map((variable) => variable.id)).toEqual(['body_first_name']);
+		const content = templateContentOf(shareNumber, { body_first_name: 'Anna' });
+		expect(() => checkTemplateContent(shareNumber, content)).not.toThrow();
+		expect((buildMessage('BR.1502576394655843', { type: 'template', ...content }) as { template: { components: unknown[] } }).template.components).toEqual([{ type: 'body', parameters: [{ type: 'text', parameter_name: 'first_name', text: 'Anna' }] }]);
+	});
+
 	test('a field left empty is named, with the template', () => {
 		expect(() => templateContentOf(DELIVERY_SLOT, { header_order_id: 'A-1', body_first_name: 'Anna', button_0_url: 'x' })).toThrow(
 			"Template 'delivery_slot' (en) needs Body {{day}}, left empty",
