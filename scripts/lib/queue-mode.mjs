@@ -72,6 +72,11 @@ export const webhookProcessEnvironment = (env, ports) => ({
 	// Every webhook reads n8n's database (which workflow, its credentials) before it reaches the node: a burst of
 	// Meta's status webhooks during a newsletter exhausted 2 (and 4) connections, with 503s and 10 s timeouts.
 	DB_POSTGRESDB_POOL_SIZE: '10',
+	// n8n 2.41 evaluates expressions in a fresh isolated-vm isolate per webhook request for every trigger but its own
+	// Webhook node, which caps the webhook process near 6 requests/s on this 2-core machine (47/s with the legacy
+	// engine, 12–14/s with lazy acquisition; BENCHMARKS.md). Here it only evaluates the triggers' own parameters and
+	// credentials, written by the operator; the workflows run on the workers, which keep the isolated engine.
+	N8N_EXPRESSION_ENGINE: 'legacy',
 });
 
 export const workerEnvironment = (env, ports, index) => ({

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { openLedger, type Ledger } from '../../lib/consent/ledger';
 import { DEMO_ENV } from '../../lib/consent/keyring';
+import { HAND_OVER_LEASE_MS } from '../../lib/consent/outbox';
 import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
 
 const [demo] = demosToRun(['demo'], 'the queue-mode test');
@@ -29,6 +30,8 @@ const FIX = /queue mode.*choose PostgreSQL as the Store in the Consent Ledger cr
 // 600 status webhooks to the webhook process).
 const FAULT_SUBSCRIBERS = 200;
 const FAULT_STOPS = 10;
+// A burst of STOPs from as many subscribers at once, long enough to kill the webhook process in the middle of it.
+const BURST_STOPS = 40;
 /** The generic newsletter (the demo also has one for Brevo, inactive without its credentials). */
 const NEWSLETTER = (JSON.parse(readFileSync(join(ROOT, 'workflows', 'newsletter.json'), 'utf8')) as { name: string }).name;
 const FAULT_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
@@ -364,6 +367,80 @@ interface Execution {
 		// The killed worker had reserved at most half a second of the newsletter's 80/s ahead (sendsInFlight).
 		expect(unknown).toBeLessThanOrEqual(40);
 		expect(sends.length + unknown).toBeGreaterThanOrEqual(FAULT_SUBSCRIBERS - stopped.length);
+	}, 300_000);
+
+	it('invariant 3: kill -9 of the webhook process mid-burst of STOPs, its restart and Meta\'s redelivery: every STOP recorded, none acknowledged and lost, none confirmed twice', async () => {
+		const numbers = Array.from({ length: BURST_STOPS }, (_, index) => `4915140${String(index + 100).padStart(6, '0')}`);
+		for (const [index, waId] of numbers.entries()) {
+			const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
+			await ledger.confirm({ messageId: `wamid.burst-${suffix}-${index}`, from: waId, text: code, at: new Date() });
+		}
+		type Delivery = { body: string; state: string; attempts: { httpStatus?: number; error?: string }[] };
+		const stopIds = (await Promise.all(numbers.map((waId) => customer.writes(waId, 'STOP')))).map(({ messageId }) => messageId);
+		const deliveriesOf = async () => (await customer.control<{ deliveries: Delivery[] }>('webhooks')).deliveries.filter((delivery) => stopIds.some((id) => delivery.body.includes(id)));
+		const acknowledgedIds = (deliveries: Delivery[]) => stopIds.filter((id) => deliveries.some((delivery) => delivery.body.includes(id) && delivery.attempts.some((attempt) => attempt.httpStatus === 200)));
+
+		// kill -9 of the webhook process (and its task runner) once the first STOPs are acknowledged.
+		for (const started = Date.now(); acknowledgedIds(await deliveriesOf()).length === 0; ) {
+			if (Date.now() - started > 60_000) throw new Error('No STOP of the burst was acknowledged within a minute');
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+		const pid = queue.processTree().find((candidate) => {
+			try {
+				return readFileSync(`/proc/${candidate}/environ`, 'utf8').split('\0').includes(`N8N_PORT=${PORTS_FROM + 1}`) && readFileSync(`/proc/${candidate}/cmdline`, 'utf8').split('\0').includes('webhook');
+			} catch {
+				return false;
+			}
+		});
+		if (!pid) throw new Error('No webhook process found in the process tree of npm run queue');
+		process.kill(-pid, 'SIGKILL');
+		const killedAt = Date.now();
+		const acknowledgedAtKill = acknowledgedIds(await deliveriesOf());
+		await queue.waitFor('webhook ended (SIGKILL); starting it again', 10_000);
+
+		// Meta (the sandbox) redelivers what got no 200; the restarted webhook process records it.
+		for (const started = Date.now(); (await deliveriesOf()).some((delivery) => delivery.state === 'pending') && Date.now() - started < 150_000; ) {
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+		}
+		const settled = await deliveriesOf();
+		const acknowledged = acknowledgedIds(settled);
+		const notWithdrawn: string[] = [];
+		const acknowledgedLost: string[] = [];
+		for (const [index, waId] of numbers.entries()) {
+			const withdrawn = (await ledger.getConsent(`+${waId}`))?.consents.find((consent) => consent.purpose === 'offers')?.withdrawnAt;
+			if (!withdrawn) {
+				notWithdrawn.push(waId);
+				if (acknowledged.includes(stopIds[index])) acknowledgedLost.push(waId);
+			}
+		}
+		// Confirmations: handed to the workflow at least once (the outbox), sent once (Send WhatsApp's key). What the
+		// killed process had committed and not handed over comes back when its lease ends, to the next POST.
+		const confirmationCounts = async () => Promise.all(numbers.map(async (waId) => (await outgoing(waId)).filter((message) => message.text?.includes('abgemeldet')).length));
+		await new Promise((resolve) => setTimeout(resolve, 5000));
+		const beforeLease = await confirmationCounts();
+		let confirmations = beforeLease;
+		if (confirmations.includes(0)) {
+			await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAt + HAND_OVER_LEASE_MS + 2000 - Date.now())));
+			await customer.writes('4915140999999', 'Hallo');
+			for (const started = Date.now(); confirmations.includes(0) && Date.now() - started < 45_000; confirmations = await confirmationCounts()) {
+				await new Promise((resolve) => setTimeout(resolve, 1000));
+			}
+		}
+		const attempts = settled.flatMap((delivery) => delivery.attempts).reduce<Record<string, number>>((counts, attempt) => {
+			const outcome = attempt.httpStatus ? String(attempt.httpStatus) : (attempt.error ?? 'no answer yet');
+			return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
+		}, {});
+		console.log(
+			[
+				`Invariant 3 (kill -9 of the webhook process mid-burst), ${BURST_STOPS} STOPs at once:`,
+				`  acknowledged before the kill ${acknowledgedAtKill.length}, in the end ${acknowledged.length}; attempts ${JSON.stringify(attempts)}`,
+				`  recorded in the ledger ${BURST_STOPS - notWithdrawn.length} of ${BURST_STOPS}; acknowledged but not recorded ${acknowledgedLost.length}`,
+				`  confirmations: ${beforeLease.filter((count) => count === 0).length} waiting for the killed process's lease; in the end ${confirmations.filter((count) => count === 1).length} once, ${confirmations.filter((count) => count > 1).length} twice or more, ${confirmations.filter((count) => count === 0).length} never`,
+			].join('\n'),
+		);
+		expect(acknowledgedLost).toEqual([]);
+		expect(notWithdrawn).toEqual([]);
+		expect(confirmations.filter((count) => count !== 1)).toEqual([]);
 	}, 300_000);
 
 	it('stops every process it started on SIGTERM', async () => {
