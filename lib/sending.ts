@@ -192,10 +192,12 @@ export async function dryRun(consentLedger: Ledger, asked: ConsentedSend): Promi
 }
 
 /**
- * Items in the ledger stages besides those waiting for Meta: enough to cover the ledger's latency at Meta's top rate
- * (1,000/s × about 0.1 s); more only adds work in progress on a busy event loop (measured in BENCHMARKS.md).
+ * Items in the ledger stages besides those waiting for Meta: enough to cover the ledger's latency at Meta's top rate.
+ * A send spends about 0.1–0.3 s in them (reservation, gate re-check, completion, each waiting for the slice before
+ * it; measured on PostgreSQL in BENCHMARKS.md, 2026-12-02): with 100 the pace ran dry at 1,000/s, and the cap below
+ * (half a second of the pace) still bounds what a crash leaves unknown.
  */
-const LEDGER_WINDOW = 100;
+const LEDGER_WINDOW = 300;
 /** How far ahead of its turn at the pace a send may be reserved. */
 const RESERVED_AHEAD_SECONDS = 0.5;
 const FEWEST_IN_FLIGHT = 10;

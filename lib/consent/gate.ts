@@ -164,7 +164,11 @@ export function assertCategory(category: unknown, field = 'category'): Category 
 /** Checks purposes exist; returns their minimum text versions. */
 export async function loadPurposes(db: Queryable, purposes: string[], field = 'purpose'): Promise<Map<string, string | null>> {
 	const rows = await db.query<{ id: string; min_text_version: string | null }>('SELECT id, min_text_version FROM purposes');
-	const known = new Map(rows.map((row) => [row.id, row.min_text_version]));
+	return knownPurposes(new Map(rows.map((row) => [row.id, row.min_text_version])), purposes, field);
+}
+
+/** `known`: every purpose with its minimum text version. Throws for a purpose not among them. */
+function knownPurposes(known: Map<string, string | null>, purposes: string[], field: string): Map<string, string | null> {
 	const unknown = [...new Set(purposes)].filter((purpose) => !known.has(purpose));
 	if (unknown.length > 0) {
 		throw new ValidationError(
@@ -216,6 +220,11 @@ function factsNeeded(categories: Set<Category>, options: { confirmedAt: boolean;
  * building and copying 50,000 row objects cost more than finding them (PGlite builds them on the database thread and
  * copies them to this one; one string crosses at once).
  */
+interface FoundFacts {
+	byLookup: Map<string, FactRow[]>;
+	purposes?: Map<string, string | null>;
+}
+
 async function fetchFacts(
 	db: Queryable,
 	kind: Identity['kind'],
@@ -223,7 +232,9 @@ async function fetchFacts(
 	purposes: string[],
 	facts: FactName[],
 	lock: GateLock,
-): Promise<Map<string, FactRow[]>> {
+	/** Also read every purpose with its minimum text version, in the same query (one round trip less). */
+	withPurposes: boolean,
+): Promise<FoundFacts> {
 	// A user id names a person by their own user id or by the parent user id of linked portfolios: one query each.
 	const columns = kind === 'phone' ? ['phone_hmac'] : ['user_id_hmac', 'parent_user_id_hmac'];
 	const select = (column: string) =>
@@ -233,9 +244,10 @@ async function fetchFacts(
 			 WHERE s.${column} = ANY(string_to_array($1, ','))${lock === 'none' ? '' : lock === 'share' ? ' FOR SHARE OF s' : ' FOR UPDATE OF s'}`;
 	// Two in CTEs of their own: PostgreSQL takes no row locks in the arms of a UNION.
 	const source = columns.length === 1 ? select(columns[0]) : `SELECT * FROM k0 UNION ALL SELECT * FROM k1`;
-	const [{ found }] = await db.query<{ found: string | null }>(
+	const [{ found, known }] = await db.query<{ found: string | null; known?: string | null }>(
 		`${columns.length === 1 ? '' : `WITH k0 AS (${select(columns[0])}), k1 AS (${select(columns[1])})`}
 		 SELECT json_agg(json_build_array(lookup, ${facts.map((_, index) => `f${index}`).join(', ')}))::text AS found
+			${withPurposes ? ', (SELECT json_agg(json_build_array(id, min_text_version)) FROM purposes)::text AS known' : ''}
 		 FROM (${source}) AS fact`,
 		// One text instead of a text[]: for 100,000 keys it is the cheaper parameter to send (hex has no commas).
 		[lookups.join(','), purposes],
@@ -247,8 +259,15 @@ async function fetchFacts(
 		if (known) known.push(row);
 		else byLookup.set(lookup, [row]);
 	}
-	return byLookup;
+	return withPurposes ? { byLookup, purposes: new Map(JSON.parse(known ?? '[]') as [string, string | null][]) } : { byLookup };
 }
+
+/**
+ * Whether some purpose had a minimum text version when the gate last read them, per ledger: the facts are read
+ * with each consent's text version then (as they are the first time). Only a hint for the query's columns: should it
+ * turn out wrong, the facts are read again with the text version.
+ */
+const minVersionsSeen = new WeakMap<LedgerContext, boolean>();
 
 export type GateLock = 'none' | 'share' | 'update';
 
@@ -272,24 +291,34 @@ export async function answer(
 	});
 	// Only consent-based categories name a purpose the gate must know; a reply or a STOP's confirmation needs none.
 	const purposes = [...new Set(questions.filter((q) => !isReply(q.category)).map((q) => q.purpose))];
-	const minVersions = await loadPurposes(db, purposes);
-
-	const facts = factsNeeded(new Set(questions.map((q) => q.category)), {
-		confirmedAt: ctx.options.maxConsentAgeDays !== undefined,
-		textVersion: [...minVersions.values()].some(Boolean),
-	});
-	const fetching = Promise.all(
-		(['phone', 'user'] as const).map((kind) => {
-			const lookups = [...new Set(identities.filter((identity) => identity.kind === kind).map((identity) => identity.lookup))];
-			return lookups.length === 0 ? new Map<string, FactRow[]>() : fetchFacts(db, kind, lookups, purposes, facts, lock);
-		}),
-	);
+	const categories = new Set(questions.map((q) => q.category));
+	const kinds = (['phone', 'user'] as const).map((kind) => ({
+		kind,
+		lookups: [...new Set(identities.filter((identity) => identity.kind === kind).map((identity) => identity.lookup))],
+	}));
+	// The purposes come with the first kind's facts: one query, and one snapshot, for both.
+	const withPurposes = kinds.findIndex(({ lookups }) => lookups.length > 0);
+	const fetch = (textVersion: boolean) => {
+		const facts = factsNeeded(categories, { confirmedAt: ctx.options.maxConsentAgeDays !== undefined, textVersion });
+		return Promise.all(
+			kinds.map(({ kind, lookups }, index) =>
+				lookups.length === 0 ? ({ byLookup: new Map() } as FoundFacts) : fetchFacts(db, kind, lookups, purposes, facts, lock, index === withPurposes),
+			),
+		);
+	};
+	const withTextVersion = minVersionsSeen.get(ctx) ?? true;
+	const fetching = fetch(withTextVersion);
 	fetching.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
 	// While the database looks the facts up, this thread has nothing to do: it keys the numbers for the suppression
 	// list now (after letting the queries leave), rather than after the answer for those that turn out unknown.
 	await new Promise((resolve) => setImmediate(resolve));
 	const suppressionKeys = identities.map((identity) => (identity.kind === 'phone' ? ctx.keys.suppressionHmac(identity.e164) : undefined));
-	const [phoneFacts, userFacts] = await fetching;
+	let found = await fetching;
+	const minVersions = knownPurposes(found[withPurposes].purposes!, purposes, 'purpose');
+	const textVersionNeeded = [...minVersions.values()].some(Boolean);
+	minVersionsSeen.set(ctx, textVersionNeeded);
+	if (textVersionNeeded && !withTextVersion) found = await fetch(true);
+	const [{ byLookup: phoneFacts }, { byLookup: userFacts }] = found;
 
 	const factsFor = (index: number): GateFacts => {
 		const identity = identities[index];

@@ -232,27 +232,23 @@ export async function completeSend(ctx: LedgerContext, key: string, accepted: { 
 }
 
 /**
- * Meta accepted these messages: one transaction, and one UPDATE, for a slice of completions. Statuses that came for their wamids before
- * (Meta's webhook can overtake the answer to the send) are applied now, in their order, and then forgotten.
+ * Meta accepted these messages: one call of `complete_sends` (migration 15), one round trip, for a slice of
+ * completions. Should a status have come for one of their wamids before (Meta's webhook can overtake the answer to
+ * the send), that call changes nothing, and one transaction completes the slice and applies those statuses, in their
+ * order, and then forgets them.
  */
 export async function completeSends(ctx: LedgerContext, accepted: { key: string; wamid: string }[]): Promise<void> {
 	if (accepted.length === 0) return;
 	const now = ctx.now();
 	const hmacs = accepted.map((send) => wamidHmac(ctx.keys, send.wamid));
 	const keyHmacs = accepted.map((send) => sendKeyHmac(ctx.keys, send.key));
+	const wamidEncs = accepted.map((send, index) => ctx.keys.encrypt(send.wamid, sendContext('wamid_enc', keyHmacs[index])));
+	const complete = (db: Queryable, earlyApplied: boolean) => db.call<{ done: boolean }>('complete_sends', [keyHmacs, hmacs, wamidEncs, now, earlyApplied]);
+	const [{ done }] = await complete(ctx.store, false);
+	if (done === true) return;
 	await ctx.store.transaction(async (tx) => {
-		// The same lock a status for one of these wamids takes: it is applied either here or by recordStatus, never lost.
-		await lockWamids(tx, hmacs);
-		await tx.query(
-			`WITH send AS (
-				UPDATE sends SET status = 'accepted', wamid_hmac = done.wamid_hmac, wamid_enc = done.wamid_enc, updated_at = $4
-				FROM unnest($1::text[], $2::text[], $3::text[]) AS done (key_hmac, wamid_hmac, wamid_enc)
-				WHERE sends.key_hmac = done.key_hmac
-				RETURNING subject_id
-			)
-			UPDATE subjects SET last_activity_at = greatest(last_activity_at, $4) WHERE id IN (SELECT subject_id FROM send)`,
-			[keyHmacs, hmacs, accepted.map((send, index) => ctx.keys.encrypt(send.wamid, sendContext('wamid_enc', keyHmacs[index]))), now],
-		);
+		// Under the locks a status for one of these wamids takes: it is applied either here or by recordStatus, never lost.
+		await complete(tx, true);
 		const early = await tx.query<EarlyStatusRow>(
 			`DELETE FROM early_statuses WHERE wamid_hmac = ANY($1::text[])
 			 RETURNING wamid_hmac, status, at, recipient_enc, error_code, error_message, pricing_category, pricing_type`,

@@ -603,6 +603,37 @@ const MIGRATIONS: Migration[] = [
 			`CREATE INDEX optin_requests_awaiting_user ON optin_requests (awaiting_user_hmac) WHERE awaiting_user_hmac IS NOT NULL`,
 		],
 	},
+	{
+		// A newsletter completes its accepted sends in slices (lib/consent/sends.ts, completeSends): one call, and one
+		// round trip, for a slice instead of a transaction of five. Under the wamids' locks, the ones a status for one of
+		// them takes too: should a status have come first for any of them (Meta's webhook can overtake the answer to
+		// the send), it changes nothing and says so, and the caller calls it again in a transaction that then applies
+		// those statuses (p_early_applied). Each statement of the function reads what was committed before it began,
+		// so one that took a lock after a status was kept sees that status.
+		version: 15,
+		name: 'complete sends in one call',
+		statements: [
+			`CREATE FUNCTION complete_sends(p_key_hmacs text[], p_wamid_hmacs text[], p_wamid_encs text[], p_at timestamptz, p_early_applied boolean,
+				OUT done boolean)
+			LANGUAGE plpgsql AS $$
+			BEGIN
+				PERFORM pg_advisory_xact_lock(hashtext(k)) FROM (SELECT DISTINCT 'wamid:' || k AS k FROM unnest(p_wamid_hmacs) AS k ORDER BY 1) AS locks;
+				IF NOT p_early_applied AND EXISTS (SELECT 1 FROM early_statuses WHERE wamid_hmac = ANY(p_wamid_hmacs)) THEN
+					done := false;
+					RETURN;
+				END IF;
+				WITH send AS (
+					UPDATE sends SET status = 'accepted', wamid_hmac = accepted.wamid_hmac, wamid_enc = accepted.wamid_enc, updated_at = p_at
+					FROM unnest(p_key_hmacs, p_wamid_hmacs, p_wamid_encs) AS accepted (key_hmac, wamid_hmac, wamid_enc)
+					WHERE sends.key_hmac = accepted.key_hmac
+					RETURNING subject_id
+				)
+				UPDATE subjects SET last_activity_at = greatest(last_activity_at, p_at) WHERE id IN (SELECT subject_id FROM send);
+				done := true;
+			END
+			$$`,
+		],
+	},
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -179,26 +179,32 @@ export class WhatsAppClient {
 		const { value: answer, attempts } = await withRetries(
 			async () => {
 				// Pair rate first: its wait can be seconds, and a throughput slot taken before it would be wasted.
-				await this.pairRate.take(pairKey, signal);
-				await this.throughput.take(signal);
-				for (;;) {
-					// The check comes last, after any wait: should the send window hold the request back, it is asked again.
+				const pairSlot = await this.pairRate.take(pairKey, signal);
+				try {
+					await this.throughput.take(signal);
 					for (;;) {
-						await beforeAttempt?.();
-						signal?.throwIfAborted();
-						const wait = this.window.tryStart();
-						if (wait === 0) break;
-						await sleep(wait, signal);
+						// The check comes last, after any wait: should the send window hold the request back, it is asked again.
+						for (;;) {
+							await beforeAttempt?.();
+							signal?.throwIfAborted();
+							const wait = this.window.tryStart();
+							if (wait === 0) break;
+							await sleep(wait, signal);
+						}
+						try {
+							return (await this.request('POST', `${this.phoneNumberId}/${endpoint}`, message, signal, context, 'send')) as SendAnswer;
+						} catch (error) {
+							// Only this answer moves a message to /messages: it says the Marketing Messages API took nothing.
+							// Any other error (an unknown outcome above all) is the message's, and is never sent a second way.
+							if (endpoint !== 'marketing_messages' || !(error instanceof WhatsAppApiError) || error.metaCode !== MARKETING_MESSAGES_NOT_ONBOARDED) throw error;
+							notOnboarded.add(number);
+							endpoint = 'messages';
+						}
 					}
-					try {
-						return (await this.request('POST', `${this.phoneNumberId}/${endpoint}`, message, signal, context, 'send')) as SendAnswer;
-					} catch (error) {
-						// Only this answer moves a message to /messages: it says the Marketing Messages API took nothing.
-						// Any other error (an unknown outcome above all) is the message's, and is never sent a second way.
-						if (endpoint !== 'marketing_messages' || !(error instanceof WhatsAppApiError) || error.metaCode !== MARKETING_MESSAGES_NOT_ONBOARDED) throw error;
-						notOnboarded.add(number);
-						endpoint = 'messages';
-					}
+				} catch (error) {
+					// An error that is retried reached nobody (Meta took nothing): the retry is spaced from the message before.
+					if (error instanceof WhatsAppError && (error.retry === 'backoff' || error.retry === 'after-pair-rate')) this.pairRate.handBack(pairKey, pairSlot);
+					throw error;
 				}
 			},
 			this.retryPolicy,

@@ -107,14 +107,26 @@ export class PairRateLimiter {
 		this.spacingMs = seconds * 1000;
 	}
 
-	async take(recipient: string, signal?: AbortSignal): Promise<void> {
+	/** Waits for the recipient's next slot; resolves with it, for `handBack`. */
+	async take(recipient: string, signal?: AbortSignal): Promise<number> {
 		signal?.throwIfAborted();
-		if (this.spacingMs === 0) return;
+		if (this.spacingMs === 0) return 0;
 		const now = performance.now();
 		const slot = Math.max(this.nextSlot.get(recipient) ?? -Infinity, now);
 		this.nextSlot.set(recipient, slot + this.spacingMs);
 		if (this.nextSlot.size > PAIR_MEMORY) this.forgetPassed(now);
 		await sleep(slot - now, signal);
+		return slot;
+	}
+
+	/**
+	 * The attempt that took `slot` reached nobody (Meta refused it before sending, e.g. 130429): the next message to
+	 * the recipient need not be spaced from it. Its retry would otherwise wait the whole spacing (6 s) instead of
+	 * Meta's Retry-After. Only while no later message to the recipient took a slot: that one is spaced from this
+	 * slot, and a retry is spaced from that one.
+	 */
+	handBack(recipient: string, slot: number): void {
+		if (this.spacingMs > 0 && this.nextSlot.get(recipient) === slot + this.spacingMs) this.nextSlot.set(recipient, slot);
 	}
 
 	private forgetPassed(now: number): void {

@@ -5,6 +5,7 @@
  */
 import type { Ledger } from '../../lib/consent/ledger';
 import { closeTestLedgers, ledgerKeys, openTestLedger, PURPOSES, STORE_KINDS, TEXT_DE } from '../helpers/ledgers';
+import fc from 'fast-check';
 import { sendKeyHmac } from '../../lib/consent/keyed';
 
 const PHONE = '+4915112345678';
@@ -81,4 +82,26 @@ describe.each(STORE_KINDS)('statuses before the send is completed (%s store)', (
 		expect((await ledger.getConsent(PHONE))!.history.map((event) => event.type)).toContain('marketing.stopped');
 		expect((await ledger.verifyChain()).ok).toBe(true);
 	});
+
+	// completeSends records a slice in one call that stands back when a status came first (migration 15): whichever
+	// comes first, before, during or after the completion, no status is lost and none is left kept.
+	test('statuses before and while a slice is completed: each send ends with its status, nothing stays kept', async () => {
+		let run = 0;
+		await fc.assert(
+			fc.asyncProperty(fc.array(fc.constantFrom('none', 'before', 'during'), { minLength: 1, maxLength: 8 }), async (when) => {
+				run++;
+				const sends = when.map((_, index) => ({ key: `k-${run}-${index}`, wamid: `${WAMID}-${run}-${index}` }));
+				await ledger.reserveSends(sends.map(({ key }) => ({ key, recipient: PHONE, purpose: 'offers', category: 'utility' })));
+				const delivered = (index: number) => ledger.recordStatus({ messageId: sends[index].wamid, status: 'delivered', at: new Date(), recipientId: WA_ID });
+				for (const [index, moment] of when.entries()) if (moment === 'before') await delivered(index);
+				await Promise.all([ledger.completeSends(sends), ...when.flatMap((moment, index) => (moment === 'during' ? [delivered(index)] : []))]);
+				const byKey = new Map((await ledger.exportPerson(PHONE))!.sends.map((send) => [send.key, send]));
+				for (const [index, moment] of when.entries()) {
+					expect(byKey.get(sends[index].key)).toMatchObject({ status: moment === 'none' ? 'accepted' : 'delivered', wamid: sends[index].wamid });
+				}
+				expect(await ledger.store.query('SELECT * FROM early_statuses')).toEqual([]);
+			}),
+			{ numRuns: 15 },
+		);
+	}, 120_000);
 });

@@ -229,6 +229,25 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'consent_too_old' });
 	});
 
+	test('#18 a minimum text version set after the gate last read the purposes is applied at once, by the gate and by a reservation', async () => {
+		const { code } = await signUp();
+		await ledger.confirm(inbound(code));
+		const marketing = { recipient: PHONE, purpose: 'offers', category: 'marketing' } as const;
+		const offers = (minTextVersion?: string) => ledger.definePurposes([{ id: 'offers', label: 'Offers and news', ...(minTextVersion ? { minTextVersion } : {}) }]);
+		// Read without any minimum version: the gate's next query may leave out the text version, and must then read it.
+		expect(await ledger.mayMessage(marketing)).toMatchObject({ allowed: true });
+		await offers(TEXT_DE.version);
+		expect(await ledger.mayMessage(marketing)).toMatchObject({ allowed: true });
+		await offers('2026-06');
+		expect(await ledger.mayMessageBatch([marketing])).toMatchObject([{ allowed: false, reason: 'outdated_text' }]);
+		await offers();
+		expect(await ledger.reserveSend({ key: 'k-no-version', ...marketing })).toMatchObject({ status: 'reserved' });
+		await offers(TEXT_DE.version);
+		expect(await ledger.reserveSend({ key: 'k-same-version', ...marketing })).toMatchObject({ status: 'reserved' });
+		await offers('2026-06');
+		expect(await ledger.reserveSend({ key: 'k-newer-version', ...marketing })).toMatchObject({ status: 'refused', decision: { reason: 'outdated_text' } });
+	});
+
 	test('bad input gives a typed error naming the field, and nothing is written', async () => {
 		const before = await countEvents(ledger);
 		const cases: [unknown, string][] = [
@@ -574,8 +593,8 @@ describe('the stores', () => {
 		const { rows } = await client.query(`SELECT array_agg(version ORDER BY version) AS versions FROM ${config.schema}.schema_migrations`);
 		await client.end();
 		// Each migration ran once, whichever process got there first.
-		expect(rows[0].versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
-		expect(LATEST_SCHEMA_VERSION).toBe(14);
+		expect(rows[0].versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+		expect(LATEST_SCHEMA_VERSION).toBe(15);
 	});
 
 	test('the embedded store refuses a folder another live process holds, and says to use PostgreSQL', async () => {

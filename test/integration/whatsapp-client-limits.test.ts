@@ -131,6 +131,22 @@ describe('pair rate', () => {
 		expect(await outcomes()).toEqual(['accepted', 'accepted', 'accepted', 'accepted']);
 	}, 20_000);
 
+	test('a retry after 130429 waits for Retry-After, not for the spacing; the next message is spaced from the one that went out', async () => {
+		const whatsapp = client({ pairRateSeconds: 4, backoff: { baseDelayMs: 50 } });
+		const anna = recipient();
+		const times: number[] = [];
+		const hook = { beforeAttempt: async () => void times.push(performance.now()) };
+		// Meta refuses the first request for the number's throughput, with Retry-After: 1: nothing reached Anna.
+		await control('POST', 'faults', { kind: 'error', code: 130429, count: 1 });
+		expect(await whatsapp.send(anna, WELCOME, hook)).toMatchObject({ attempts: 2 });
+		await whatsapp.send(anna, WELCOME, hook);
+		expect(times).toHaveLength(3);
+		expect(times[1] - times[0]).toBeGreaterThanOrEqual(990);
+		expect(times[1] - times[0]).toBeLessThan(3000);
+		expect(times[2] - times[1]).toBeGreaterThanOrEqual(3990);
+		expect(await outcomes()).toEqual([130429, 'accepted', 'accepted']);
+	}, 20_000);
+
 	test('the default spacing is Meta’s 6 s', async () => {
 		await control('PATCH', 'config', { pairRateSeconds: 5.7 });
 		const whatsapp = client({ maxAttempts: 1 });
