@@ -11,7 +11,8 @@
  * redelivery or a refused event gets the answer it would get alone.
  *
  * A group takes one place at the ledger's admission (lib/delivery-admission.ts), as one delivery of statuses would:
- * a delivery that carries a message still goes before it. A store that cannot share a transaction (PostgreSQL, whose
+ * a delivery that carries a message still goes before it, and a group waits for those already at the ledger (a STOP
+ * behind a burst waits for one group at most, not for each group that forms while it takes its turns). A store that cannot share a transaction (PostgreSQL, whose
  * pool runs deliveries side by side anyway) takes each delivery alone, as before.
  */
 import { Coalescer } from './coalescer';
@@ -36,7 +37,14 @@ const perLedger = new WeakMap<Ledger, Coalescer<Work, Outcome>>();
 export async function inDeliveryGroup<T>(ledger: Ledger, work: (ledger: Ledger) => Promise<T>): Promise<T> {
 	if (!ledger.store.shareTransaction) return admissionFor(ledger).run(false, () => work(ledger));
 	let groups = perLedger.get(ledger);
-	if (!groups) perLedger.set(ledger, (groups = new Coalescer((works) => admissionFor(ledger).run(false, () => runGroup(ledger, works)), { maxBatch: MAX_GROUP })));
+	if (!groups) {
+		const admission = admissionFor(ledger);
+		const group = async (works: Work[]) => {
+			await admission.messagesBeforeNow();
+			return runGroup(ledger, works);
+		};
+		perLedger.set(ledger, (groups = new Coalescer((works) => admission.run(false, () => group(works)), { maxBatch: MAX_GROUP })));
+	}
 	const outcome = await groups.run(work);
 	if (!outcome.ok) throw outcome.error;
 	return outcome.value as T;
