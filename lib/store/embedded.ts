@@ -146,11 +146,7 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 			upkeep.noteWrite();
 			return rows;
 		},
-		async shareTransaction(work) {
-			const result = await shareTransaction(db, named, literal, work);
-			upkeep.noteWrite();
-			return result;
-		},
+		shareTransaction: (work) => shareTransaction(db, named, literal, work, (writes) => upkeep.noteWrite(writes)),
 		async close() {
 			if (closed) return;
 			closed = true;

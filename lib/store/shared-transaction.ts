@@ -33,15 +33,18 @@ export function inlineParameters(sql: string, literals: readonly string[]): stri
 /**
  * Runs `work` with a store whose every statement goes into one transaction, shared by whatever `work` runs side by
  * side; committed when `work` has settled without a failure, rolled back otherwise (and the failure thrown).
+ * `committed` hears how many writes (calls and transactions, as the store counts them alone) the commit made.
  */
 export function shareTransaction<T>(
 	db: Pick<PGliteThread, 'session'>,
 	base: Pick<Store, 'kind' | 'location' | 'schema'>,
 	literal: (value: unknown) => string,
 	work: (store: Store) => Promise<T>,
+	committed: (writes: number) => void,
 ): Promise<T> {
 	return db.session(async (exec) => {
 		let begun = false;
+		let writes = 0;
 		let failed: unknown;
 		const statements = new Coalescer<string, Row[]>(
 			async (batch) => {
@@ -62,9 +65,13 @@ export function shareTransaction<T>(
 		const shared: Store = {
 			...base,
 			query: <R,>(sql: string, params: unknown[] = []) => run(params.length === 0 ? sql : inlineParameters(sql, params.map(literal))) as Promise<R[]>,
-			call: <R,>(fn: string, args: unknown[]) => run(callStatement(fn, args.map(literal))) as Promise<R[]>,
+			call: <R,>(fn: string, args: unknown[]) => {
+				writes++;
+				return run(callStatement(fn, args.map(literal))) as Promise<R[]>;
+			},
 			// A caller's transaction is part of this one: if it throws, what it wrote cannot be undone alone.
 			async transaction(inner) {
+				writes++;
 				try {
 					return await inner(shared);
 				} catch (error) {
@@ -86,6 +93,7 @@ export function shareTransaction<T>(
 			const result = await work(shared);
 			if (failed !== undefined) throw failed;
 			if (begun) await exec('COMMIT');
+			committed(writes);
 			return result;
 		} finally {
 			// A statement made after the end (by a promise `work` did not wait for) must not run outside the transaction.
