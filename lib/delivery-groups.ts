@@ -12,8 +12,9 @@
  *
  * A group takes one place at the ledger's admission (lib/delivery-admission.ts), as one delivery of statuses would:
  * a delivery that carries a message still goes before it, and a group waits for those already at the ledger (a STOP
- * behind a burst waits for one group at most, not for each group that forms while it takes its turns). A store that cannot share a transaction (PostgreSQL, whose
- * pool runs deliveries side by side anyway) takes each delivery alone, as before.
+ * behind a burst waits for one group at most, not for each group that forms while it takes its turns). A store that
+ * cannot share a transaction (PostgreSQL, whose pool runs deliveries side by side anyway) takes each delivery alone,
+ * as before.
  */
 import { Coalescer } from './coalescer';
 import type { Ledger } from './consent/ledger';
