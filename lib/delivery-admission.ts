@@ -17,8 +17,19 @@ export class DeliveryAdmission {
 	private running = 0;
 	private readonly messages: (() => void)[] = [];
 	private readonly statuses: (() => void)[] = [];
+	/** The deliveries with a message at the ledger now, each settled when its work ends. */
+	private readonly messagesAtLedger = new Set<Promise<unknown>>();
 
 	constructor(private readonly atOnce = DELIVERIES_AT_ONCE) {}
+
+	/**
+	 * Settles when the deliveries with a message at the ledger now have ended (at once if there are none); those that
+	 * arrive later are not waited for. A group of statuses (lib/delivery-groups.ts) holds the embedded store's one
+	 * connection for all its members: it waits for a STOP already admitted, so the STOP waits for one group at most.
+	 */
+	messagesBeforeNow(): Promise<void> {
+		return Promise.all([...this.messagesAtLedger]).then(() => undefined);
+	}
 
 	/** Runs `work` when its turn comes: `carriesMessage` deliveries before those of statuses only. */
 	async run<T>(carriesMessage: boolean, work: () => Promise<T>): Promise<T> {
@@ -28,7 +39,18 @@ export class DeliveryAdmission {
 			this.running++;
 		}
 		try {
-			return await work();
+			if (!carriesMessage) return await work();
+			const running = work();
+			const atLedger = running.then(
+				() => undefined,
+				() => undefined,
+			);
+			this.messagesAtLedger.add(atLedger);
+			try {
+				return await running;
+			} finally {
+				this.messagesAtLedger.delete(atLedger);
+			}
 		} finally {
 			// The place passes straight to the next waiting delivery, so a new arrival cannot jump the queue.
 			const next = this.messages.shift() ?? this.statuses.shift();

@@ -6,6 +6,7 @@
 import type { Ledger } from './consent/ledger';
 import type { HandOver } from './consent/outbox';
 import { admissionFor } from './delivery-admission';
+import { inDeliveryGroup } from './delivery-groups';
 import { processEvents, type ProcessingOptions, type TriggerEvent } from './events';
 import { redactPersonalData } from './redact';
 import { parseWebhookFor, verifySignature, type NumberEvents } from './whatsapp/webhook';
@@ -69,7 +70,8 @@ function eventsOfBody(raw: Buffer, phoneNumberId: string): NumberEvents {
  * webhook included) is kept as a `rejected` event and answered 200 with the rest. Only a failure of the store is
  * answered 500, so Meta delivers again; what that POST had committed is given back to the outbox for the redelivery.
  * A 200 also takes what earlier committed events still owe this number (a process that died before its hand-over).
- * Deliveries take turns at the ledger (`DeliveryAdmission`), so a burst of statuses cannot hold up a STOP.
+ * Deliveries take turns at the ledger (`DeliveryAdmission`), so a burst of statuses cannot hold up a STOP; on the
+ * embedded store, status-only deliveries that wait go together, in one transaction (`inDeliveryGroup`).
  */
 export async function receiveMetaDelivery(
 	delivery: MetaDelivery,
@@ -86,14 +88,15 @@ export async function receiveMetaDelivery(
 		const ledger = await ledgerOf();
 		const handOver = ledger.handOver(expected.phoneNumberId);
 		taken = { ledger, handOver };
-		// A delivery waits for its turn at the ledger; one with a message (a STOP) goes before statuses that wait.
-		const { emitted, earlier } = await admissionFor(ledger).run(
-			events.some((event) => event.kind !== 'status'),
-			async () => ({
-				emitted: events.length > 0 ? await processEvents(ledger, events, { replies, handOver }) : [],
-				earlier: (await ledger.claimPending(handOver)) as TriggerEvent[],
-			}),
-		);
+		const record = async (at: Ledger) => ({
+			emitted: events.length > 0 ? await processEvents(at, events, { replies, handOver }) : [],
+			earlier: (await at.claimPending(handOver)) as TriggerEvent[],
+		});
+		// A delivery waits for its turn at the ledger; one with a message (a STOP) goes before statuses that wait,
+		// which go together where the store allows it (group commit).
+		const { emitted, earlier } = events.some((event) => event.kind !== 'status')
+			? await admissionFor(ledger).run(true, () => record(ledger))
+			: await inDeliveryGroup(ledger, record);
 		return {
 			httpStatus: 200,
 			text: 'OK',

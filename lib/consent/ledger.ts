@@ -27,12 +27,15 @@ import { changeUserId, type UserIdChange } from './user-ids';
 import { consentIncidents, recordTemplateUpdate, templateUpdates, type ConsentIncident, type TemplateUpdateResult } from './templates';
 import type { TemplateUpdate } from '../templates';
 import { z } from 'zod';
+import { Coalescer } from '../coalescer';
 
 export class Ledger {
 	private readonly ctx: LedgerContext;
+	/** The hand-overs of POSTs that finish at the same moment, done in one statement. */
+	private readonly handOvers = new Coalescer<HandOver, number>((batch) => handedOver(this.ctx, batch));
 
 	/** Use openLedger: the keys come from the store (see keyring.ts). */
-	constructor(store: Store, keys: LedgerKeys, options: LedgerOptions = {}) {
+	constructor(store: Store, keys: LedgerKeys, private readonly options: LedgerOptions = {}) {
 		const clock = options.clock ?? (() => new Date());
 		const resolved = resolveOptions(options);
 		assertKeywords(resolved.withdrawal.keywords);
@@ -47,6 +50,11 @@ export class Ledger {
 
 	get store(): Store {
 		return this.ctx.store;
+	}
+
+	/** The same ledger (keys, settings, clock) over another store: a transaction several callers share. */
+	on(store: Store): Ledger {
+		return new Ledger(store, this.ctx.keys, this.options);
 	}
 
 	/** The ledger's data keys, for tools that write rows themselves (benchmarks and tests seed with them). */
@@ -221,9 +229,9 @@ export class Ledger {
 		return claimPending(this.ctx, handOver, limit);
 	}
 
-	/** n8n has stored the execution with the hand-over's items: they are owed no more. */
+	/** n8n has stored the execution with the hand-over's items: they are owed no more; how many there were. */
 	handedOver(handOver: HandOver): Promise<number> {
-		return handedOver(this.ctx, handOver);
+		return this.handOvers.run(handOver);
 	}
 
 	/** The hand-over failed (answered 500): its items go to the next delivery at once. */

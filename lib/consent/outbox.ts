@@ -132,9 +132,15 @@ export async function claimPending(ctx: LedgerContext, handOver: HandOver, limit
 	return rows.map((row) => unseal(ctx, row.id, row.item_enc));
 }
 
-/** n8n has the execution: the POST's rows are done. */
-export async function handedOver(ctx: LedgerContext, handOver: HandOver): Promise<number> {
-	return (await ctx.store.query('DELETE FROM outbox WHERE claim = $1 RETURNING id', [handOver.claim])).length;
+/**
+ * n8n has the executions: these POSTs' rows are done; how many rows each had. One statement for the POSTs that finish
+ * at the same moment (the ledger coalesces them): on the embedded store a statement of its own costs each POST a trip.
+ */
+export async function handedOver(ctx: LedgerContext, handOvers: HandOver[]): Promise<number[]> {
+	const rows = await ctx.store.query<{ claim: string }>('DELETE FROM outbox WHERE claim = ANY($1::text[]) RETURNING claim', [handOvers.map((handOver) => handOver.claim)]);
+	const counts = new Map<string, number>();
+	for (const { claim } of rows) counts.set(claim, (counts.get(claim) ?? 0) + 1);
+	return handOvers.map((handOver) => counts.get(handOver.claim) ?? 0);
 }
 
 /** The POST failed: its rows go to the next delivery at once, not after the lease. */

@@ -14,6 +14,7 @@ import { StoreError } from '../errors';
 import type { Coalescer } from '../coalescer';
 import { groupCommit } from './group-commit';
 import { PGliteThread, type EmbeddedDatabase } from './pglite-thread';
+import { shareTransaction } from './shared-transaction';
 import { callStatement, type EmbeddedStoreConfig, type FollowUp, type Row, type Store } from './store';
 import { Upkeep } from './upkeep';
 
@@ -110,10 +111,10 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 	// own functions.
 	const statementOf = (fn: string, args: unknown[]) => callStatement(fn, args.map(literal));
 
+	const named = { kind: 'embedded' as const, location: folder, schema: 'public' };
+
 	return {
-		kind: 'embedded',
-		location: folder,
-		schema: 'public',
+		...named,
 		query: (sql, params) => run(db, sql, params),
 		async call<T = Row>(fn: string, args: unknown[]) {
 			const rows = await calls.run(statementOf(fn, args));
@@ -145,6 +146,7 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 			upkeep.noteWrite();
 			return rows;
 		},
+		shareTransaction: (work) => shareTransaction(db, named, literal, work, (writes) => upkeep.noteWrite(writes)),
 		async close() {
 			if (closed) return;
 			closed = true;
@@ -159,7 +161,9 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig): Promise<St
 
 function literal(value: unknown): string {
 	const text = prepareValue(value);
-	return text === null ? 'NULL' : escapeLiteral(String(text));
+	if (text === null) return 'NULL';
+	// pg sends a Buffer as bytes; as text, bytea takes its hex form.
+	return escapeLiteral(Buffer.isBuffer(text) ? `\\x${text.toString('hex')}` : String(text));
 }
 
 function releaseLock(lockPath: string): void {

@@ -36,6 +36,12 @@ export interface Store extends Queryable {
 	 * first call's events got.
 	 */
 	callThen<T = Row>(fn: string, args: unknown[], then: (rows: T[]) => FollowUp | undefined): Promise<T[]>;
+	/**
+	 * The embedded store only: runs `work` with a store whose statements, from whatever `work` runs side by side, go
+	 * into one transaction, those of one turn of the event loop in one trip (lib/store/shared-transaction.ts).
+	 * Committed when `work` settles without a failure; any failure in it rolls all of it back and is thrown.
+	 */
+	shareTransaction?<T>(work: (store: Store) => Promise<T>): Promise<T>;
 	close(): Promise<void>;
 }
 

@@ -24,9 +24,10 @@ export class Upkeep {
 
 	constructor(private readonly db: Pick<EmbeddedDatabase, 'exec' | 'query'>) {}
 
-	/** Counts one write (a call or a transaction); every so often, looks whether the tables need upkeep. */
-	noteWrite(): void {
-		if (++this.writes < CHECK_EVERY || this.running) return;
+	/** Counts writes (calls or transactions; one unless told); every so often, looks whether the tables need upkeep. */
+	noteWrite(count = 1): void {
+		this.writes += count;
+		if (this.writes < CHECK_EVERY || this.running) return;
 		this.writes = 0;
 		this.running = this.run().finally(() => {
 			this.running = undefined;

@@ -88,3 +88,30 @@ test('a delivery whose work fails gives its place to the next one', async () => 
 	await expect(failing).rejects.toThrow('store down');
 	await expect(next).resolves.toBe('recorded');
 });
+
+test('messagesBeforeNow waits for the deliveries with a message at the ledger now, failed ones included, not for later ones', async () => {
+	const admission = new DeliveryAdmission(4);
+	const release: (() => void)[] = [];
+	const held = () => new Promise<void>((resolve) => release.push(resolve));
+	const first = admission.run(true, held);
+	const failing = admission.run(true, async () => {
+		await held();
+		throw new Error('store down');
+	});
+	void admission.run(false, held); // statuses are not waited for
+	let waited = false;
+	const before = admission.messagesBeforeNow().then(() => (waited = true));
+	const later = admission.run(true, held);
+	await settle();
+	release[0]();
+	await first;
+	await settle();
+	expect(waited).toBe(false);
+	release[1]();
+	await expect(failing).rejects.toThrow('store down');
+	await before;
+	expect(waited).toBe(true);
+	release.slice(2).forEach((resolve) => resolve());
+	await later;
+	await expect(admission.messagesBeforeNow()).resolves.toBeUndefined();
+});
