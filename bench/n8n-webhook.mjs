@@ -6,29 +6,17 @@
 //   node bench/n8n-webhook.mjs [url] [posts] [in flight] [app secret] [phone number id]
 //   defaults: http://localhost:5701/webhook/whatsapp-consent 200 10 sandbox-secret 100000000000001 (the demo's)
 import { createHmac, randomUUID } from 'node:crypto';
+import { statusEvent } from '../dist/sandbox/webhook-payloads.js';
 
 const [url = 'http://localhost:5701/webhook/whatsapp-consent', posts = '200', inFlight = '10', appSecret = 'sandbox-secret', phoneNumberId = '100000000000001'] = process.argv.slice(2);
 const total = Number(posts);
 
+// The sandbox's own payloads, as it sends them (built by `npm run build`, which npm start and npm run queue run).
+const business = { wabaId: '200000000000001', phoneNumberId, displayPhoneNumber: '+49 30 1234567' };
 const statusBody = () =>
-	JSON.stringify({
-		object: 'whatsapp_business_account',
-		entry: [
-			{
-				id: '200000000000001',
-				changes: [
-					{
-						field: 'messages',
-						value: {
-							messaging_product: 'whatsapp',
-							metadata: { display_phone_number: '49301234567', phone_number_id: phoneNumberId },
-							statuses: [{ id: `wamid.bench-${randomUUID()}`, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: '4915100000001' }],
-						},
-					},
-				],
-			},
-		],
-	});
+	JSON.stringify(
+		statusEvent(business, { id: `wamid.bench-${randomUUID()}`, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: '4915100000001' }).payload,
+	);
 
 const latencies = [];
 const statuses = {};
