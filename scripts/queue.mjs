@@ -86,8 +86,7 @@ async function main() {
 	// sandbox's Graph API ("Meta"), whose handshake the webhook process answers.
 	const triggers = triggerUrls(workflows, webhookUrl, credentials);
 	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
-	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: logOf('sandbox') });
-	if (sandbox) await waitForHealth(`${settings.SANDBOX_URL}/_sandbox/config`, sandbox.exited, 'the WhatsApp sandbox', 30_000);
+	const sandbox = await startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: logOf('sandbox') });
 
 	console.log(`Starting ${demo.label} in queue mode: the main process on ${mainUrl}…`);
 	const loadErrors = [];

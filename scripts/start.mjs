@@ -12,7 +12,7 @@ import { ImportRecord, activateSampleWorkflows, demoCredentials, importDemoData,
 import { DemoFolder } from './lib/demo-folder.mjs';
 import { DEMO_OWNER, N8nRestClient, isMigrationNoise, n8nEnvironment, watchPackageLoad } from './lib/n8n.mjs';
 import { installPackage } from './lib/package-install.mjs';
-import { ProcessGroup, waitForHealth } from './lib/processes.mjs';
+import { ProcessGroup } from './lib/processes.mjs';
 import { sandboxSettings, startSandbox } from './lib/sandbox.mjs';
 import { build, ensureDependencies } from './lib/setup.mjs';
 
@@ -40,8 +40,7 @@ async function main() {
 	// n8n answers then.
 	const triggers = triggerUrls(workflows, n8nUrl, credentials);
 	const optIn = triggers.find((trigger) => trigger.type.endsWith('.optInTrigger'));
-	const sandbox = startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: join(userFolder, 'sandbox.log') });
-	if (sandbox) await waitForHealth(`${settings.SANDBOX_URL}/_sandbox/config`, sandbox.exited, 'the WhatsApp sandbox', 30_000);
+	const sandbox = await startSandbox(group, { root, settings, port: sandboxPort, webhookUrl: optIn?.url, logFile: join(userFolder, 'sandbox.log') });
 
 	console.log(`Starting ${demo.label} on ${n8nUrl} (user folder ${userFolder})…`);
 	const startedAt = Date.now();

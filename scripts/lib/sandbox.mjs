@@ -2,6 +2,7 @@
 // run it: its identity, which the demo credentials refer to, and the process.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitForHealth } from './processes.mjs';
 
 /** The sandbox's identity; demo/credentials.json refers to these as {{NAME}}, so both sides always agree. */
 export function sandboxSettings(port, env = process.env) {
@@ -19,12 +20,13 @@ export function sandboxSettings(port, env = process.env) {
 export const sandboxCli = (root) => join(root, 'dist', 'sandbox', 'cli.js');
 
 /**
- * Starts the sandbox in `group` (a ProcessGroup), delivering its signed webhooks to `webhookUrl`; returns undefined
+ * Starts the sandbox in `group` (a ProcessGroup), delivering its signed webhooks to `webhookUrl`, and waits until it
+ * answers: n8n's activation of the inbox registers its URL with the sandbox's Graph API ("Meta"). Returns undefined
  * when it is not built.
  */
-export function startSandbox(group, { root, settings, port, webhookUrl, logFile }) {
+export async function startSandbox(group, { root, settings, port, webhookUrl, logFile }) {
 	if (!existsSync(sandboxCli(root))) return undefined;
-	return group.start({
+	const sandbox = group.start({
 		label: 'sandbox',
 		command: process.execPath,
 		args: [sandboxCli(root)],
@@ -32,4 +34,6 @@ export function startSandbox(group, { root, settings, port, webhookUrl, logFile 
 		env: { ...process.env, ...settings, SANDBOX_PORT: String(port), SANDBOX_WEBHOOK_URL: webhookUrl ?? '' },
 		logFile,
 	});
+	await waitForHealth(`${settings.SANDBOX_URL}/_sandbox/config`, sandbox.exited, 'the WhatsApp sandbox', 30_000);
+	return sandbox;
 }

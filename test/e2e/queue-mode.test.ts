@@ -84,6 +84,24 @@ interface Execution {
 	/** Execution ids a worker's log says it ran ("Worker started execution 7 (job 7)", n8n's job processor). */
 	const ranOn = (name: string) => new Set([...logOf(name).matchAll(/Worker started execution (\d+) /g)].map((match) => match[1]));
 
+	/** The process of `npm run queue` with `variable` (NAME=value) in its environment and `command` a word of its command line. */
+	const processOf = (variable: string, command: string) =>
+		queue.processTree().find((candidate) => {
+			try {
+				return readFileSync(`/proc/${candidate}/environ`, 'utf8').split('\0').includes(variable) && readFileSync(`/proc/${candidate}/cmdline`, 'utf8').split('\0').includes(command);
+			} catch {
+				return false; // ended meanwhile
+			}
+		});
+	/** How the sandbox's delivery attempts ended, counted: by HTTP status, or by the error. */
+	const attemptOutcomes = (deliveries: { attempts: { httpStatus?: number; error?: string }[] }[]) =>
+		deliveries
+			.flatMap((delivery) => delivery.attempts)
+			.reduce<Record<string, number>>((counts, attempt) => {
+				const outcome = attempt.httpStatus ? String(attempt.httpStatus) : (attempt.error ?? 'no answer yet');
+				return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
+			}, {});
+
 	async function allExecutionsDone(count: number): Promise<Execution[]> {
 		const deadline = Date.now() + 30_000;
 		for (;;) {
@@ -270,13 +288,8 @@ interface Execution {
 		const worker = ['worker-1', 'worker-2'].find((name) => ranOn(name).has(first));
 		if (!worker) throw new Error(`No worker log shows execution ${first}`);
 		const healthPort = PORTS_FROM + (worker === 'worker-1' ? 2 : 3);
-		const pid = queue.processTree().find((candidate) => {
-			try {
-				return readFileSync(`/proc/${candidate}/environ`, 'utf8').split('\0').includes(`QUEUE_HEALTH_CHECK_PORT=${healthPort}`) && readFileSync(`/proc/${candidate}/cmdline`, 'utf8').includes('worker');
-			} catch {
-				return false;
-			}
-		})!;
+		const pid = processOf(`QUEUE_HEALTH_CHECK_PORT=${healthPort}`, 'worker');
+		if (!pid) throw new Error(`No process of ${worker} found in the process tree of npm run queue`);
 		process.kill(-pid, 'SIGKILL');
 		const killedAt = Date.now();
 		const atKill = (await newsletterTo()).length;
@@ -314,10 +327,7 @@ interface Execution {
 		}
 		const settled = await stopDeliveries();
 		const acknowledged = stopped.filter((_, index) => settled.some((delivery) => delivery.state === 'delivered' && delivery.body.includes(stopIds[index])));
-		const attempts = settled.flatMap((delivery) => delivery.attempts).reduce<Record<string, number>>((counts, attempt) => {
-			const outcome = attempt.httpStatus ? String(attempt.httpStatus) : (attempt.error ?? 'no answer yet');
-			return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
-		}, {});
+		const attempts = attemptOutcomes(settled);
 
 		const sends = await newsletterTo();
 		const perNumber = new Map<string, SandboxRequest[]>();
@@ -385,13 +395,7 @@ interface Execution {
 			if (Date.now() - started > 60_000) throw new Error('No STOP of the burst was acknowledged within a minute');
 			await new Promise((resolve) => setTimeout(resolve, 50));
 		}
-		const pid = queue.processTree().find((candidate) => {
-			try {
-				return readFileSync(`/proc/${candidate}/environ`, 'utf8').split('\0').includes(`N8N_PORT=${PORTS_FROM + 1}`) && readFileSync(`/proc/${candidate}/cmdline`, 'utf8').split('\0').includes('webhook');
-			} catch {
-				return false;
-			}
-		});
+		const pid = processOf(`N8N_PORT=${PORTS_FROM + 1}`, 'webhook');
 		if (!pid) throw new Error('No webhook process found in the process tree of npm run queue');
 		process.kill(-pid, 'SIGKILL');
 		const killedAt = Date.now();
@@ -426,10 +430,7 @@ interface Execution {
 				await new Promise((resolve) => setTimeout(resolve, 1000));
 			}
 		}
-		const attempts = settled.flatMap((delivery) => delivery.attempts).reduce<Record<string, number>>((counts, attempt) => {
-			const outcome = attempt.httpStatus ? String(attempt.httpStatus) : (attempt.error ?? 'no answer yet');
-			return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
-		}, {});
+		const attempts = attemptOutcomes(settled);
 		console.log(
 			[
 				`Invariant 3 (kill -9 of the webhook process mid-burst), ${BURST_STOPS} STOPs at once:`,
