@@ -9,6 +9,8 @@ export interface RedeliveryOptions {
 	initialDelayMs: number;
 	/** Attempts in total, the first delivery included. */
 	maxAttempts: number;
+	/** The longest wait between two attempts (none by default): Meta's backoff spreads its attempts over 7 days. */
+	maxDelayMs?: number;
 }
 
 export interface StatusDelays {
@@ -124,7 +126,7 @@ export const configPatchSchema = z
 		webhookUrl: z.string().url().nullable(),
 		duplicateDeliveries: z.number().int().min(0).max(10),
 		reorderDeliveries: z.boolean(),
-		redelivery: z.object({ initialDelayMs: z.number().int().min(0), maxAttempts: z.number().int().min(1) }),
+		redelivery: z.object({ initialDelayMs: z.number().int().min(0), maxAttempts: z.number().int().min(1), maxDelayMs: z.number().int().min(0).optional() }),
 		statusDelaysMs: z.object({ sent: z.number().min(0), delivered: z.number().min(0), read: z.number().min(0).nullable() }),
 		undeliverableSuffixes: z.array(z.string()),
 		failingSuffixes: z.array(z.string()),

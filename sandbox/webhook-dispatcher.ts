@@ -26,6 +26,8 @@ export interface DeliverySettings {
 
 export interface DeliveryAttempt {
 	at: string;
+	/** When the answer (or the error) came: a 2xx means the receiver had done its work by then. */
+	answeredAt?: string;
 	url: string;
 	httpStatus?: number;
 	error?: string;
@@ -138,6 +140,7 @@ export class WebhookDispatcher {
 			if (settled || generation !== this.generation) return;
 			settled = true;
 			this.inFlight.delete(request);
+			attempt.answeredAt = this.isoNow();
 			attempt.httpStatus = httpStatus;
 			if (error !== undefined) attempt.error = error;
 			if (httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300) {
@@ -157,12 +160,12 @@ export class WebhookDispatcher {
 	}
 
 	private scheduleRedelivery(delivery: Delivery): void {
-		const { initialDelayMs, maxAttempts } = this.settings().redelivery;
+		const { initialDelayMs, maxAttempts, maxDelayMs = Infinity } = this.settings().redelivery;
 		if (delivery.attempts.length >= maxAttempts) {
 			delivery.state = 'failed';
 			return;
 		}
-		const delay = initialDelayMs * 2 ** (delivery.attempts.length - 1);
+		const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (delivery.attempts.length - 1));
 		this.timers.after(delay, () => this.attempt(delivery));
 	}
 }

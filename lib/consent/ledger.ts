@@ -15,7 +15,7 @@ import type { RateCard } from '../pricing';
 import { answer } from './gate';
 import { confirm, requestOptIn } from './optin';
 import { OptInGroups } from './optin-groups';
-import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions } from './rights';
+import { erase, exportPerson, getConsent, purge, subscribers, type ErasureOptions, type ListPart } from './rights';
 import { completeSend, completeSends, failSend, hadObjectionNotice, recordInbound, recordStatus, reserveSend, reserveSends, wasSent, type DeliveryStatus, type SendReservation, type StatusResult } from './sends';
 import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessage, OptInRequest, OptInRequested, PurposeDefinition, ReplyCategory, WithdrawalResult } from './types';
 import { checkpointSchema, parse, purposeSchema } from './validation';
@@ -28,6 +28,8 @@ import { consentIncidents, recordTemplateUpdate, templateUpdates, type ConsentIn
 import type { TemplateUpdate } from '../templates';
 import { z } from 'zod';
 import { Coalescer } from '../coalescer';
+
+export type { ListPart };
 
 export class Ledger {
 	private readonly ctx: LedgerContext;
@@ -270,7 +272,7 @@ export class Ledger {
 		return purge(this.ctx);
 	}
 
-	subscribers(purpose: string, category: Exclude<Category, ReplyCategory> = 'marketing', page?: { limit?: number; after?: string }) {
+	subscribers(purpose: string, category: Exclude<Category, ReplyCategory> = 'marketing', page?: { limit?: number; after?: string; part?: ListPart }) {
 		return subscribers(this.ctx, purpose, category, page);
 	}
 

@@ -9,6 +9,7 @@ import { findPeople, findSubject, phoneOf, resolveRecipient, type SubjectRow } f
 import { decide } from './gate';
 import { eraseOwed } from './outbox';
 import type { Category, ReplyCategory } from './types';
+import { ValidationError } from '../errors';
 
 export interface ConsentRecord {
 	purpose: string;
@@ -316,14 +317,35 @@ export interface Subscriber {
 	textVersion: string | null;
 }
 
+/**
+ * One of `of` disjoint parts of the subscriber list, numbered from 1: parts 1 to `of` together hold every subscriber
+ * once. A big newsletter is split so that each part runs as an execution of its own, on whichever worker is free.
+ */
+export interface ListPart {
+	part: number;
+	of: number;
+}
+
+function checkedPart(part: ListPart | undefined): ListPart | undefined {
+	if (part === undefined) return undefined;
+	if (!Number.isInteger(part.of) || part.of < 1 || part.of > 1000) {
+		throw new ValidationError('listPart', `The number of parts must be a whole number from 1 to 1000, got ${part.of}`, 'Set "Of Parts" to how many workflows share the list');
+	}
+	if (!Number.isInteger(part.part) || part.part < 1 || part.part > part.of) {
+		throw new ValidationError('listPart', `The part must be a whole number from 1 to ${part.of} (the number of parts), got ${part.part}`, `Give each copy of the workflow its own part, 1 to ${part.of}`);
+	}
+	return part;
+}
+
 /** The people the gate would let a message of this purpose and category reach now, in pages. */
 export async function subscribers(
 	ctx: LedgerContext,
 	purpose: string,
 	category: Exclude<Category, ReplyCategory>,
-	page: { limit?: number; after?: string } = {},
+	page: { limit?: number; after?: string; part?: ListPart } = {},
 ): Promise<{ subscribers: Subscriber[]; next?: string }> {
 	const limit = Math.min(Math.max(page.limit ?? 1000, 1), 10_000);
+	const part = checkedPart(page.part);
 	const [definition] = await ctx.store.query<{ min_text_version: string | null }>('SELECT min_text_version FROM purposes WHERE id = $1', [purpose]);
 	const rows = await ctx.store.query<{
 		id: string;
@@ -338,8 +360,10 @@ export async function subscribers(
 		`SELECT s.id, s.phone_enc, s.marketing_stopped_at, s.marketing_resumed_at, c.marketing_withdrawn_at, c.confirmed_at, c.text_version, c.confirm_event_seq
 		 FROM consents c JOIN subjects s ON s.id = c.subject_id
 		 WHERE c.purpose = $1 AND c.state = 'confirmed' AND s.id > $2
+		   -- the part a person is in: the first 32 bits of the MD5 of their (random) id, modulo the number of parts
+		   AND ('x' || left(md5(s.id), 8))::bit(32)::bigint % $4 = $5
 		 ORDER BY s.id LIMIT $3`,
-		[purpose, page.after ?? '', limit],
+		[purpose, page.after ?? '', limit, part?.of ?? 1, (part?.part ?? 1) - 1],
 	);
 	const now = ctx.now();
 	const allowed = rows.filter(

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import fc from 'fast-check';
 import { openLedger } from '../../lib/consent/ledger';
 import { ConsentError, ValidationError } from '../../lib/errors';
 import type { Ledger } from '../../lib/consent/ledger';
@@ -433,6 +434,39 @@ describe.each(STORE_KINDS)('consent ledger on the %s store', (kind: StoreKind) =
 		const marketing = await ledger.subscribers('offers', 'marketing');
 		expect(marketing.subscribers.map((s) => s.phone)).toEqual(['+4915100000011']);
 		expect((await ledger.subscribers('offers', 'utility')).subscribers).toHaveLength(2);
+	});
+
+	test('parts of the subscriber list: any number of parts, read in any page size, hold every subscriber exactly once', async () => {
+		const phones = Array.from({ length: 40 }, (_, index) => `+49151000${String(index + 300).padStart(5, '0')}`);
+		for (const phone of phones) {
+			const { code } = await signUp(phone);
+			await ledger.confirm(inbound(code, phone.slice(1)));
+		}
+		const readPart = async (part: { part: number; of: number }, pageSize: number) => {
+			const found: string[] = [];
+			let after: string | undefined;
+			do {
+				const page = await ledger.subscribers('offers', 'marketing', { after, limit: pageSize, part });
+				found.push(...page.subscribers.map((subscriber) => subscriber.phone));
+				after = page.next;
+			} while (after);
+			return found;
+		};
+		await fc.assert(
+			fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 50 }), async (of, pageSize) => {
+				const parts = [];
+				for (let part = 1; part <= of; part++) parts.push(await readPart({ part, of }, pageSize));
+				const all = parts.flat();
+				expect(all.slice().sort()).toEqual(phones.slice().sort());
+				expect(new Set(all).size).toBe(all.length);
+			}),
+			{ numRuns: 15 },
+		);
+		// Two parts split 40 people roughly in half (MD5 of random ids), not all into one.
+		const halves = [await readPart({ part: 1, of: 2 }, 1000), await readPart({ part: 2, of: 2 }, 1000)];
+		expect(Math.min(...halves.map((half) => half.length))).toBeGreaterThanOrEqual(8);
+		await expect(ledger.subscribers('offers', 'marketing', { part: { part: 3, of: 2 } })).rejects.toThrow('The part must be a whole number from 1 to 2 (the number of parts), got 3');
+		await expect(ledger.subscribers('offers', 'marketing', { part: { part: 1, of: 0 } })).rejects.toThrow('The number of parts must be a whole number from 1 to 1000, got 0');
 	});
 
 	test('the batch gate answers many recipients in one call, in order', async () => {
