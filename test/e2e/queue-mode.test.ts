@@ -32,13 +32,17 @@ const FAULT_SUBSCRIBERS = 200;
 const FAULT_STOPS = 10;
 // A burst of STOPs from as many subscribers at once, long enough to kill the webhook process in the middle of it.
 const BURST_STOPS = 40;
-// Invariants 1 and 2, sized for a few minutes here: every status webhook comes three times, and the webhook process
-// takes about 40 a second. QUEUE_LOAD_SUBSCRIBERS=5000 runs the issue's full size (about 15 minutes).
-const LOAD_SUBSCRIBERS = Number(process.env.QUEUE_LOAD_SUBSCRIBERS ?? 600);
+// Invariants 1 and 2, sized for a few minutes here. Each message brings two status webhooks, and each webhook comes
+// three times: 6 deliveries a message, where the webhook process takes about 40 a second on this machine. So the
+// two parts send 3 a second each (36 deliveries a second). Above what the webhook process takes, every attempt
+// waits in its queue past Meta's 10 s and nothing is acknowledged (2 × 40/s: 3,876 of 4,104 deliveries still
+// unacknowledged after 5 minutes, BENCHMARKS.md). QUEUE_LOAD_SUBSCRIBERS and QUEUE_LOAD_PACE change the size.
+const LOAD_SUBSCRIBERS = Number(process.env.QUEUE_LOAD_SUBSCRIBERS ?? 400);
+const LOAD_PACE = Number(process.env.QUEUE_LOAD_PACE ?? 3);
 const LOAD_STOPS = Math.floor(LOAD_SUBSCRIBERS / 10);
 const LOAD_WAVES = 5;
-/** Deliveries the load brings (sent and delivered statuses of each newsletter and confirmation, the STOPs, three copies each), at 20 a second at worst. */
-const LOAD_SECONDS = Math.ceil(((LOAD_SUBSCRIBERS * 2 + LOAD_STOPS * 3) * 3) / 20) + 120;
+/** The newsletter at its pace, then the deliveries it brings (statuses of each newsletter and confirmation, the STOPs, three copies each) at 20 a second at worst. */
+const LOAD_SECONDS = Math.ceil(LOAD_SUBSCRIBERS / (2 * LOAD_PACE) + ((LOAD_SUBSCRIBERS * 2 + LOAD_STOPS * 3) * 3) / 20) + 120;
 /** The generic newsletter (the demo also has one for Brevo, inactive without its credentials). */
 const NEWSLETTER = (JSON.parse(readFileSync(join(ROOT, 'workflows', 'newsletter.json'), 'utf8')) as { name: string }).name;
 const FAULT_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
@@ -454,9 +458,10 @@ interface Execution {
 		expect(confirmations.filter((count) => count !== 1)).toEqual([]);
 	}, 300_000);
 
-	it(`invariants 1 and 2: a newsletter to ${LOAD_SUBSCRIBERS} in two parts on both workers, ${LOAD_STOPS} STOPs during it, every webhook delivered three times and reordered`, async () => {
+	it(`invariants 1 and 2: a newsletter to ${LOAD_SUBSCRIBERS} in two parts on both workers at ${LOAD_PACE}/s each, ${LOAD_STOPS} STOPs during it, every webhook delivered three times and reordered`, async () => {
 		const testStart = new Date();
-		const numbers = Array.from({ length: LOAD_SUBSCRIBERS }, (_, index) => `4915150${String(index).padStart(6, '0')}`);
+		// From 1: a number ending in 0000 is one the sandbox knows as not on WhatsApp (131026).
+		const numbers = Array.from({ length: LOAD_SUBSCRIBERS }, (_, index) => `4915150${String(index + 1).padStart(6, '0')}`);
 		for (let from = 0; from < numbers.length; from += 25) {
 			await Promise.all(
 				numbers.slice(from, from + 25).map(async (waId, offset) => {
@@ -499,9 +504,10 @@ interface Execution {
 			for (const part of [1, 2]) {
 				const nodes = structuredClone(original.nodes);
 				nodes.find((node) => node.name === 'Get Subscribers')!.parameters.options = { listPart: { part: { part, of: 2 } } };
-				// Meta's limit is the number's, so each of two parts sends at half of it (the README says so).
+				// Meta's limit is the number's, so the parts share it (the README says so); here both keep below what
+				// the webhook process can take of their statuses.
 				const send = nodes.find((node) => node.name === 'Send Newsletter')!.parameters as { options: { messagesPerSecond: number } };
-				send.options.messagesPerSecond /= 2;
+				send.options.messagesPerSecond = LOAD_PACE;
 				const { data } = await api.post<{ data: { id: string } }>('/rest/workflows', { name: `${NEWSLETTER} (part ${part} of 2)`, nodes, connections: original.connections, settings: original.settings });
 				parts.push(data.id);
 			}
@@ -516,7 +522,7 @@ interface Execution {
 			for (let wave = 0; wave < LOAD_WAVES; wave++) {
 				const due = Math.floor(((wave + 1) * LOAD_SUBSCRIBERS) / (LOAD_WAVES + 2));
 				for (const started = Date.now(); (await newsletterTo()).length < due; ) {
-					if (Date.now() - started > 120_000) throw new Error(`Fewer than ${due} newsletters within two minutes (wave ${wave + 1} of the STOPs)`);
+					if (Date.now() - started > LOAD_SECONDS * 1000) throw new Error(`Fewer than ${due} newsletters reached the sandbox (wave ${wave + 1} of the STOPs)`);
 					await new Promise((resolve) => setTimeout(resolve, 250));
 				}
 				const inWave = stopped.slice(Math.floor((wave * stopped.length) / LOAD_WAVES), Math.floor(((wave + 1) * stopped.length) / LOAD_WAVES));
@@ -606,7 +612,13 @@ interface Execution {
 			expect(withdrawals.filter((count) => count !== 1)).toEqual([]);
 			expect(confirmations.filter((count) => count !== 1)).toEqual([]);
 			// Reordered statuses never move a send back: each accepted newsletter ends delivered, whatever came last.
-			expect(byStatus).toEqual({ delivered: sends.length, ...(byStatus.failed ? { failed: byStatus.failed } : {}) });
+			const notDelivered: string[] = [];
+			for (const waId of perNumber.keys()) {
+				const own = ((await ledger.exportPerson(`+${waId}`))?.sends ?? []).filter((send) => send.category === 'marketing' && send.at >= testStart.toISOString());
+				if (!own.some((send) => send.status === 'delivered')) notDelivered.push(`${waId}: ${JSON.stringify(own)}`);
+			}
+			expect(notDelivered).toEqual([]);
+			expect(byStatus.delivered).toBe(sends.length);
 			expect(runsOn.map((workers) => workers.length)).toEqual([1, 1]);
 		} finally {
 			await configure({ duplicateDeliveries: before.duplicateDeliveries, reorderDeliveries: before.reorderDeliveries, redelivery: before.redelivery, statusDelaysMs: before.statusDelaysMs });
