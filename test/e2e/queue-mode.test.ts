@@ -617,8 +617,8 @@ interface Execution {
 				const own = ((await ledger.exportPerson(`+${waId}`))?.sends ?? []).filter((send) => send.category === 'marketing' && send.at >= testStart.toISOString());
 				if (!own.some((send) => send.status === 'delivered')) notDelivered.push(`${waId}: ${JSON.stringify(own)}`);
 			}
+			// (byStatus also counts the parts' sends to the earlier tests' subscribers: the parts cover the whole ledger.)
 			expect(notDelivered).toEqual([]);
-			expect(byStatus.delivered).toBe(sends.length);
 			expect(runsOn.map((workers) => workers.length)).toEqual([1, 1]);
 		} finally {
 			await configure({ duplicateDeliveries: before.duplicateDeliveries, reorderDeliveries: before.reorderDeliveries, redelivery: before.redelivery, statusDelaysMs: before.statusDelaysMs });
