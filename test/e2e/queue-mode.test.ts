@@ -113,6 +113,26 @@ interface Execution {
 				return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
 			}, {});
 
+	/** Consented subscribers straight into the ledger (the sign-up path is its own test), twenty at a time. */
+	async function seedSubscribers(numbers: string[], tag: string): Promise<void> {
+		for (let from = 0; from < numbers.length; from += 20) {
+			await Promise.all(
+				numbers.slice(from, from + 20).map(async (waId, offset) => {
+					const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
+					await ledger.confirm({ messageId: `wamid.${tag}-${suffix}-${from + offset}`, from: waId, text: code, at: new Date() });
+				}),
+			);
+		}
+	}
+
+	/** The newsletters the sandbox accepted for these numbers. */
+	async function newslettersAcceptedFor(numbers: string[]): Promise<SandboxRequest[]> {
+		const wanted = new Set(numbers);
+		return (await customer.control<{ requests: SandboxRequest[] }>('messages')).requests.filter(
+			(request) => request.body?.template?.name === 'newsletter' && request.outcome.status === 'accepted' && wanted.has(request.body.to ?? ''),
+		);
+	}
+
 	/** How often each value occurs. */
 	const countsOf = (values: (number | string)[]) => values.reduce<Record<string, number>>((counts, value) => ({ ...counts, [value]: (counts[value] ?? 0) + 1 }), {});
 
@@ -265,19 +285,8 @@ interface Execution {
 		const testStart = new Date();
 		// Subscribers straight into the ledger (the sign-up path is the test above): a newsletter long enough to kill.
 		const numbers = Array.from({ length: FAULT_SUBSCRIBERS }, (_, index) => `4915130${String(index + 100).padStart(6, '0')}`);
-		for (let from = 0; from < numbers.length; from += 20) {
-			await Promise.all(
-				numbers.slice(from, from + 20).map(async (waId, offset) => {
-					const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
-					await ledger.confirm({ messageId: `wamid.fault-${suffix}-${from + offset}`, from: waId, text: code, at: new Date() });
-				}),
-			);
-		}
-		const seeded = new Set(numbers);
-		const newsletterTo = async () =>
-			(await customer.control<{ requests: SandboxRequest[] }>('messages')).requests.filter(
-				(request) => request.body?.template?.name === 'newsletter' && request.outcome.status === 'accepted' && seeded.has(request.body.to ?? ''),
-			);
+		await seedSubscribers(numbers, 'fault');
+		const newsletterTo = () => newslettersAcceptedFor(numbers);
 		const waitForSends = async (count: number, what: string) => {
 			const deadline = Date.now() + 60_000;
 			for (let sent = await newsletterTo(); sent.length < count; sent = await newsletterTo()) {
@@ -462,15 +471,7 @@ interface Execution {
 		const testStart = new Date();
 		// Ending in 2: numbers ending in 0000 and 0001 are the sandbox's undeliverable and failing ones.
 		const numbers = Array.from({ length: LOAD_SUBSCRIBERS }, (_, index) => `4915150${String(index).padStart(5, '0')}2`);
-		for (let from = 0; from < numbers.length; from += 25) {
-			await Promise.all(
-				numbers.slice(from, from + 25).map(async (waId, offset) => {
-					const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
-					await ledger.confirm({ messageId: `wamid.load-${suffix}-${from + offset}`, from: waId, text: code, at: new Date() });
-				}),
-			);
-		}
-		const seeded = new Set(numbers);
+		await seedSubscribers(numbers, 'load');
 		// Every tenth subscriber sends STOP, in waves while the newsletter runs: some before their newsletter, some after.
 		const stopped = numbers.filter((_, index) => index % 10 === 5).slice(0, LOAD_STOPS);
 
@@ -511,10 +512,7 @@ interface Execution {
 				const { data } = await api.post<{ data: { id: string } }>('/rest/workflows', { name: `${NEWSLETTER} (part ${part} of 2)`, nodes, connections: original.connections, settings: original.settings });
 				parts.push(data.id);
 			}
-			const newsletterTo = async () =>
-				(await customer.control<{ requests: SandboxRequest[] }>('messages')).requests.filter(
-					(request) => request.body?.template?.name === 'newsletter' && request.outcome.status === 'accepted' && seeded.has(request.body.to ?? ''),
-				);
+			const newsletterTo = () => newslettersAcceptedFor(numbers);
 			const runs = await Promise.all(
 				parts.map(async (id) => (await api.post<{ data: { executionId: string } }>(`/rest/workflows/${id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } })).data.executionId),
 			);
