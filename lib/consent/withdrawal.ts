@@ -57,9 +57,16 @@ export async function revoke(ctx: LedgerContext, input: Withdrawal, owing?: Owin
 					: undefined;
 		const suppressed = e164 ? await suppress(ctx, tx, e164, describeScope(scope), at) : false;
 		const ended = new Set<string>();
-		for (const person of people) for (const purpose of await withdrawConsents(tx, person.id, scope, at, owesConfirmation)) ended.add(purpose);
+		let changed = false;
+		for (const person of people) {
+			const result = await withdrawConsents(tx, person.id, scope, at, owesConfirmation);
+			result.ended.forEach((purpose) => ended.add(purpose));
+			changed ||= result.changed;
+		}
 		const withdrawn = [...ended].sort();
-		if (withdrawn.length > 0 || suppressed) {
+		// Every change of the tables the gate reads has its event (invariant 5), a marketing withdrawal that only moves
+		// an earlier one's time later included: that time decides what a confirmation in its second may give back.
+		if (changed || suppressed) {
 			await appendEvents(
 				tx,
 				ctx.keys,
@@ -92,7 +99,13 @@ async function suppress(ctx: LedgerContext, tx: Queryable, e164: string, scopes:
  * requests in scope made before it are cancelled. The withdrawal closes the 24 h window opened before it, and a STOP
  * written on WhatsApp owes the person one confirmation.
  */
-async function withdrawConsents(tx: Queryable, subjectId: string, scope: WithdrawalScope, at: Date, owesConfirmation: boolean): Promise<string[]> {
+async function withdrawConsents(
+	tx: Queryable,
+	subjectId: string,
+	scope: WithdrawalScope,
+	at: Date,
+	owesConfirmation: boolean,
+): Promise<{ ended: string[]; changed: boolean }> {
 	await tx.query(
 		`UPDATE subjects SET last_activity_at = greatest(last_activity_at, $2), last_withdrawal_at = greatest(last_withdrawal_at, $2),
 			stop_owed_at = CASE WHEN $3 THEN greatest(stop_owed_at, $2) ELSE stop_owed_at END
@@ -101,17 +114,19 @@ async function withdrawConsents(tx: Queryable, subjectId: string, scope: Withdra
 	);
 	const given = `withdrawal_wins($2, CASE state WHEN 'confirmed' THEN confirmed_at ELSE requested_at END)`;
 	if (scope === 'marketing') {
+		// Only rows whose marketing withdrawal this one makes later: a late-delivered earlier STOP changes nothing.
 		const marked = await tx.query<{ fresh: boolean }>(
 			`WITH given AS (
 				SELECT purpose, marketing_withdrawn_at IS NULL AS fresh FROM consents
 				WHERE subject_id = $1 AND state IN ('pending', 'confirmed') AND ${given}
+					AND (marketing_withdrawn_at IS NULL OR marketing_withdrawn_at < $2)
 			)
-			UPDATE consents c SET marketing_withdrawn_at = greatest(c.marketing_withdrawn_at, $2)
+			UPDATE consents c SET marketing_withdrawn_at = $2
 			FROM given WHERE c.subject_id = $1 AND c.purpose = given.purpose
 			RETURNING given.fresh`,
 			[subjectId, at],
 		);
-		return marked.some((row) => row.fresh) ? ['marketing'] : [];
+		return { ended: marked.some((row) => row.fresh) ? ['marketing'] : [], changed: marked.length > 0 };
 	}
 	const purposes = scope === 'all' ? null : scope;
 	const rows = await tx.query<{ purpose: string }>(
@@ -124,7 +139,7 @@ async function withdrawConsents(tx: Queryable, subjectId: string, scope: Withdra
 		RETURNING purpose`,
 		[subjectId, at, purposes],
 	);
-	return rows.map((row) => row.purpose);
+	return { ended: rows.map((row) => row.purpose), changed: rows.length > 0 };
 }
 
 export interface MarketingPreference {

@@ -83,6 +83,19 @@ const FOUND: [string, Action[]][] = [
 			{ t: 'reserve', key: 2, who: 0, byUserId: true, purpose: 'offers', category: 'service' },
 		],
 	],
+	[
+		// Issue 11 (seed 20261205, 300 histories, both stores): a second marketing withdrawal by e-mail while the sign-up was
+		// pending moved the table's time later but wrote no event (nothing new was withdrawn), so a code in the second
+		// after it left marketing withdrawn in the table while the events, knowing only the first, gave it back.
+		'a later marketing withdrawal of a pending sign-up has its event: the code in its second leaves marketing withdrawn',
+		[
+			{ t: 'signUp', who: 0, purposes: ['offers'], form: 'e164' },
+			{ t: 'otherChannel', who: 0, scope: 'marketing', form: 'e164' },
+			{ t: 'tick', ms: 1000 },
+			{ t: 'otherChannel', who: 0, scope: 'marketing', form: 'e164' },
+			{ t: 'code', who: 0, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'waId', late: 0 },
+		],
+	],
 ];
 
 describe.each(STORE_KINDS)('histories the model found, on the %s store', (kind: StoreKind) => {
