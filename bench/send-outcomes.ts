@@ -25,6 +25,9 @@ export interface SandboxCount {
 	nonConsentedSends: number;
 	/** From the first to the last accepted message, by the sandbox's clock. */
 	acceptedSpanSeconds: number;
+	/** The first and the last accepted message, ms since the epoch (the sandbox runs on this machine's clock). */
+	firstAcceptedAt: number | null;
+	lastAcceptedAt: number | null;
 }
 
 export async function countSandbox(sandboxUrl: string, nonConsented: readonly string[]): Promise<SandboxCount> {
@@ -53,6 +56,8 @@ export async function countSandbox(sandboxUrl: string, nonConsented: readonly st
 		}
 	}
 	const duplicates = [...acceptedPerNumber.values()].reduce((sum, count) => sum + count - 1, 0);
-	const acceptedSpanSeconds = acceptedAt.length > 1 ? (Math.max(...acceptedAt) - Math.min(...acceptedAt)) / 1000 : 0;
-	return { requests: messages.length, accepted: acceptedAt.length, refusedByCode, duplicates, nonConsentedRequests, nonConsentedSends, acceptedSpanSeconds };
+	const firstAcceptedAt = acceptedAt.length > 0 ? Math.min(...acceptedAt) : null;
+	const lastAcceptedAt = acceptedAt.length > 0 ? Math.max(...acceptedAt) : null;
+	const acceptedSpanSeconds = firstAcceptedAt !== null && lastAcceptedAt !== null ? (lastAcceptedAt - firstAcceptedAt) / 1000 : 0;
+	return { requests: messages.length, accepted: acceptedAt.length, refusedByCode, duplicates, nonConsentedRequests, nonConsentedSends, acceptedSpanSeconds, firstAcceptedAt, lastAcceptedAt };
 }

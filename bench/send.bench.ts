@@ -44,6 +44,9 @@ interface Row extends SandboxCount {
 	run: number;
 	recipients: number;
 	seconds: number;
+	/** Where the run's time went: before the first accepted message, and after the last one until the workflow ended. */
+	secondsBeforeFirst: number | null;
+	secondsAfterLast: number | null;
 	messagesPerSecond: number;
 	percentOfLimit: number;
 	status: string;
@@ -79,6 +82,7 @@ async function resetSandbox(sandboxUrl: string): Promise<void> {
 
 async function measure(sandboxUrl: string, tool: string, workflow: WorkflowJson, run: number, credentials: Scenario['credentials'], store?: StoreKind): Promise<Row> {
 	await resetSandbox(sandboxUrl);
+	const startedAt = Date.now();
 	const started = performance.now();
 	const result = await runWorkflow(workflow, {
 		credentials,
@@ -86,6 +90,7 @@ async function measure(sandboxUrl: string, tool: string, workflow: WorkflowJson,
 		timeoutMs: RUN_TIMEOUT_MS,
 	});
 	const seconds = (performance.now() - started) / 1000;
+	const endedAt = Date.now();
 	const items = result.runData[SENDER] ? [...result.outputOf(SENDER, 0), ...(result.runData[SENDER].at(-1)?.data?.main[1] ?? [])] : [];
 	const count = await countSandbox(sandboxUrl, nonConsented);
 	const messagesPerSecond = count.accepted / seconds;
@@ -96,6 +101,8 @@ async function measure(sandboxUrl: string, tool: string, workflow: WorkflowJson,
 		run,
 		recipients: list.length,
 		seconds: Number(seconds.toFixed(2)),
+		secondsBeforeFirst: count.firstAcceptedAt === null ? null : Number(((count.firstAcceptedAt - startedAt) / 1000).toFixed(2)),
+		secondsAfterLast: count.lastAcceptedAt === null ? null : Number(((endedAt - count.lastAcceptedAt) / 1000).toFixed(2)),
 		messagesPerSecond: Math.round(messagesPerSecond),
 		percentOfLimit: Number(((messagesPerSecond / LIMIT_PER_SECOND) * 100).toFixed(1)),
 		status: result.error ? `${result.status}: ${result.error.message}` : result.status,
