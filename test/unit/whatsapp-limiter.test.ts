@@ -1,6 +1,6 @@
 import { ValidationError } from '../../lib/errors';
 import { mapWithConcurrency } from '../../lib/whatsapp/concurrency';
-import { PairRateLimiter, SendWindow, sleep, ThroughputLimiter } from '../../lib/whatsapp/limiter';
+import { catchUpBurst, limitersFor, PairRateLimiter, SendWindow, sleep, ThroughputLimiter } from '../../lib/whatsapp/limiter';
 
 describe('limiter settings', () => {
 	test.each([0, 0.5, 1001, Number.NaN])('%p messages per second is refused', (rate) => {
@@ -24,6 +24,20 @@ describe('waiting', () => {
 		const burst = performance.now() - started;
 		await limiter.take();
 		expect(performance.now() - started).toBeGreaterThanOrEqual(burst + 50);
+	});
+
+	test('a newsletter makes up 50 ms of its pace after its sends fell behind, then keeps the pace', async () => {
+		expect([20, 80, 1000].map(catchUpBurst)).toEqual([1, 4, 50]);
+		const { throughput } = limitersFor('catch-up test', 1000, 0);
+		await throughput.take();
+		await sleep(200); // the sends fell behind the pace by 200 slots
+		const started = performance.now();
+		await Promise.all(Array.from({ length: 50 }, () => throughput.take()));
+		const madeUp = performance.now() - started;
+		// Paced strictly, 50 slots take 50 × 1.04 ms; made up, they go at once.
+		expect(madeUp).toBeLessThan(25);
+		await Promise.all(Array.from({ length: 50 }, () => throughput.take()));
+		expect(performance.now() - started).toBeGreaterThanOrEqual(50);
 	});
 
 	test('an abort ends a wait at once with the signal’s reason', async () => {
