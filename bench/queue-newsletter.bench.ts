@@ -16,7 +16,7 @@
  * keeps them in its delivery log, which the report counts.
  *
  * Run: npm run bench:newsletter. Settings: NEWSLETTER_BENCH_WORKERS (1,2,4), NEWSLETTER_BENCH_LIMITS (1000,0; 0 is
- * unthrottled), NEWSLETTER_BENCH_RECIPIENTS (5000), NEWSLETTER_BENCH_PORTS_FROM (5780; 2 + 2 × (1 + workers) ports),
+ * unthrottled), NEWSLETTER_BENCH_RECIPIENTS (5000), NEWSLETTER_BENCH_PORTS_FROM (5780; 2 + 2 × (1 + workers) ports), NEWSLETTER_BENCH_BROKER_PORTS_FROM (the brokers' 2 + workers of them elsewhere),
  * NEWSLETTER_BENCH_SANDBOX_PORT (8830), NEWSLETTER_BENCH_DATABASE (postgres://postgres@127.0.0.1:5432/queue_nlbench,
  * dropped and created anew), NEWSLETTER_BENCH_REDIS_PREFIX (nlbench), NEWSLETTER_BENCH_OUT (the results as JSON).
  */
@@ -41,6 +41,8 @@ const RECIPIENTS = Number(process.env.NEWSLETTER_BENCH_RECIPIENTS ?? 5000);
 const WITHDRAWN = 100;
 const PENDING = 50;
 const PORTS_FROM = Number(process.env.NEWSLETTER_BENCH_PORTS_FROM ?? 5780);
+/** The task-runner brokers' ports (2 + workers), when the block after the health ports is taken on this machine. */
+const BROKER_PORTS_FROM = process.env.NEWSLETTER_BENCH_BROKER_PORTS_FROM ?? '';
 const SANDBOX_PORT = Number(process.env.NEWSLETTER_BENCH_SANDBOX_PORT ?? 8830);
 const SANDBOX_URL = `http://127.0.0.1:${SANDBOX_PORT}`;
 const DATABASE = process.env.NEWSLETTER_BENCH_DATABASE ?? 'postgres://postgres@127.0.0.1:5432/queue_nlbench';
@@ -204,6 +206,7 @@ describe(`The newsletter to ${RECIPIENTS} in queue mode on ${WORKERS.join(', ')}
 				QUEUE_WORKER_CONCURRENCY: '1',
 				QUEUE_USER_FOLDER: userFolder,
 				QUEUE_PORTS_FROM: String(PORTS_FROM),
+				QUEUE_BROKER_PORTS_FROM: BROKER_PORTS_FROM,
 				QUEUE_SANDBOX_PORT: String(SANDBOX_PORT),
 				QUEUE_DATABASE_URL: DATABASE,
 				QUEUE_REDIS_PREFIX: REDIS_PREFIX,

@@ -6,7 +6,8 @@
 //
 // Options: `--workers N` (or QUEUE_WORKERS; 2), `--concurrency N` (or QUEUE_WORKER_CONCURRENCY; 5: executions a
 // worker runs at once). Settings (environment): QUEUE_PORTS_FROM (5700: main, webhook, a health port per worker, a
-// task-runner broker per process: 2 + 2 × (1 + workers) ports in a row, eight with two workers), QUEUE_SANDBOX_PORT (8800), QUEUE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/queue_n8n,
+// task-runner broker per process: 2 + 2 × (1 + workers) ports in a row, eight with two workers),
+// QUEUE_BROKER_PORTS_FROM (the brokers' 2 + workers ports from there instead of right after the health ports), QUEUE_SANDBOX_PORT (8800), QUEUE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/queue_n8n,
 // created when missing), QUEUE_LEDGER_SCHEMA (whatsapp_consent), QUEUE_REDIS_URL (redis://127.0.0.1:6379/0),
 // QUEUE_REDIS_PREFIX (queue-consent), QUEUE_USER_FOLDER (demo/.n8n-queue, shared by the four processes as in n8n's
 // own docker-compose examples), N8N_ENCRYPTION_KEY (else one made on the first run and kept in the user folder),
@@ -48,7 +49,8 @@ function option(name, variable, fallback) {
 }
 const workerCount = option('workers', 'QUEUE_WORKERS', 2);
 const concurrency = option('concurrency', 'QUEUE_WORKER_CONCURRENCY', 5);
-const ports = queuePorts(Number(process.env.QUEUE_PORTS_FROM ?? 5700), workerCount);
+const portsFrom = Number(process.env.QUEUE_PORTS_FROM ?? 5700);
+const ports = queuePorts(portsFrom, workerCount, Number(process.env.QUEUE_BROKER_PORTS_FROM || portsFrom + 2 + workerCount));
 const sandboxPort = Number(process.env.QUEUE_SANDBOX_PORT ?? 8800);
 const database = process.env.QUEUE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/queue_n8n';
 const ledgerSchema = process.env.QUEUE_LEDGER_SCHEMA ?? 'whatsapp_consent';

@@ -10,12 +10,12 @@ import pg from 'pg';
 /**
  * The ports of one queue-mode n8n with `workers` workers, from `first` on, 2 + 2 × (1 + workers) in a row: main,
  * webhook, a health port per worker, then a task-runner broker for main, webhook and each worker. With the default
- * two workers that is the eight ports 5700–5707 the README documents.
+ * two workers that is the eight ports 5700–5707 the README documents. `brokersFrom` moves the 2 + workers broker
+ * ports elsewhere, for a machine where the block right after the health ports is partly taken.
  */
-export function queuePorts(first, workers = 2) {
+export function queuePorts(first, workers = 2, brokersFrom = first + 2 + workers) {
 	if (!Number.isInteger(workers) || workers < 1) throw new Error(`The number of workers must be a whole number of at least 1, not ${workers}`);
 	const range = (from, count) => Array.from({ length: count }, (_, index) => from + index);
-	const brokersFrom = first + 2 + workers;
 	return {
 		main: first,
 		webhook: first + 1,
@@ -24,7 +24,6 @@ export function queuePorts(first, workers = 2) {
 		// Every n8n process that runs executions starts a task-runner broker of its own (default port 5679): on one
 		// machine each needs its own port.
 		brokers: { main: brokersFrom, webhook: brokersFrom + 1, workers: range(brokersFrom + 2, workers) },
-		last: brokersFrom + 1 + workers,
 	};
 }
 
