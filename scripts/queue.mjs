@@ -1,11 +1,13 @@
 // `npm run queue`: the n8n of demo/ in queue mode, as n8n scales out: one main process (editor, REST API, activation,
 // schedules), one webhook process (`n8n webhook`: every production webhook, so the sign-up widget and Meta's events),
-// two workers (`n8n worker`: every execution), Redis between them, PostgreSQL for n8n's own data and for the consent
+// two workers by default (`n8n worker`: every execution), Redis between them, PostgreSQL for n8n's own data and for the consent
 // ledger (its own schema in the same database), and the local WhatsApp sandbox delivering its webhooks to the webhook
 // process. The sample workflows are imported and active. Ctrl-C (or SIGTERM) stops every process it started.
 //
-// Settings (environment): QUEUE_PORTS_FROM (5700: main, webhook, two worker health ports, four task-runner brokers,
-// eight ports in a row), QUEUE_SANDBOX_PORT (8800), QUEUE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/queue_n8n,
+// Options: `--workers N` (or QUEUE_WORKERS; 2), `--concurrency N` (or QUEUE_WORKER_CONCURRENCY; 5: executions a
+// worker runs at once). Settings (environment): QUEUE_PORTS_FROM (5700: main, webhook, a health port per worker, a
+// task-runner broker per process: 2 + 2 × (1 + workers) ports in a row, eight with two workers),
+// QUEUE_BROKER_PORTS_FROM (the brokers' 2 + workers ports from there instead of right after the health ports), QUEUE_SANDBOX_PORT (8800), QUEUE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/queue_n8n,
 // created when missing), QUEUE_LEDGER_SCHEMA (whatsapp_consent), QUEUE_REDIS_URL (redis://127.0.0.1:6379/0),
 // QUEUE_REDIS_PREFIX (queue-consent), QUEUE_USER_FOLDER (demo/.n8n-queue, shared by the four processes as in n8n's
 // own docker-compose examples), N8N_ENCRYPTION_KEY (else one made on the first run and kept in the user folder),
@@ -35,7 +37,20 @@ import { build, ensureDependencies } from './lib/setup.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const demo = new DemoFolder(root, 'demo');
 const userFolder = resolve(process.env.QUEUE_USER_FOLDER ?? join(demo.folder, '.n8n-queue'));
-const ports = queuePorts(Number(process.env.QUEUE_PORTS_FROM ?? 5700));
+/** `--name N` or `--name=N` on the command line (after `npm run queue --`), else the environment, else the default. */
+function option(name, variable, fallback) {
+	const args = process.argv.slice(2);
+	const at = args.findIndex((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+	const raw = at < 0 ? process.env[variable] : args[at].includes('=') ? args[at].slice(name.length + 3) : args[at + 1];
+	if (raw === undefined || raw === '') return fallback;
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} (${variable}) must be a whole number of at least 1, not ${JSON.stringify(raw)}`);
+	return value;
+}
+const workerCount = option('workers', 'QUEUE_WORKERS', 2);
+const concurrency = option('concurrency', 'QUEUE_WORKER_CONCURRENCY', 5);
+const portsFrom = Number(process.env.QUEUE_PORTS_FROM ?? 5700);
+const ports = queuePorts(portsFrom, workerCount, Number(process.env.QUEUE_BROKER_PORTS_FROM || portsFrom + 2 + workerCount));
 const sandboxPort = Number(process.env.QUEUE_SANDBOX_PORT ?? 8800);
 const database = process.env.QUEUE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/queue_n8n';
 const ledgerSchema = process.env.QUEUE_LEDGER_SCHEMA ?? 'whatsapp_consent';
@@ -106,10 +121,10 @@ async function main() {
 	console.log(`Main process up after ${seconds(mainStarted)}`);
 	const signedIn = await api.signIn(DEMO_OWNER, frontendSettings.userManagement?.showSetupOnFirstLoad === true);
 
-	console.log(`Starting the webhook process on ${webhookUrl} and two workers…`);
+	console.log(`Starting the webhook process on ${webhookUrl} and ${workerCount === 1 ? 'one worker' : `${workerCount} workers`} (concurrency ${concurrency})…`);
 	const othersStarted = Date.now();
 	const webhook = startN8n('webhook', ['webhook'], webhookProcessEnvironment(env, ports));
-	const workers = ports.workers.map((_, index) => startN8n(`worker-${index + 1}`, ['worker', '--concurrency=5'], workerEnvironment(env, ports, index)));
+	const workers = ports.workers.map((_, index) => startN8n(`worker-${index + 1}`, ['worker', `--concurrency=${concurrency}`], workerEnvironment(env, ports, index)));
 	await Promise.all([
 		waitForHealth(`http://127.0.0.1:${ports.webhook}/healthz/readiness`, webhook.exited, 'the webhook process').then(() => console.log(`  webhook process ready after ${seconds(othersStarted)}`)),
 		...workers.map((worker, index) =>
@@ -128,7 +143,7 @@ async function main() {
 			`  n8n editor (main): ${mainUrl}`,
 			`  login:             ${DEMO_OWNER.email} / ${DEMO_OWNER.password}${signedIn ? '' : '  (refused: the password was changed in n8n)'}`,
 			`  webhook process:   ${webhookUrl} (every production webhook; the main process serves none)`,
-			`  workers:           ${workers.length}, health on ${ports.workers.map((port) => `http://127.0.0.1:${port}/healthz`).join(', ')}`,
+			`  workers:           ${workers.length} (concurrency ${concurrency}), health on ${ports.workers.map((port) => `http://127.0.0.1:${port}/healthz`).join(', ')}`,
 			...triggers.map((trigger) => `  ${trigger.node} (${trigger.workflow}): ${trigger.url}`),
 			...(optIn ? [`  sign-up widget:    ${optIn.url}`] : []),
 			sandbox ? `  WhatsApp sandbox:  ${settings.SANDBOX_URL}/ (the phone page), webhooks to ${optIn?.url}` : '  WhatsApp sandbox:  not built (dist/sandbox/cli.js is missing)',
@@ -136,7 +151,7 @@ async function main() {
 			'  sample workflows:',
 			...activation,
 			loadErrors.length ? `  PACKAGE LOAD ERRORS:\n    ${loadErrors.join('\n    ')}` : '  package loaded without errors',
-			`  logs:              ${userFolder}/{main,webhook,worker-1,worker-2,sandbox}.log`,
+			`  logs:              ${userFolder}/{main,webhook,${workers.map((_, index) => `worker-${index + 1}`).join(',')},sandbox}.log`,
 			'Press Ctrl-C to stop.',
 			'',
 		].join('\n'),

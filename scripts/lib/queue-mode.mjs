@@ -7,16 +7,23 @@ import { createConnection } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** The ports of one queue-mode n8n, from `first` on: eight in a row. */
-export function queuePorts(first) {
+/**
+ * The ports of one queue-mode n8n with `workers` workers, from `first` on, 2 + 2 × (1 + workers) in a row: main,
+ * webhook, a health port per worker, then a task-runner broker for main, webhook and each worker. With the default
+ * two workers that is the eight ports 5700–5707 the README documents. `brokersFrom` moves the 2 + workers broker
+ * ports elsewhere, for a machine where the block right after the health ports is partly taken.
+ */
+export function queuePorts(first, workers = 2, brokersFrom = first + 2 + workers) {
+	if (!Number.isInteger(workers) || workers < 1) throw new Error(`The number of workers must be a whole number of at least 1, not ${workers}`);
+	const range = (from, count) => Array.from({ length: count }, (_, index) => from + index);
 	return {
 		main: first,
 		webhook: first + 1,
 		// A worker has no editor or webhook server; this port answers /healthz and /healthz/readiness.
-		workers: [first + 2, first + 3],
+		workers: range(first + 2, workers),
 		// Every n8n process that runs executions starts a task-runner broker of its own (default port 5679): on one
 		// machine each needs its own port.
-		brokers: { main: first + 4, webhook: first + 5, workers: [first + 6, first + 7] },
+		brokers: { main: brokersFrom, webhook: brokersFrom + 1, workers: range(brokersFrom + 2, workers) },
 	};
 }
 

@@ -15,6 +15,7 @@ import { openLedger, type Ledger } from '../../lib/consent/ledger';
 import { DEMO_ENV } from '../../lib/consent/keyring';
 import { HAND_OVER_LEASE_MS } from '../../lib/consent/outbox';
 import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
+import { CONSENT_TEXT, NEWSLETTER, createNewsletterParts, newslettersAcceptedFor, runNewsletter, seedSubscribers, type SandboxRequest } from '../helpers/queue-newsletter';
 
 const [demo] = demosToRun(['demo'], 'the queue-mode test');
 // Ports of the ranges this work may use (n8n 5700–5720, sandbox 8800–8810); `npm run queue` itself uses 5700–5707, 8800.
@@ -43,17 +44,6 @@ const LOAD_STOPS = Math.floor(LOAD_SUBSCRIBERS / 10);
 const LOAD_WAVES = 5;
 /** The newsletter at its pace, then the deliveries it brings (statuses of each newsletter and confirmation, the STOPs, three copies each) at 20 a second at worst. */
 const LOAD_SECONDS = Math.ceil(LOAD_SUBSCRIBERS / (2 * LOAD_PACE) + ((LOAD_SUBSCRIBERS * 2 + LOAD_STOPS * 3) * 3) / 20) + 120;
-/** The generic newsletter (the demo also has one for Brevo, inactive without its credentials). */
-const NEWSLETTER = (JSON.parse(readFileSync(join(ROOT, 'workflows', 'newsletter.json'), 'utf8')) as { name: string }).name;
-const FAULT_TEXT = { version: '1', language: 'de', text: 'Ja, ich möchte von Beispiel GmbH per WhatsApp Angebote erhalten. Widerruf mit STOP.' };
-
-/** A Cloud API call the sandbox recorded; a GET (the template list the Send node reads first) has no body. */
-interface SandboxRequest {
-	at: string;
-	path: string;
-	body?: { to?: string; template?: { name: string } };
-	outcome: { status: string };
-}
 
 interface Execution {
 	id: string;
@@ -112,26 +102,6 @@ interface Execution {
 				const outcome = attempt.httpStatus ? String(attempt.httpStatus) : (attempt.error ?? 'no answer yet');
 				return { ...counts, [outcome]: (counts[outcome] ?? 0) + 1 };
 			}, {});
-
-	/** Consented subscribers straight into the ledger (the sign-up path is its own test), twenty at a time. */
-	async function seedSubscribers(numbers: string[], tag: string): Promise<void> {
-		for (let from = 0; from < numbers.length; from += 20) {
-			await Promise.all(
-				numbers.slice(from, from + 20).map(async (waId, offset) => {
-					const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
-					await ledger.confirm({ messageId: `wamid.${tag}-${suffix}-${from + offset}`, from: waId, text: code, at: new Date() });
-				}),
-			);
-		}
-	}
-
-	/** The newsletters the sandbox accepted for these numbers. */
-	async function newslettersAcceptedFor(numbers: string[]): Promise<SandboxRequest[]> {
-		const wanted = new Set(numbers);
-		return (await customer.control<{ requests: SandboxRequest[] }>('messages')).requests.filter(
-			(request) => request.body?.template?.name === 'newsletter' && request.outcome.status === 'accepted' && wanted.has(request.body.to ?? ''),
-		);
-	}
 
 	/** How often each value occurs. */
 	const countsOf = (values: (number | string)[]) => values.reduce<Record<string, number>>((counts, value) => ({ ...counts, [value]: (counts[value] ?? 0) + 1 }), {});
@@ -232,15 +202,15 @@ interface Execution {
 		const newsletter = workflows.find((workflow) => workflow.name === NEWSLETTER)!;
 		const before = (await executions()).length;
 		// A manual run (the editor's "Execute workflow"); OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS hands it to a worker.
-		const { data: run } = await api.post<{ data: { executionId: string } }>(`/rest/workflows/${newsletter.id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } });
-		expect(run.executionId).toEqual(expect.any(String));
+		const executionId = await runNewsletter(api, newsletter.id);
+		expect(executionId).toEqual(expect.any(String));
 		const all = await allExecutionsDone(before + 1);
 		const sent = await customer.control<{ requests: SandboxRequest[] }>('messages');
 		const newsletters = sent.requests.filter((request) => request.body?.template?.name === 'newsletter');
 		// The sandbox's account is not onboarded to the Marketing Messages API: Meta's 131055, then /messages.
 		expect(newsletters.filter((request) => request.outcome.status === 'accepted').map((request) => [request.path.split('/').pop(), request.body?.to])).toEqual([['messages', '4915112340011']]);
 		expect(newsletters.map((request) => request.body?.to)).not.toContain('4915112340012');
-		expect(all.find((execution) => execution.id === run.executionId)).toMatchObject({ status: 'success' });
+		expect(all.find((execution) => execution.id === executionId)).toMatchObject({ status: 'success' });
 
 		const [first, second] = [ranOn('worker-1'), ranOn('worker-2')];
 		const onWorkers = new Set([...first, ...second]);
@@ -285,8 +255,8 @@ interface Execution {
 		const testStart = new Date();
 		// Subscribers straight into the ledger (the sign-up path is the test above): a newsletter long enough to kill.
 		const numbers = Array.from({ length: FAULT_SUBSCRIBERS }, (_, index) => `4915130${String(index + 100).padStart(6, '0')}`);
-		await seedSubscribers(numbers, 'fault');
-		const newsletterTo = () => newslettersAcceptedFor(numbers);
+		await seedSubscribers(ledger, numbers, `fault-${suffix}`);
+		const newsletterTo = () => newslettersAcceptedFor(customer, numbers);
 		const waitForSends = async (count: number, what: string) => {
 			const deadline = Date.now() + 60_000;
 			for (let sent = await newsletterTo(); sent.length < count; sent = await newsletterTo()) {
@@ -297,9 +267,7 @@ interface Execution {
 		};
 
 		const newsletter = (await api.get<{ data: { id: string; name: string }[] }>('/rest/workflows')).data.find((workflow) => workflow.name === NEWSLETTER)!;
-		const runNewsletter = async () =>
-			(await api.post<{ data: { executionId: string } }>(`/rest/workflows/${newsletter.id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } })).data.executionId;
-		const first = await runNewsletter();
+		const first = await runNewsletter(api, newsletter.id);
 
 		// STOPs from subscribers whose newsletter has not gone out yet, through the webhook process.
 		const early = new Set((await waitForSends(FAULT_SUBSCRIBERS / 10, 'before the STOPs')).map((request) => request.body?.to));
@@ -333,7 +301,7 @@ interface Execution {
 		}
 
 		// The operator runs the newsletter again (same campaign key): only what never went out goes out now.
-		const second = await runNewsletter();
+		const second = await runNewsletter(api, newsletter.id);
 		for (const started = Date.now(); ; ) {
 			const status = (await executions()).find((execution) => execution.id === second)?.status;
 			if (status === 'success') break;
@@ -405,7 +373,7 @@ interface Execution {
 	it('invariant 3: kill -9 of the webhook process mid-burst of STOPs, its restart and Meta\'s redelivery: every STOP recorded, none acknowledged and lost, none confirmed twice', async () => {
 		const numbers = Array.from({ length: BURST_STOPS }, (_, index) => `4915140${String(index + 100).padStart(6, '0')}`);
 		for (const [index, waId] of numbers.entries()) {
-			const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: FAULT_TEXT, source: {} });
+			const { code } = await ledger.requestOptIn({ phone: `+${waId}`, purposes: ['offers'], consentText: CONSENT_TEXT, source: {} });
 			await ledger.confirm({ messageId: `wamid.burst-${suffix}-${index}`, from: waId, text: code, at: new Date() });
 		}
 		type Delivery = { body: string; state: string; attempts: { httpStatus?: number; error?: string }[] };
@@ -471,7 +439,7 @@ interface Execution {
 		const testStart = new Date();
 		// Ending in 2: numbers ending in 0000 and 0001 are the sandbox's undeliverable and failing ones.
 		const numbers = Array.from({ length: LOAD_SUBSCRIBERS }, (_, index) => `4915150${String(index).padStart(5, '0')}2`);
-		await seedSubscribers(numbers, 'load');
+		await seedSubscribers(ledger, numbers, `load-${suffix}`);
 		// Every tenth subscriber sends STOP, in waves while the newsletter runs: some before their newsletter, some after.
 		const stopped = numbers.filter((_, index) => index % 10 === 5).slice(0, LOAD_STOPS);
 
@@ -498,23 +466,12 @@ interface Execution {
 		});
 		try {
 			// The newsletter split in two, as the README says for several workers: a copy of it per part of the list.
-			const imported = (await api.get<{ data: { id: string; name: string }[] }>('/rest/workflows')).data.find((workflow) => workflow.name === NEWSLETTER)!;
-			type Workflow = { nodes: { name: string; parameters: Record<string, unknown> }[]; connections: unknown; settings: unknown };
-			const { data: original } = await api.get<{ data: Workflow }>(`/rest/workflows/${imported.id}`);
-			const parts: string[] = [];
-			for (const part of [1, 2]) {
-				const nodes = structuredClone(original.nodes);
-				nodes.find((node) => node.name === 'Get Subscribers')!.parameters.options = { listPart: { part: { part, of: 2 } } };
-				// Meta's limit is the number's, so the parts share it (the README says so); here both keep below what
-				// the webhook process can take of their statuses.
-				const send = nodes.find((node) => node.name === 'Send Newsletter')!.parameters as { options: { messagesPerSecond: number } };
-				send.options.messagesPerSecond = LOAD_PACE;
-				const { data } = await api.post<{ data: { id: string } }>('/rest/workflows', { name: `${NEWSLETTER} (part ${part} of 2)`, nodes, connections: original.connections, settings: original.settings });
-				parts.push(data.id);
-			}
-			const newsletterTo = () => newslettersAcceptedFor(numbers);
+			// Meta's limit is the number's, so the parts share it (the README says so); here both keep below what the
+			// webhook process can take of their statuses.
+			const parts = await createNewsletterParts(api, { parts: 2, messagesPerSecond: LOAD_PACE });
+			const newsletterTo = () => newslettersAcceptedFor(customer, numbers);
 			const runs = await Promise.all(
-				parts.map(async (id) => (await api.post<{ data: { executionId: string } }>(`/rest/workflows/${id}/run`, { triggerToStartFrom: { name: 'Every Monday at 10' } })).data.executionId),
+				parts.map((id) => runNewsletter(api, id)),
 			);
 			const stopIds = new Map<string, string>();
 			for (let wave = 0; wave < LOAD_WAVES; wave++) {
