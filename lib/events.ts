@@ -47,6 +47,12 @@ export interface ProcessingOptions {
 	 * (invariant 7), so a 500 or a crash after the commit does not lose it.
 	 */
 	handOver: HandOver;
+	/**
+	 * Whether the workflow is owed items of this kind; unset, of every kind. An event of another kind is committed all
+	 * the same, but writes nothing to the outbox: a status-only POST for a workflow that does not start on
+	 * `status.updated` so saves the outbox row and its deletion.
+	 */
+	owes?: (event: TriggerEventName) => boolean;
 }
 
 /** The parts of a message a workflow needs downstream (Handle STOP, the helpdesk, a reply). */
@@ -103,7 +109,13 @@ export async function processEvents(ledger: Ledger, events: WebhookEvent[], opti
 		// delivery (Meta delivers again) rather than being kept as an event that could not be understood.
 		replies: hasMessage ? options.replies() : undefined,
 		labels: (ids) => ids.map((id) => purposeLabels.get(id) ?? id),
-		owing: (owe) => ({ handOver: options.handOver, owe }),
+		owing: (owe) => ({
+			handOver: options.handOver,
+			owe: (result) => {
+				const owed = owe(result);
+				return options.owes === undefined || options.owes(owed.item.event) ? owed : undefined;
+			},
+		}),
 		emit: (result) => {
 			if (result.owed) out.push(result.owed as TriggerEvent);
 		},
