@@ -33,14 +33,26 @@ export interface TriggerEvent {
 	[key: string]: unknown;
 }
 
+export type RepliesContext = ReplyContext & { fallbackLanguage: ReplyLanguage };
+
 /** Which messages withdraw, and what, is the ledger's withdrawal policy (the Consent Ledger credential). */
 export interface ProcessingOptions {
-	replies: ReplyContext & { fallbackLanguage: ReplyLanguage };
+	/**
+	 * What the reply texts name, asked for only when the POST has a message: a status-only POST writes no reply, and
+	 * in n8n reading it means evaluating the trigger's parameters, validating them and building its webhook URL.
+	 */
+	replies: () => RepliesContext;
 	/**
 	 * The POST's hand-over: what each event owes the workflow is written to the outbox in the transaction of its effect
 	 * (invariant 7), so a 500 or a crash after the commit does not lose it.
 	 */
 	handOver: HandOver;
+	/**
+	 * Whether the workflow is owed items of this kind; unset, of every kind. An event of another kind is committed all
+	 * the same, but writes nothing to the outbox: a status-only POST for a workflow that does not start on
+	 * `status.updated` so saves the outbox row and its deletion.
+	 */
+	owes?: (event: TriggerEventName) => boolean;
 }
 
 /** The parts of a message a workflow needs downstream (Handle STOP, the helpdesk, a reply). */
@@ -72,9 +84,10 @@ const REFUSED: Partial<Record<ConfirmOutcome, true>> = {
 	superseded_by_withdrawal: true,
 };
 
-/** What one event's processing needs: the options, the purpose labels, and where its owed item goes. */
+/** What one event's processing needs: what its reply names, the purpose labels, and where its owed item goes. */
 interface EventScope {
-	options: ProcessingOptions;
+	/** Read when the POST has a message, the only kind of event answered with a reply; else undefined. */
+	replies: RepliesContext | undefined;
 	labels: (ids: string[]) => string[];
 	/** An Owing for a ledger call: `owe` builds the item from the call's result, inside its transaction. */
 	owing<R>(owe: (result: R) => { item: TriggerEvent; about: OwedTo }): Owing<R>;
@@ -89,11 +102,20 @@ interface EventScope {
 export async function processEvents(ledger: Ledger, events: WebhookEvent[], options: ProcessingOptions): Promise<TriggerEvent[]> {
 	const out: TriggerEvent[] = [];
 	// The items are built inside the effects' transactions, so the labels a confirmation's reply names are read first.
-	const purposeLabels = new Map(events.some((event) => event.kind === 'message') ? (await ledger.listPurposes()).map((p) => [p.id, p.label]) : []);
+	const hasMessage = events.some((event) => event.kind === 'message');
+	const purposeLabels = new Map(hasMessage ? (await ledger.listPurposes()).map((p) => [p.id, p.label]) : []);
 	const scope: EventScope = {
-		options,
+		// Read before the events, outside their own error handling: a reply context that cannot be read fails the
+		// delivery (Meta delivers again) rather than being kept as an event that could not be understood.
+		replies: hasMessage ? options.replies() : undefined,
 		labels: (ids) => ids.map((id) => purposeLabels.get(id) ?? id),
-		owing: (owe) => ({ handOver: options.handOver, owe }),
+		owing: (owe) => ({
+			handOver: options.handOver,
+			owe: (result) => {
+				const owed = owe(result);
+				return options.owes === undefined || options.owes(owed.item.event) ? owed : undefined;
+			},
+		}),
 		emit: (result) => {
 			if (result.owed) out.push(result.owed as TriggerEvent);
 		},
@@ -138,10 +160,10 @@ function refusedAsData(error: unknown): string | undefined {
 }
 
 async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind: 'rejected' }>, scope: EventScope): Promise<void> {
-	const { options } = scope;
 	if (event.kind === 'message') {
+		const replies = scope.replies!;
 		const meaning: Meaning = interpret(event, ledger.withdrawalPolicy.keywords);
-		const language = replyLanguage(meaning, event.from, options.replies.fallbackLanguage);
+		const language = replyLanguage(meaning, event.from, replies.fallbackLanguage);
 		const reply = (text: string, phone?: string, category: Category = 'service') => ({ to: replyTo(event, phone), text, language, category });
 		const about = (result: { phone?: string; subjectId?: string }): OwedTo => ({ waId: event.from, userId: event.userId, phone: result.phone, subjectId: result.subjectId });
 		if (meaning.kind === 'withdraw') {
@@ -159,7 +181,7 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 						withdrawn: result.withdrawn,
 						via: meaning.via,
 						keyword: meaning.keyword,
-						reply: reply(withdrawalConfirmation(language, options.replies, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
+						reply: reply(withdrawalConfirmation(language, replies, result.withdrawn.length === 0), result.phone, 'withdrawal_confirmation'),
 					},
 					about: about(result),
 				})),
@@ -176,7 +198,7 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 					phone: result.phone,
 					purposes: result.purposes,
 					alreadyConfirmed: result.outcome === 'already_confirmed',
-					reply: reply(optInConfirmation(language, { ...options.replies, purposes: scope.labels(result.purposes) }), result.phone),
+					reply: reply(optInConfirmation(language, { ...replies, purposes: scope.labels(result.purposes) }), result.phone),
 				};
 			}
 			if (result.outcome === 'number_needed') {
@@ -186,7 +208,7 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 					...common,
 					hint: result.hint,
 					purposes: result.purposes,
-					reply: { ...reply(numberNeededReply(language, options.replies)), type: 'contact_info_request' },
+					reply: { ...reply(numberNeededReply(language, replies)), type: 'contact_info_request' },
 				};
 			}
 			if (REFUSED[result.outcome]) {
@@ -196,14 +218,14 @@ async function processEvent(ledger: Ledger, event: Exclude<WebhookEvent, { kind:
 					outcome: result.outcome,
 					hint: result.hint,
 					purposes: result.purposes,
-					reply: result.outcome === 'expired' || result.outcome === 'too_many_attempts' ? reply(codeExpiredReply(language, options.replies)) : undefined,
+					reply: result.outcome === 'expired' || result.outcome === 'too_many_attempts' ? reply(codeExpiredReply(language, replies)) : undefined,
 				};
 			}
 			return {
 				event: 'message.received',
 				...common,
 				meaning: meaning.kind,
-				reply: meaning.kind === 'rejoin' ? reply(rejoinReply(language, options.replies)) : undefined,
+				reply: meaning.kind === 'rejoin' ? reply(rejoinReply(language, replies)) : undefined,
 			};
 		};
 		const confirmation = await ledger.confirm(

@@ -70,6 +70,7 @@ function eventsOfBody(raw: Buffer, phoneNumberId: string): NumberEvents {
  * webhook included) is kept as a `rejected` event and answered 200 with the rest. Only a failure of the store is
  * answered 500, so Meta delivers again; what that POST had committed is given back to the outbox for the redelivery.
  * A 200 also takes what earlier committed events still owe this number (a process that died before its hand-over).
+ * With `owes`, only the kinds of event it names are owed to the workflow (the others are committed just the same).
  * Deliveries take turns at the ledger (`DeliveryAdmission`), so a burst of statuses cannot hold up a STOP; on the
  * embedded store, status-only deliveries that wait go together, in one transaction (`inDeliveryGroup`).
  */
@@ -78,6 +79,7 @@ export async function receiveMetaDelivery(
 	expected: MetaExpectations,
 	ledgerOf: () => Promise<Ledger>,
 	replies: ProcessingOptions['replies'],
+	owes?: ProcessingOptions['owes'],
 ): Promise<MetaAnswer> {
 	if (!delivery.raw || !verifySignature(delivery.raw, delivery.signature, expected.appSecret)) return { httpStatus: 401, text: 'Invalid signature' };
 	let taken: { ledger: Ledger; handOver: HandOver } | undefined;
@@ -89,7 +91,7 @@ export async function receiveMetaDelivery(
 		const handOver = ledger.handOver(expected.phoneNumberId);
 		taken = { ledger, handOver };
 		const record = async (at: Ledger) => ({
-			emitted: events.length > 0 ? await processEvents(at, events, { replies, handOver }) : [],
+			emitted: events.length > 0 ? await processEvents(at, events, { replies, handOver, owes }) : [],
 			earlier: (await at.claimPending(handOver)) as TriggerEvent[],
 		});
 		// A delivery waits for its turn at the ledger; one with a message (a STOP) goes before statuses that wait,
@@ -97,13 +99,16 @@ export async function receiveMetaDelivery(
 		const { emitted, earlier } = events.some((event) => event.kind !== 'status')
 			? await admissionFor(ledger).run(true, () => record(ledger))
 			: await inDeliveryGroup(ledger, record);
+		const owed = [...earlier, ...emitted];
 		return {
 			httpStatus: 200,
 			text: 'OK',
-			emitted: [...earlier, ...emitted],
+			emitted: owed,
 			otherNumbers,
 			replays: all.length - events.length,
-			handOver: { done: () => ledger.handedOver(handOver), release: () => ledger.release(handOver) },
+			// Every row this POST wrote or took is an item of `owed`: with none, there is nothing to delete (a row missed
+			// here would still be handed over, to the next POST once its lease ends).
+			handOver: { done: () => (owed.length === 0 ? Promise.resolve(0) : ledger.handedOver(handOver)), release: () => ledger.release(handOver) },
 		};
 	} catch (error) {
 		// Best effort: a store that cannot take this back frees the rows when their lease ends.

@@ -32,7 +32,8 @@ export async function once<T extends object>(
 				[deliveryKeyHmac(ctx.keys, key), JSON.stringify(stored), ctx.now()],
 			);
 			if (taken.length === 0) throw new AlreadyProcessed();
-			return { ...result, duplicate: false, owed: owing && (await owe(ctx, tx, key, owing.handOver, owing.owe(result))) };
+			const due = owing?.owe(result);
+			return { ...result, duplicate: false, owed: owing && due && (await owe(ctx, tx, key, owing.handOver, due)) };
 		});
 	} catch (error) {
 		if (!(error instanceof AlreadyProcessed)) throw error;

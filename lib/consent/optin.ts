@@ -154,7 +154,8 @@ async function confirmAtOnce(
 	const result: ConfirmResult = { outcome: 'confirmed', duplicate: false, subjectId: request.subject_id, purposes: confirmation.purposes };
 	const delivery = deliveryKeyHmac(ctx.keys, key);
 	// What the confirmation owes the workflow is written by confirm_opt_ins with it (the outbox).
-	const owed = owing && owedRow(ctx, key, owing.handOver, owing.owe({ ...result, phone }));
+	const due = owing?.owe({ ...result, phone });
+	const owed = owing && due && owedRow(ctx, key, owing.handOver, due);
 	let outcome: string;
 	try {
 		outcome = await ctx.optIns.confirmations.run({

@@ -24,10 +24,13 @@ export interface OwedTo {
 	subjectId?: string;
 }
 
-/** What a ledger call owes the workflow when it commits: built from its result, inside its transaction. */
+/**
+ * What a ledger call owes the workflow when it commits: built from its result, inside its transaction; undefined when
+ * the workflow does not start with it (nothing is written to the outbox).
+ */
 export interface Owing<R> {
 	handOver: HandOver;
-	owe(result: R): { item: OwedItem; about: OwedTo };
+	owe(result: R): { item: OwedItem; about: OwedTo } | undefined;
 }
 
 /** One POST's hand-over: the rows it wrote or took, for one business number. */

@@ -42,13 +42,21 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	const phoneNumberId = String(credentials.phoneNumberId ?? '');
 	const ledgerCredentials = await this.getCredentials('consentLedgerApi');
 	const replayWindowMs = replayWindowMsOf(ledgerCredentials);
-	const config = widgetConfigOf(this);
-	const options = triggerOptions(this);
+	// The parameters the replies name are read only for a POST with a message (lib/events.ts): most POSTs carry
+	// delivery statuses alone, and n8n evaluates each parameter and the webhook URL anew for every request.
+	const replies = () => {
+		const config = widgetConfigOf(this);
+		return { business: config.businessName, signupUrl: triggerOptions(this).signupUrl || this.getNodeWebhookUrl('setup'), fallbackLanguage: config.languages[0] };
+	};
+	// Only what the workflow starts with is owed to it (written to the ledger's outbox), and the events that could not
+	// be understood, which are reported in n8n's log below: the statuses most POSTs carry are not, by default.
+	const wanted = new Set(this.getNodeParameter('events', []) as string[]);
 	const answer = await receiveMetaDelivery(
 		{ raw, signature: request.headers['x-hub-signature-256'] },
 		{ appSecret: String(credentials.appSecret ?? ''), phoneNumberId, replayWindowMs },
 		() => ledgerFor(ledgerCredentials),
-		{ business: config.businessName, signupUrl: options.signupUrl || this.getNodeWebhookUrl('setup'), fallbackLanguage: config.languages[0] },
+		replies,
+		(event) => wanted.has(event) || event === 'event.rejected',
 	);
 	if (answer.httpStatus !== 200) {
 		if (answer.httpStatus === 500) this.logger.error(`WhatsApp webhook not recorded, Meta will deliver it again: ${answer.error.message}`);
@@ -62,7 +70,7 @@ export async function receiveMetaEvents(this: IWebhookFunctions): Promise<IWebho
 	for (const event of answer.emitted) {
 		if (event.event === 'event.rejected') this.logger.warn(`WhatsApp webhook event not understood, kept in the consent ledger as ${String(event.rejectedId)}: ${String(event.reason)}`);
 	}
-	const items = workflowItems(answer.emitted, this.getNodeParameter('events', []) as string[], options.redactOutput === true).map((json) => ({ json: json as IDataObject }));
+	const items = workflowItems(answer.emitted, wanted, triggerOptions(this).redactOutput === true).map((json) => ({ json: json as IDataObject }));
 	const settle = (handedOver: boolean) =>
 		(handedOver ? answer.handOver.done() : answer.handOver.release()).catch((error: Error) =>
 			this.logger.warn(`The consent ledger could not mark WhatsApp events as handed to the workflow; they will be handed over again, with the same eventId: ${error.message}`),

@@ -31,7 +31,7 @@ export async function startReceiver(ledger: Ledger, phoneNumberId = '10000000000
 				{ raw: Buffer.concat(chunks), signature: request.headers['x-hub-signature-256'] },
 				{ appSecret: 'sandbox-secret', phoneNumberId },
 				async () => ledger,
-				{ business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' },
+				() => ({ business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'en' }),
 			);
 			if (answer.httpStatus === 200) {
 				// n8n stores the execution, then answers: the items are handed over.

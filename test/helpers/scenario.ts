@@ -95,7 +95,7 @@ export async function startScenario(
 		if (!delivery) throw new Error(`The sandbox kept no webhook for ${what}`);
 		const handOver = ledger.handOver('100000000000001');
 		const items = await processEvents(ledger, parseWebhook(JSON.parse(delivery.body)), {
-			replies: { business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' },
+			replies: () => ({ business: 'Beispiel GmbH', signupUrl: 'https://example.com/whatsapp', fallbackLanguage: 'de' }),
 			handOver,
 		});
 		await ledger.handedOver(handOver);

@@ -145,7 +145,7 @@ describe.each(STORE_KINDS)('hostile input (%s store)', (kind) => {
 				{ raw, signature: `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}` },
 				{ appSecret: secret, phoneNumberId: '100000000000001' },
 				async () => ledger,
-				{ business: 'Beispiel GmbH', fallbackLanguage: 'de' },
+				() => ({ business: 'Beispiel GmbH', fallbackLanguage: 'de' }),
 			);
 			expect(answer.httpStatus).toBe(200);
 			if (answer.httpStatus === 200) await answer.handOver.done();

@@ -159,6 +159,31 @@ describe.each(STORE_KINDS)('the outbox (%s store)', (kind: StoreKind) => {
 		expect(await owedRows(ledger)).toEqual([]);
 	});
 
+	test('events the workflow does not start with are committed but owe it nothing: only the STOP\'s item is kept for the redelivery', async () => {
+		const at = new Date(Date.now() - 60_000);
+		const waId = '4915100000141';
+		const code = await signUp(ledger, waId);
+		expect((await ledger.confirm({ messageId: 'wamid.owes-code', from: waId, text: code, at })).outcome).toBe('confirmed');
+		let failures = 1;
+		host = await startTriggerHost({
+			credentials,
+			parameters: { events: ['consent.withdrawn'] },
+			beforeStore: () => {
+				if (failures-- > 0) throw new Error('n8n is down');
+			},
+		});
+		const body = webhookBody([textMessage(waId, 'wamid.owes-hello', 'Hallo', at), textMessage(waId, 'wamid.owes-stop', 'STOP', at)]);
+		Object.assign(body.entry[0].changes[0].value, { statuses: [{ id: 'wamid.owes-out', status: 'delivered', timestamp: String(Math.floor(at.getTime() / 1000)), recipient_id: waId }] });
+		// n8n could not store the execution: what is still owed stays in the outbox, and that is the STOP alone (not
+		// the status or the other message, which this workflow does not start with).
+		expect(await post(host.url, body)).toBe(500);
+		expect(await owedRows(ledger)).toEqual([{ id: expect.any(String), claim: null }]);
+		expect(await historyOf(ledger, `+${waId}`)).toContain('consent.withdrawn');
+		expect(await post(host.url, body)).toBe(200);
+		expect(host.executions.map(kinds)).toEqual([['consent.withdrawn:wamid.owes-stop']]);
+		expect(await owedRows(ledger)).toEqual([]);
+	});
+
 	test('purge deletes items never handed over after the operational retention; erasure deletes a person\'s at once', async () => {
 		const at = new Date(Date.now() - 60_000);
 		const codes = [await signUp(ledger, '4915100000131'), await signUp(ledger, '4915100000132')];

@@ -42,7 +42,7 @@ describe.each(STORE_KINDS)('operational retention and the replay window (%s stor
 			signedStop(id, at),
 			{ appSecret: 'app-secret', phoneNumberId: 'P1', replayWindowMs: ledger.replayWindowMs, now: () => ledger.now() },
 			async () => ledger,
-			{ business: 'Beispiel GmbH', fallbackLanguage: 'de' },
+			() => ({ business: 'Beispiel GmbH', fallbackLanguage: 'de' }),
 		);
 		if (answer.httpStatus === 200) await answer.handOver.done();
 		return answer;

@@ -35,10 +35,10 @@ const now = () => String(Math.floor(Date.now() / 1000));
 /** As the trigger on n8n: a 200's items are handed over (n8n stored the execution before it answered). */
 async function deliver(ledger: Ledger, body: unknown | Buffer): Promise<MetaAnswer> {
 	const raw = Buffer.isBuffer(body) ? body : metaBytes(body);
-	const answer = await receiveMetaDelivery({ raw, signature: sign(raw) }, { appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID }, async () => ledger, {
+	const answer = await receiveMetaDelivery({ raw, signature: sign(raw) }, { appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID }, async () => ledger, () => ({
 		business: 'Beispiel GmbH',
 		fallbackLanguage: 'de',
-	});
+	}));
 	if (answer.httpStatus === 200) await answer.handOver.done();
 	return answer;
 }

@@ -131,7 +131,7 @@ describe.each(STORE_KINDS)('webhooks from the sandbox into the ledger (%s store)
 					system: { body: 'User A changed from 4915112345678 to 4915199990000', wa_id: '4915199990000', type: 'user_changed_number' } }],
 			} }] }],
 		};
-		const options = { replies: { business: 'Beispiel GmbH', fallbackLanguage: 'de' as const }, handOver: ledger.handOver('100000000000001') };
+		const options = { replies: () => ({ business: 'Beispiel GmbH', fallbackLanguage: 'de' as const }), handOver: ledger.handOver('100000000000001') };
 		await processEvents(ledger, parseWebhook(changed), options);
 		await processEvents(ledger, parseWebhook(changed), options);
 		expect(await ledger.mayMessage({ recipient: PHONE, purpose: 'offers', category: 'marketing' })).toMatchObject({ reason: 'withdrawn' });

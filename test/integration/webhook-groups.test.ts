@@ -171,7 +171,7 @@ describe.each(STORE_KINDS)('concurrent status deliveries, grouped (%s store)', (
 								{ raw, signature: `sha256=${createHmac('sha256', APP_SECRET).update(raw).digest('hex')}` },
 								{ appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID },
 								async () => ledger,
-								{ business: 'Beispiel GmbH', fallbackLanguage: 'de' },
+								() => ({ business: 'Beispiel GmbH', fallbackLanguage: 'de' }),
 							);
 							if (answer.httpStatus === 200) {
 								// Before n8n has it: the event this POST answered for is committed, by this POST or the one it repeats.
