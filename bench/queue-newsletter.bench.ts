@@ -26,11 +26,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { DEMO_ENV } from '../lib/consent/keyring';
-import { openLedger, type Ledger } from '../lib/consent/ledger';
+import type { Ledger } from '../lib/consent/ledger';
 import { mapWithConcurrency } from '../lib/whatsapp';
-import { ROOT, RestSession, SandboxCustomer, StartedScript } from '../test/helpers/n8n-process';
-import { CONSENT_TEXT, createNewsletterParts, runNewsletter, seedSubscribers } from '../test/helpers/queue-newsletter';
+import { RestSession, SandboxCustomer, StartedScript } from '../test/helpers/n8n-process';
+import { CONSENT_TEXT, createNewsletterParts, openDemoLedger, runNewsletter, seedSubscribers } from '../test/helpers/queue-newsletter';
 import { countSandbox, type SandboxCount } from './send-outcomes';
 
 const WORKERS = (process.env.NEWSLETTER_BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
@@ -47,7 +46,6 @@ const SANDBOX_PORT = Number(process.env.NEWSLETTER_BENCH_SANDBOX_PORT ?? 8830);
 const SANDBOX_URL = `http://127.0.0.1:${SANDBOX_PORT}`;
 const DATABASE = process.env.NEWSLETTER_BENCH_DATABASE ?? 'postgres://postgres@127.0.0.1:5432/queue_nlbench';
 const REDIS_PREFIX = process.env.NEWSLETTER_BENCH_REDIS_PREFIX ?? 'nlbench';
-const LEDGER_SCHEMA = 'whatsapp_consent';
 /** The Send benchmark's sandbox: Meta's answer after 100 ms. */
 const LATENCY_MS = 100;
 /** Send WhatsApp's Parallel Requests per part, as in the Send benchmark: at 100 ms, 1,000/s needs 100 in flight. */
@@ -218,16 +216,7 @@ describe(`The newsletter to ${RECIPIENTS} in queue mode on ${WORKERS.join(', ')}
 				const api = new RestSession(`http://127.0.0.1:${PORTS_FROM}`);
 				await api.login(queue.output);
 				if (!ledger) {
-					const url = new URL(DATABASE);
-					const { secretKey } = (JSON.parse(readFileSync(join(ROOT, 'demo', 'credentials.json'), 'utf8')) as { type: string; data: { secretKey: string } }[]).find(
-						(credential) => credential.type === 'consentLedgerApi',
-					)!.data;
-					// The demo's own ledger, whose secret is the demo's: allowed where the demo runs.
-					process.env[DEMO_ENV] = '1';
-					ledger = await openLedger({
-						store: { kind: 'postgres', host: url.hostname, port: Number(url.port || 5432), database, user: decodeURIComponent(url.username) || 'postgres', schema: LEDGER_SCHEMA },
-						secret: secretKey,
-					});
+					ledger = await openDemoLedger(DATABASE);
 					// Seeded once: the database, and with it the ledger, stays for the later starts.
 					const seeding = Date.now();
 					await seedSubscribers(ledger, [...consented, ...withdrawn], 'nlbench');

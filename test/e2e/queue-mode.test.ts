@@ -11,11 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { openLedger, type Ledger } from '../../lib/consent/ledger';
-import { DEMO_ENV } from '../../lib/consent/keyring';
+import type { Ledger } from '../../lib/consent/ledger';
 import { HAND_OVER_LEASE_MS } from '../../lib/consent/outbox';
 import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
-import { CONSENT_TEXT, NEWSLETTER, createNewsletterParts, newslettersAcceptedFor, runNewsletter, seedSubscribers, type SandboxRequest } from '../helpers/queue-newsletter';
+import { CONSENT_TEXT, NEWSLETTER, createNewsletterParts, openDemoLedger, newslettersAcceptedFor, runNewsletter, seedSubscribers, type SandboxRequest } from '../helpers/queue-newsletter';
 
 const [demo] = demosToRun(['demo'], 'the queue-mode test');
 // Ports of the ranges this work may use (n8n 5700–5720, sandbox 8800–8810); `npm run queue` itself uses 5700–5707, 8800.
@@ -25,7 +24,6 @@ const MAIN = `http://127.0.0.1:${PORTS_FROM}`;
 const WEBHOOK = `http://localhost:${PORTS_FROM + 1}`;
 const SIGNUP_PATH = '/webhook/whatsapp-consent';
 const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/consent_test';
-const LEDGER_SCHEMA = 'whatsapp_consent';
 const FIX = /queue mode.*choose PostgreSQL as the Store in the Consent Ledger credential/;
 // Invariant 3, sized to finish in a minute or two here: at the newsletter's 80 messages/s, 200 take 2.5 s (and bring
 // 600 status webhooks to the webhook process).
@@ -129,16 +127,7 @@ interface Execution {
 		console.log(`npm run queue was ready after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 		api = new RestSession(MAIN);
 		await api.login(queue.output);
-		const url = new URL(databaseUrl);
-		const { secretKey } = (JSON.parse(readFileSync(join(ROOT, 'demo', 'credentials.json'), 'utf8')) as { type: string; data: { secretKey: string } }[]).find(
-			(credential) => credential.type === 'consentLedgerApi',
-		)!.data;
-		// The test reads the demo's own ledger, whose secret is the demo's: allowed where the demo runs (as npm run queue says).
-		process.env[DEMO_ENV] = '1';
-		ledger = await openLedger({
-			store: { kind: 'postgres', host: url.hostname, port: Number(url.port || 5432), database, user: decodeURIComponent(url.username) || 'postgres', schema: LEDGER_SCHEMA },
-			secret: secretKey,
-		});
+		ledger = await openDemoLedger(databaseUrl);
 	}, 360_000);
 
 	afterAll(async () => {

@@ -6,8 +6,28 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Ledger } from '../../lib/consent/ledger';
+import { DEMO_ENV } from '../../lib/consent/keyring';
+import { openLedger, type Ledger } from '../../lib/consent/ledger';
 import { ROOT, type RestSession, type SandboxCustomer } from './n8n-process';
+
+/** The schema `npm run queue` gives the demo's ledger in its database. */
+export const LEDGER_SCHEMA = 'whatsapp_consent';
+
+/**
+ * The ledger of a queue-mode demo whose database `databaseUrl` names, opened with the demo's own secret
+ * (demo/credentials.json): allowed where the demo runs, as `npm run queue` says.
+ */
+export async function openDemoLedger(databaseUrl: string): Promise<Ledger> {
+	const url = new URL(databaseUrl);
+	const { secretKey } = (JSON.parse(readFileSync(join(ROOT, 'demo', 'credentials.json'), 'utf8')) as { type: string; data: { secretKey: string } }[]).find(
+		(credential) => credential.type === 'consentLedgerApi',
+	)!.data;
+	process.env[DEMO_ENV] = '1';
+	return openLedger({
+		store: { kind: 'postgres', host: url.hostname, port: Number(url.port || 5432), database: url.pathname.slice(1), user: decodeURIComponent(url.username) || 'postgres', schema: LEDGER_SCHEMA },
+		secret: secretKey,
+	});
+}
 
 /** The generic newsletter (the demo also has one for Brevo, inactive without its credentials). */
 export const NEWSLETTER = (JSON.parse(readFileSync(join(ROOT, 'workflows', 'newsletter.json'), 'utf8')) as { name: string }).name;
