@@ -134,14 +134,25 @@ async function answerControl(simulator: CloudApiSimulator, route: string, body: 
 			state.clockOffsetMs += valid(clockSchema, body).advanceSeconds * 1000;
 			return [200, { now: state.isoNow() }];
 		case 'GET /_sandbox/messages': {
+			// `after`: only the requests since that seq, for a test that polls a log of thousands while it grows.
 			const to = url.searchParams.get('to');
-			const requests = to ? state.requests.filter((r) => JSON.stringify(r.body ?? '').includes(to)) : state.requests;
+			const after = pageNumber(url, 'after', 0);
+			const since = state.requests.slice(after);
+			const requests = to ? since.filter((r) => JSON.stringify(r.body ?? '').includes(to)) : since;
 			return [200, { requests }];
 		}
 		case 'GET /_sandbox/subscriptions':
 			return [200, { subscriptions: [...state.subscriptions].flatMap(([wabaId, apps]) => [...apps].map(([appId, subscription]) => ({ wabaId, appId, ...subscription }))) }];
-		case 'GET /_sandbox/webhooks':
-			return [200, { deliveries: simulator.webhooks.log(), busy: simulator.webhooks.busy }];
+		case 'GET /_sandbox/webhooks': {
+			// A newsletter's log holds tens of thousands of deliveries with their bodies: too much for one answer, so
+			// it pages (`offset`, `limit`) and filters by `state`; `total` is the size of the filtered log.
+			const wanted = url.searchParams.get('state');
+			const all = simulator.webhooks.log();
+			const deliveries = wanted === null ? all : all.filter((delivery) => delivery.state === wanted);
+			const offset = pageNumber(url, 'offset', 0);
+			const limit = pageNumber(url, 'limit', deliveries.length);
+			return [200, { deliveries: deliveries.slice(offset, offset + limit), total: deliveries.length, busy: simulator.webhooks.busy }];
+		}
 		case 'GET /_sandbox/chats':
 			return [200, { chats: [...state.users.values()].map((user) => chatSummary(simulator, user)) }];
 		case 'GET /_sandbox/templates':
@@ -201,4 +212,13 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 	} catch {
 		throw new ControlInputError(400, 'The body is not valid JSON');
 	}
+}
+
+/** A whole number of at least 0 from the query, or `otherwise` when it is not given. */
+function pageNumber(url: URL, name: string, otherwise: number): number {
+	const given = url.searchParams.get(name);
+	if (given === null) return otherwise;
+	const value = Number(given);
+	if (!Number.isInteger(value) || value < 0) throw new ControlInputError(400, `'${name}' must be a whole number of at least 0, got '${given}'`);
+	return value;
 }

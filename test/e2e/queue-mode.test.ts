@@ -14,7 +14,19 @@ import { Client } from 'pg';
 import type { Ledger } from '../../lib/consent/ledger';
 import { HAND_OVER_LEASE_MS } from '../../lib/consent/outbox';
 import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
-import { CONSENT_TEXT, NEWSLETTER, createNewsletterParts, openDemoLedger, newslettersAcceptedFor, runNewsletter, seedSubscribers, type SandboxRequest } from '../helpers/queue-newsletter';
+import {
+	CONSENT_TEXT,
+	NEWSLETTER,
+	createNewsletterParts,
+	deliveryLog,
+	newslettersAcceptedFor,
+	openDemoLedger,
+	pendingDeliveries,
+	runNewsletter,
+	seedSubscribers,
+	watchNewsletters,
+	type SandboxRequest,
+} from '../helpers/queue-newsletter';
 
 const [demo] = demosToRun(['demo'], 'the queue-mode test');
 // Ports of the ranges this work may use (n8n 5700–5720, sandbox 8800–8810); `npm run queue` itself uses 5700–5707, 8800.
@@ -458,7 +470,7 @@ interface Execution {
 			// Meta's limit is the number's, so the parts share it (the README says so); here both keep below what the
 			// webhook process can take of their statuses.
 			const parts = await createNewsletterParts(api, { parts: 2, messagesPerSecond: LOAD_PACE });
-			const newsletterTo = () => newslettersAcceptedFor(customer, numbers);
+			const newsletterTo = watchNewsletters(customer, numbers);
 			const runs = await Promise.all(
 				parts.map((id) => runNewsletter(api, id)),
 			);
@@ -490,14 +502,14 @@ interface Execution {
 
 			// Every delivery settles: acknowledged by the webhook process (after its commit), or given up.
 			type Delivery = { body: string; state: string; copy: number; attempts: { httpStatus?: number; error?: string; answeredAt?: string }[] };
-			let deliveries: Delivery[] = [];
 			for (const started = Date.now(); ; ) {
-				deliveries = (await customer.control<{ deliveries: Delivery[] }>('webhooks')).deliveries;
-				if (!deliveries.some((delivery) => delivery.state === 'pending')) break;
-				if (Date.now() - started > LOAD_SECONDS * 1000) throw new Error(`${deliveries.filter((delivery) => delivery.state === 'pending').length} deliveries still pending`);
+				const pending = await pendingDeliveries(customer);
+				if (pending === 0) break;
+				if (Date.now() - started > LOAD_SECONDS * 1000) throw new Error(`${pending} deliveries still pending`);
 				await new Promise((resolve) => setTimeout(resolve, 2000));
 			}
 			const settledAt = Date.now();
+			const deliveries = await deliveryLog<Delivery>(customer);
 			const sends = await newsletterTo();
 			const perNumber = new Map<string, SandboxRequest[]>();
 			for (const request of sends) perNumber.set(request.body!.to!, [...(perNumber.get(request.body!.to!) ?? []), request]);

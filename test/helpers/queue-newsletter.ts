@@ -58,12 +58,43 @@ export async function seedSubscribers(ledger: Ledger, numbers: string[], idPrefi
 	}
 }
 
+const newsletterTo = (wanted: Set<string>) => (request: SandboxRequest) =>
+	request.body?.template?.name === 'newsletter' && request.outcome.status === 'accepted' && wanted.has(request.body.to ?? '');
+
 /** The newsletters the sandbox accepted for these numbers. */
 export async function newslettersAcceptedFor(customer: SandboxCustomer, numbers: string[]): Promise<SandboxRequest[]> {
-	const wanted = new Set(numbers);
-	return (await customer.control<{ requests: SandboxRequest[] }>('messages')).requests.filter(
-		(request) => request.body?.template?.name === 'newsletter' && request.outcome.status === 'accepted' && wanted.has(request.body.to ?? ''),
-	);
+	return (await customer.control<{ requests: SandboxRequest[] }>('messages')).requests.filter(newsletterTo(new Set(numbers)));
+}
+
+/**
+ * newslettersAcceptedFor for a test that asks again and again while a large newsletter runs: each call reads only the
+ * requests the sandbox logged since the last (`after`), so polling 5,000 sends does not load the sandbox itself.
+ */
+export function watchNewsletters(customer: SandboxCustomer, numbers: string[]): () => Promise<SandboxRequest[]> {
+	const wanted = newsletterTo(new Set(numbers));
+	const accepted: SandboxRequest[] = [];
+	let read = 0;
+	return async () => {
+		const { requests } = await customer.control<{ requests: SandboxRequest[] }>(`messages?after=${read}`);
+		read += requests.length;
+		accepted.push(...requests.filter(wanted));
+		return accepted;
+	};
+}
+
+/** The sandbox's whole delivery log, read in pages (a newsletter's log of 30,000 deliveries is too much for one answer). */
+export async function deliveryLog<T>(customer: SandboxCustomer): Promise<T[]> {
+	const log: T[] = [];
+	for (;;) {
+		const page = await customer.control<{ deliveries: T[]; total: number }>(`webhooks?offset=${log.length}&limit=2000`);
+		log.push(...page.deliveries);
+		if (page.deliveries.length === 0 || log.length >= page.total) return log;
+	}
+}
+
+/** How many deliveries the sandbox still has pending (waiting for an attempt, an answer or a redelivery). */
+export async function pendingDeliveries(customer: SandboxCustomer): Promise<number> {
+	return (await customer.control<{ total: number }>('webhooks?state=pending&limit=0')).total;
 }
 
 export interface PartOptions {

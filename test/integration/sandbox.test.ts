@@ -651,6 +651,31 @@ describe('Control API', () => {
 		]);
 	});
 
+	it('pages its logs for a test that polls them while they grow: deliveries by state, messages after a seq', async () => {
+		// Messages from the customer only: each is one delivery at once, with no statuses coming later.
+		for (let n = 0; n < 3; n++) await inbound({ from: ANNA, text: `Hallo ${n}` });
+		const all = (await control('GET', 'webhooks')).body as { deliveries: { id: string; state: string }[]; total: number };
+		expect(all.total).toBe(3);
+		expect(all.deliveries).toHaveLength(3);
+		const page = (await control('GET', 'webhooks?offset=1&limit=1')).body as typeof all;
+		expect(page).toMatchObject({ total: 3 });
+		expect(page.deliveries.map((delivery) => delivery.id)).toEqual([all.deliveries[1].id]);
+		// States move on by themselves (a delivery is attempted, then answered), so the filter is checked on its own answer.
+		const state = all.deliveries[0].state;
+		const inState = (await control('GET', `webhooks?state=${state}`)).body as typeof all;
+		expect(inState.total).toBeGreaterThanOrEqual(1);
+		expect(inState.deliveries.map((delivery) => delivery.state)).toEqual(Array(inState.total).fill(state));
+		expect((await control('GET', 'webhooks?state=no-such-state')).body).toMatchObject({ deliveries: [], total: 0 });
+		for (let n = 0; n < 3; n++) await text(ANNA, `Antwort ${n}`);
+		expect((await control('GET', 'messages?after=2')).body.requests.map((request: { seq: number }) => request.seq)).toEqual([3]);
+		expect((await control('GET', 'messages?after=3')).body.requests).toEqual([]);
+		for (const bad of ['messages?after=-1', 'webhooks?limit=2.5', 'webhooks?offset=x']) {
+			const answer = await control('GET', bad);
+			expect(answer.status).toBe(400);
+			expect(answer.body.error).toMatch(/must be a whole number of at least 0/);
+		}
+	});
+
 	it('shows the chat with a customer and the state of their window and marketing switch', async () => {
 		await inbound({ from: ANNA, name: 'Anna', text: 'Hallo' });
 		await text(ANNA, 'Hi Anna');
