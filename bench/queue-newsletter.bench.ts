@@ -9,8 +9,8 @@
  * sandbox as the other rows, so only the number of workers changes (`npm start` would also change the ledger's store
  * and drop the queue, and the comparison would no longer say what the workers add).
  *
- * Statuses: the webhook process takes about 40 deliveries a second (BENCHMARKS.md), a newsletter at 1,000/s brings
- * 2,000. So that its backlog does not slow the sends (the workers and the webhook process share the 2 cores), the
+ * Statuses: the webhook process takes 40 to 150 deliveries a second here (BENCHMARKS.md), a newsletter at 1,000/s
+ * brings 2,000. So that its backlog does not slow the sends (the workers and the webhook process share the 2 cores), the
  * sandbox delivers no webhooks during the runs: its app callback is unset and the WABA's alternate callback, set when
  * the inbox was activated, goes with the sandbox's reset. It still makes the statuses (sent, delivered; no read) and
  * keeps them in its delivery log, which the report counts.
