@@ -196,8 +196,19 @@ export class SandboxCustomer {
 		return (await response.json()) as { messageId: string };
 	}
 
+	/**
+	 * A GET of the control API, asked again after a broken connection (up to three times): a test that polls for
+	 * minutes can meet the moment the sandbox closes a kept-alive connection as fetch reuses it (read ECONNRESET).
+	 */
 	async control<T>(path: string): Promise<T> {
-		return (await (await fetch(`${this.sandboxUrl}/_sandbox/${path}`)).json()) as T;
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return (await (await fetch(`${this.sandboxUrl}/_sandbox/${path}`)).json()) as T;
+			} catch (error) {
+				if (!(error instanceof TypeError) || attempt === 3) throw error;
+				await new Promise((resolve) => setTimeout(resolve, 500));
+			}
+		}
 	}
 
 	/** Polls until `probe` holds; a timeout names what was awaited and shows the chat of `waId`. */
