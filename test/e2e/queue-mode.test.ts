@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { Ledger } from '../../lib/consent/ledger';
+import { mapWithConcurrency } from '../../lib/whatsapp';
 import { HAND_OVER_LEASE_MS } from '../../lib/consent/outbox';
 import { ROOT, RestSession, SandboxCustomer, StartedScript, demosToRun, isAlive } from '../helpers/n8n-process';
 import {
@@ -483,7 +484,10 @@ interface Execution {
 					await new Promise((resolve) => setTimeout(resolve, 250));
 				}
 				const inWave = stopped.slice(Math.floor((wave * stopped.length) / LOAD_WAVES), Math.floor(((wave + 1) * stopped.length) / LOAD_WAVES));
-				for (const [index, { messageId }] of (await Promise.all(inWave.map((waId) => customer.writes(waId, 'STOP')))).entries()) stopIds.set(inWave[index], messageId);
+				// Ten at a time: a wave of 100 at once left 100 kept-alive connections to the sandbox, which it closed together
+				// five seconds later, under the next polls (read ECONNRESET three times in a row at the full size).
+				const written = await mapWithConcurrency(inWave, 10, (waId) => customer.writes(waId, 'STOP'));
+				for (const [index, { messageId }] of written.entries()) stopIds.set(inWave[index], messageId);
 			}
 			for (const started = Date.now(); ; ) {
 				// by workflow: the STOPs' own executions may push the parts out of the latest hundred

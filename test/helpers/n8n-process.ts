@@ -197,16 +197,17 @@ export class SandboxCustomer {
 	}
 
 	/**
-	 * A GET of the control API, asked again after a broken connection (up to three times): a test that polls for
-	 * minutes can meet the moment the sandbox closes a kept-alive connection as fetch reuses it (read ECONNRESET).
+	 * A GET of the control API, asked again after a broken connection (up to ten times): a test that polls for minutes
+	 * can meet the moment the sandbox closes kept-alive connections as fetch reuses them (read ECONNRESET); each
+	 * failure discards one, so the next attempt takes another or a new one.
 	 */
 	async control<T>(path: string): Promise<T> {
 		for (let attempt = 1; ; attempt++) {
 			try {
 				return (await (await fetch(`${this.sandboxUrl}/_sandbox/${path}`)).json()) as T;
 			} catch (error) {
-				if (!(error instanceof TypeError) || attempt === 3) throw error;
-				await new Promise((resolve) => setTimeout(resolve, 500));
+				if (!(error instanceof TypeError) || attempt === 10) throw error;
+				await new Promise((resolve) => setTimeout(resolve, 100));
 			}
 		}
 	}
