@@ -191,38 +191,25 @@ export async function dryRun(consentLedger: Ledger, asked: ConsentedSend): Promi
 	};
 }
 
+/**
+ * Items in the ledger stages besides those waiting for Meta: enough to cover the ledger's latency at Meta's top rate.
+ * A send spends about 0.1–0.3 s in them (reservation, gate re-check, completion, each waiting for the slice before
+ * it; measured on PostgreSQL in BENCHMARKS.md, 2026-12-02): with 100 the pace ran dry at 1,000/s, and the cap below
+ * (half a second of the pace) still bounds what a crash leaves unknown.
+ */
+const LEDGER_WINDOW = 300;
 /** How far ahead of its turn at the pace a send may be reserved. */
 const RESERVED_AHEAD_SECONDS = 0.5;
-const FEWEST_AHEAD = 10;
-/** Sends whose answer from Meta is being recorded (a slice of completions takes about 30 ms at 1,000/s). */
-const RECORDING_WINDOW = 100;
+const FEWEST_IN_FLIGHT = 10;
 
 /**
- * Sends reserved and not yet at Meta, at most: half a second of the pace (at least 10). A send is reserved before
- * it waits for its turn, and a process that dies leaves its reserved sends as unknown outcomes, never sent again
- * (invariant 3): at the default 80/s a crash leaves at most 40 never attempted, at 1,000/s 500.
- */
-export function reservedAhead(messagesPerSecond: number): number {
-	return Math.max(FEWEST_AHEAD, Math.ceil(messagesPerSecond * RESERVED_AHEAD_SECONDS));
-}
-
-/**
- * Sends in flight at once: reserved and waiting for their turn (at most `reservedAhead`, held by the `ahead`
- * semaphore of sendWithConsent until the request starts), waiting for Meta's answer (at most Parallel Requests), and
- * being recorded. The bound of the first stage does not cover the other two: when it did (one window of half a
- * second for all three), a send's 0.5–0.6 s from reservation to completion held a newsletter at 1,000/s to about
- * 830/s, and one split in parts over workers to far less (BENCHMARKS.md, 2026-12-03).
+ * Sends in flight at once: reserved, waiting for their turn at the pace, or waiting for Meta. A send is reserved
+ * before it waits, and a process that dies leaves its reserved sends as unknown outcomes, never sent again
+ * (invariant 3). So at most half a second of the pace is reserved ahead: at 1,000/s that is all the node's window
+ * (Parallel Requests plus the ledger's), at the default 80/s a crash leaves at most 40 unknown instead of 200.
  */
 export function sendsInFlight(parallelRequests: number, messagesPerSecond: number): number {
-	return reservedAhead(messagesPerSecond) + parallelRequests + RECORDING_WINDOW;
-}
-
-/** What the sends that share them are bounded by (see sendsInFlight). */
-export interface SendLimits {
-	/** The requests waiting for Meta's answer (the node's Parallel Requests). */
-	requests?: Semaphore;
-	/** The sends reserved and not yet at Meta (`reservedAhead`). */
-	ahead?: Semaphore;
+	return Math.min(parallelRequests + LEDGER_WINDOW, Math.max(FEWEST_IN_FLIGHT, Math.ceil(messagesPerSecond * RESERVED_AHEAD_SECONDS)));
 }
 
 /**
@@ -234,7 +221,8 @@ export async function sendWithConsent(
 	client: WhatsAppClient,
 	asked: ConsentedSend,
 	signal?: AbortSignal,
-	limits: SendLimits = {},
+	/** Bounds the requests waiting for Meta's answer across the sends that share it (the node's Parallel Requests). */
+	requests?: Semaphore,
 ): Promise<SendOutcome> {
 	const { key } = asked;
 	const send = asTemplateAsks(asked);
@@ -249,26 +237,6 @@ export async function sendWithConsent(
 			message: 'The person has not written in the last 24 hours: free text is not allowed, use Send Template with an approved template',
 		};
 	}
-	// Held from before the reservation until the request starts: what a crash could leave reserved, never attempted.
-	const leaveAhead = await limits.ahead?.acquire(signal);
-	try {
-		return await reserveAndSend(consentLedger, ledger, client, send, signal, limits.requests, leaveAhead);
-	} finally {
-		leaveAhead?.();
-	}
-}
-
-/** sendWithConsent after its checks: the reservation, the request and the record of Meta's answer. */
-async function reserveAndSend(
-	consentLedger: Ledger,
-	ledger: SendLedger,
-	client: WhatsAppClient,
-	send: ConsentedSend,
-	signal: AbortSignal | undefined,
-	requests: Semaphore | undefined,
-	leaveAhead: (() => void) | undefined,
-): Promise<SendOutcome> {
-	const { key } = send;
 	const notice = send.category === 'marketing' ? send.objectionNotice : undefined;
 	const reservation = await ledger.reserve({
 		key,
@@ -303,7 +271,6 @@ async function reserveAndSend(
 				const refused = await refusal(ledger, send, true);
 				if (refused) throw new RefusedBeforeAttempt(refused);
 				attempted = true;
-				leaveAhead?.();
 			},
 		});
 	} catch (error) {

@@ -113,7 +113,7 @@ describe.each(STORE_KINDS)('fault storms during a newsletter (%s store)', (kind:
 					fetch: stormy,
 				});
 				const requests = new Semaphore(20);
-				const send = (phone: string) => sendWithConsent(ledger, client, { key: `${campaign}:${phone.slice(1)}`, recipient: phone, purpose: 'offers', category: 'marketing', message: NEWSLETTER, campaign }, undefined, { requests });
+				const send = (phone: string) => sendWithConsent(ledger, client, { key: `${campaign}:${phone.slice(1)}`, recipient: phone, purpose: 'offers', category: 'marketing', message: NEWSLETTER, campaign }, undefined, requests);
 				const outcomes: SendOutcome[] = await mapWithConcurrency(phones, 40, send);
 				for (const injection of injections) tally(`injected ${injection.kind}${injection.processed && !['throughput', 'pair'].includes(injection.kind) ? ' (processed)' : ''}`, injection.count);
 

@@ -4,7 +4,7 @@ import { ValidationError } from '../../../lib/errors';
 import { normalizeRecipient } from '../../../lib/phone';
 import { redactPersonalData } from '../../../lib/redact';
 import { objectionNotice, type ReplyLanguage } from '../../../lib/replies';
-import { dryRun, idempotencyKey, reservedAhead, sendsInFlight, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
+import { dryRun, idempotencyKey, sendsInFlight, sendWithConsent, type DryRunOutcome, type ObjectionNotice, type SendOutcome } from '../../../lib/sending';
 import { mapWithConcurrency, OutcomeUnknownError, Semaphore, WhatsAppApiError, WhatsAppError, type OutgoingMessage } from '../../../lib/whatsapp';
 import { costOf, type RateCard } from '../../../lib/pricing';
 import { toNodeError } from '../../shared/errors';
@@ -188,8 +188,8 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const notSent: INodeExecutionData[] = [];
 	const parallelRequests = options.parallelRequests ?? 100;
 	// Parallel Requests bounds the requests waiting for Meta; more items may be in the ledger meanwhile (reserved,
-	// checked, recorded in slices), but never more than half a second of the pace reserved ahead (see sendsInFlight).
-	const limits = { requests: new Semaphore(parallelRequests), ahead: new Semaphore(reservedAhead(pace.messagesPerSecond)) };
+	// checked, recorded in slices), but never more than half a second of the pace ahead (see sendsInFlight).
+	const requests = new Semaphore(parallelRequests);
 	const results = await mapWithConcurrency(
 		items,
 		sendsInFlight(parallelRequests, pace.messagesPerSecond),
@@ -234,7 +234,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 						marketingMessages: options.marketingMessages === true,
 					},
 					signal,
-					limits,
+					requests,
 				);
 				if (outcome.status === 'failed' && !this.continueOnFail()) {
 					const error = outcome.error;
