@@ -88,9 +88,13 @@ export class WebhookDispatcher {
 		return this.deliveries;
 	}
 
-	/** True while a delivery waits for its first attempt, an answer or a redelivery. */
+	/**
+	 * True while a webhook may still come: a delivery waits for its first attempt, an answer or a redelivery, or a
+	 * sandbox timer is set (a status of the sent → delivered → read ladder, a reorder batch, a timeout fault). A test
+	 * that waits for quiet and then moves its clock must not see a `read` arrive after the move.
+	 */
 	get busy(): boolean {
-		return this.deliveries.some((d) => d.state === 'pending');
+		return this.timers.size > 0 || this.deliveries.some((d) => d.state === 'pending');
 	}
 
 	clear(): void {

@@ -92,7 +92,10 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 		});
 
 		const confirmsStop = (index: number) => reservations[index].category === 'withdrawal_confirmation';
-		const lock = asking.some(confirmsStop) ? 'update' : 'share';
+		const asksForNotice = (index: number) => reservations[index].objectionNotice === true && reservations[index].category === 'marketing';
+		// Both write the person's row further down. Under a share lock, two transactions reserving for one person would
+		// each wait for the other's lock to upgrade theirs (a deadlock); the update lock makes the second wait up front.
+		const lock = asking.some((index) => confirmsStop(index) || asksForNotice(index)) ? 'update' : 'share';
 		const decisions = asking.length === 0 ? [] : await answer(ctx, tx, asking.map((index) => reservations[index]), lock);
 		const allowed: { index: number; decision: GateDecision & { allowed: true } }[] = [];
 		const stopsConfirmed = new Set<string>();
@@ -142,7 +145,7 @@ export async function reserveSends(ctx: LedgerContext, reservations: SendReserva
 		const reserved = allowed.filter(({ index }) => inserted.has(hmacAt(index)));
 		const noticed = await claimObjectionNotices(
 			tx,
-			reserved.filter(({ index, decision }) => reservations[index].objectionNotice && reservations[index].category === 'marketing' && decision.subjectId),
+			reserved.filter(({ index, decision }) => asksForNotice(index) && decision.subjectId),
 			hmacAt,
 			now,
 		);

@@ -530,6 +530,15 @@ describe('Webhooks', () => {
 		});
 	});
 
+	it('stays busy until the last status of the ladder has come, not only while a delivery is unanswered', async () => {
+		// A test waits for quiet and then moves its clock or counts: a `read` still to come must keep it waiting.
+		await control('PATCH', 'config', { statusDelaysMs: { sent: 10, delivered: 30, read: 400 } });
+		await inbound({ from: ANNA, text: 'Hallo' });
+		const wamid = (await text(ANNA)).body.messages[0].id;
+		await waitFor(async () => ((await control('GET', 'webhooks')).body.busy === false ? true : undefined), 'quiet');
+		expect(receiver.statusesOf(wamid)).toEqual(['sent', 'delivered', 'read']);
+	});
+
 	it('reports sent, delivered and read for an accepted message, without contacts', async () => {
 		await inbound({ from: ANNA, text: 'Hallo' });
 		const { body } = await text(ANNA);
