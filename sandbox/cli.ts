@@ -34,6 +34,7 @@ export function optionsFromEnv(): SandboxOptions {
 		pairRateSeconds: numberFromEnv('SANDBOX_PAIR_RATE_SECONDS'),
 		duplicateDeliveries: numberFromEnv('SANDBOX_DUPLICATE_DELIVERIES'),
 		reorderDeliveries: textFromEnv('SANDBOX_REORDER_DELIVERIES') === 'true' ? true : undefined,
+		webhookConcurrency: numberFromEnv('SANDBOX_WEBHOOK_CONCURRENCY'),
 		marketingMessagesOnboarded: textFromEnv('SANDBOX_MARKETING_MESSAGES_ONBOARDED') === 'true' ? true : undefined,
 	};
 }

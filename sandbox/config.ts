@@ -65,6 +65,11 @@ export interface SandboxOptions {
 	reorderDeliveries?: boolean;
 	/** Redelivery while the receiver answers non-2xx or is unreachable (default 500 ms doubling, 8 attempts). */
 	redelivery?: RedeliveryOptions;
+	/**
+	 * Webhook requests in flight at once; the rest wait in the sandbox, in order (default null: no bound). Meta does
+	 * not publish its number. Without a bound, a receiver that falls behind gets thousands of connections at once.
+	 */
+	webhookConcurrency?: number | null;
 	/** Delays of the sent → delivered → read status webhooks after an accepted message. */
 	statusDelaysMs?: StatusDelays;
 	/** Numbers ending like this are not on WhatsApp: the send fails with 131026 (default ['0000']). */
@@ -107,6 +112,7 @@ export function resolveOptions(options: SandboxOptions = {}): SandboxConfig {
 		duplicateDeliveries: options.duplicateDeliveries ?? 0,
 		reorderDeliveries: options.reorderDeliveries ?? false,
 		redelivery: options.redelivery ?? { initialDelayMs: 500, maxAttempts: 8 },
+		webhookConcurrency: options.webhookConcurrency ?? null,
 		statusDelaysMs: options.statusDelaysMs ?? { sent: 20, delivered: 120, read: 400 },
 		undeliverableSuffixes: options.undeliverableSuffixes ?? ['0000'],
 		failingSuffixes: options.failingSuffixes ?? ['0001'],
@@ -127,6 +133,7 @@ export const configPatchSchema = z
 		duplicateDeliveries: z.number().int().min(0).max(10),
 		reorderDeliveries: z.boolean(),
 		redelivery: z.object({ initialDelayMs: z.number().int().min(0), maxAttempts: z.number().int().min(1), maxDelayMs: z.number().int().min(0).optional() }),
+		webhookConcurrency: z.number().int().min(1).nullable(),
 		statusDelaysMs: z.object({ sent: z.number().min(0), delivered: z.number().min(0), read: z.number().min(0).nullable() }),
 		undeliverableSuffixes: z.array(z.string()),
 		failingSuffixes: z.array(z.string()),

@@ -114,6 +114,8 @@ export class CloudApiSimulator {
 		this.throughput.perSecond = this.config.throughputPerSecond;
 		this.pairRate.intervalSeconds = this.config.pairRateSeconds;
 		this.pairRate.burst = this.config.pairBurst;
+		// A bound raised or lifted lets held-back webhooks go at once, not only when a request in flight ends.
+		this.webhooks.admitWaiting();
 	}
 
 	/**

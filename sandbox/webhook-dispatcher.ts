@@ -22,6 +22,8 @@ export interface DeliverySettings {
 	duplicateDeliveries: number;
 	reorderDeliveries: boolean;
 	redelivery: RedeliveryOptions;
+	/** Requests in flight at once; null for no bound. */
+	webhookConcurrency: number | null;
 }
 
 export interface DeliveryAttempt {
@@ -52,6 +54,9 @@ export class WebhookDispatcher {
 	private readonly deliveries: Delivery[] = [];
 	private batch: Delivery[] = [];
 	private readonly inFlight = new Set<ClientRequest>();
+	/** Attempts held back by `webhookConcurrency`, oldest first from `waitingFrom` (a log can queue tens of thousands). */
+	private waiting: Delivery[] = [];
+	private waitingFrom = 0;
 	/** Bumped by clear(), so answers to requests of before a reset change nothing. */
 	private generation = 0;
 
@@ -103,6 +108,8 @@ export class WebhookDispatcher {
 		this.inFlight.clear();
 		this.deliveries.length = 0;
 		this.batch = [];
+		this.waiting = [];
+		this.waitingFrom = 0;
 	}
 
 	private addToBatch(delivery: Delivery): void {
@@ -117,6 +124,11 @@ export class WebhookDispatcher {
 	}
 
 	private attempt(delivery: Delivery): void {
+		const limit = this.settings().webhookConcurrency;
+		if (limit !== null && this.inFlight.size >= limit) {
+			this.waiting.push(delivery);
+			return;
+		}
 		const url = this.settings().callbackFor(delivery.kind);
 		if (!url) {
 			delivery.state = 'not_delivered';
@@ -144,6 +156,7 @@ export class WebhookDispatcher {
 			if (settled || generation !== this.generation) return;
 			settled = true;
 			this.inFlight.delete(request);
+			this.admitWaiting();
 			attempt.answeredAt = this.isoNow();
 			attempt.httpStatus = httpStatus;
 			if (error !== undefined) attempt.error = error;
@@ -161,6 +174,18 @@ export class WebhookDispatcher {
 		request.on('timeout', () => request.destroy(new Error(`no answer within ${ATTEMPT_TIMEOUT_MS} ms`)));
 		request.on('error', (error) => finish(undefined, error.message));
 		request.end(delivery.body);
+	}
+
+	/** Hands the free places to the attempts held back, in the order they were held. */
+	admitWaiting(): void {
+		const limit = this.settings().webhookConcurrency;
+		while (this.waitingFrom < this.waiting.length && (limit === null || this.inFlight.size < limit)) {
+			this.attempt(this.waiting[this.waitingFrom++]);
+		}
+		if (this.waitingFrom > 1024 && this.waitingFrom * 2 > this.waiting.length) {
+			this.waiting = this.waiting.slice(this.waitingFrom);
+			this.waitingFrom = 0;
+		}
 	}
 
 	private scheduleRedelivery(delivery: Delivery): void {

@@ -94,17 +94,25 @@ async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, w
 class Receiver {
 	readonly received: { raw: Buffer; headers: IncomingHttpHeaders }[] = [];
 	statuses: number[] = [];
+	/** How long each answer is held back, and the most requests that were open at once. */
+	holdMs = 0;
+	open = 0;
+	mostOpen = 0;
 	private server!: Server;
 	url = '';
 
 	async start(): Promise<void> {
 		this.server = createServer((request, response) => {
+			this.mostOpen = Math.max(this.mostOpen, ++this.open);
 			const chunks: Buffer[] = [];
 			request.on('data', (chunk: Buffer) => chunks.push(chunk));
 			request.on('end', () => {
 				this.received.push({ raw: Buffer.concat(chunks), headers: request.headers });
-				response.writeHead(this.statuses.shift() ?? 200);
-				response.end();
+				setTimeout(() => {
+					this.open--;
+					response.writeHead(this.statuses.shift() ?? 200);
+					response.end();
+				}, this.holdMs);
 			});
 		});
 		await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -125,6 +133,8 @@ class Receiver {
 	clear(): void {
 		this.received.length = 0;
 		this.statuses = [];
+		this.holdMs = 0;
+		this.mostOpen = 0;
 	}
 
 	async stop(): Promise<void> {
@@ -528,6 +538,29 @@ describe('Webhooks', () => {
 				},
 			],
 		});
+	});
+
+	it('keeps at most webhookConcurrency webhooks in flight, the rest in order, and lets them go when the bound is lifted', async () => {
+		await control('PATCH', 'config', { webhookConcurrency: 2 });
+		receiver.holdMs = 150;
+		for (let n = 0; n < 8; n++) await inbound({ from: ANNA, text: `Nachricht ${n}` });
+		// Eight webhooks at 2 at a time, 150 ms each: some are still held back after the first pair's answers.
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		expect(receiver.received.length).toBeLessThan(8);
+		await waitFor(async () => ((await control('GET', 'webhooks')).body.busy === false ? true : undefined), 'quiet');
+		expect(receiver.mostOpen).toBe(2);
+		const texts = receiver.events().map((event) => event.entry[0].changes[0].value.messages[0].text.body);
+		expect(texts).toEqual(Array.from({ length: 8 }, (_, n) => `Nachricht ${n}`));
+		expect(((await control('GET', 'webhooks')).body.deliveries as { attempts: unknown[] }[]).map((d) => d.attempts.length)).toEqual(Array(8).fill(1));
+
+		// Held back with the receiver stopped answering, then the bound lifted: the rest go at once.
+		receiver.holdMs = 400;
+		receiver.mostOpen = 0;
+		for (let n = 0; n < 6; n++) await inbound({ from: ANNA, text: `Später ${n}` });
+		await control('PATCH', 'config', { webhookConcurrency: null });
+		await waitFor(async () => ((await control('GET', 'webhooks')).body.busy === false ? true : undefined), 'quiet again');
+		expect(receiver.mostOpen).toBeGreaterThan(2);
+		expect((await control('PATCH', 'config', { webhookConcurrency: 0 })).status).toBe(400);
 	});
 
 	it('stays busy until the last status of the ladder has come, not only while a delivery is unanswered', async () => {
