@@ -5,6 +5,7 @@ import type { CountryCode } from '../phone';
 import type { Queryable, Store } from '../store';
 import type { LedgerKeys } from './crypto';
 import type { OptInGroups } from './optin-groups';
+import type { UnreleasedClaims } from './outbox';
 
 export type IpMode = 'off' | 'truncated' | 'hashed';
 
@@ -97,6 +98,8 @@ export interface LedgerContext {
 	now(): Date;
 	/** Sign-ups and confirmations of concurrent callers, grouped into set-based calls. */
 	optIns: OptInGroups;
+	/** Outbox claims given back while the store was away, freed before the next claim (shared by `Ledger.on`). */
+	unreleased: UnreleasedClaims;
 }
 
 export type { Queryable };

@@ -21,7 +21,7 @@ import type { Category, ConfirmResult, GateDecision, GateQuestion, InboundMessag
 import { checkpointSchema, parse, purposeSchema } from './validation';
 import { recordRejected, rejectedEvents, type RejectedEventInput, type RejectedResult } from './rejected';
 import { revoke, setMarketingPreference, type MarketingPreference, type PreferenceResult, type Withdrawal } from './withdrawal';
-import { claimPending, handedOver, newHandOver, release, type HandOver, type OwedItem, type Owing } from './outbox';
+import { claimPending, handedOver, newHandOver, release, UnreleasedClaims, type HandOver, type OwedItem, type Owing } from './outbox';
 import { appendEvent } from './chain';
 import { changeUserId, type UserIdChange } from './user-ids';
 import { consentIncidents, recordTemplateUpdate, templateUpdates, type ConsentIncident, type TemplateUpdateResult } from './templates';
@@ -37,7 +37,7 @@ export class Ledger {
 	private readonly handOvers = new Coalescer<HandOver, number>((batch) => handedOver(this.ctx, batch));
 
 	/** Use openLedger: the keys come from the store (see keyring.ts). */
-	constructor(store: Store, keys: LedgerKeys, private readonly options: LedgerOptions = {}) {
+	constructor(store: Store, keys: LedgerKeys, private readonly options: LedgerOptions = {}, unreleased = new UnreleasedClaims()) {
 		const clock = options.clock ?? (() => new Date());
 		const resolved = resolveOptions(options);
 		assertKeywords(resolved.withdrawal.keywords);
@@ -47,6 +47,7 @@ export class Ledger {
 			options: resolved,
 			now: clock,
 			optIns: new OptInGroups(store, keys, resolved.maxRequestsPerNumberPerHour),
+			unreleased,
 		};
 	}
 
@@ -56,7 +57,7 @@ export class Ledger {
 
 	/** The same ledger (keys, settings, clock) over another store: a transaction several callers share. */
 	on(store: Store): Ledger {
-		return new Ledger(store, this.ctx.keys, this.options);
+		return new Ledger(store, this.ctx.keys, this.options, this.ctx.unreleased);
 	}
 
 	/** The ledger's data keys, for tools that write rows themselves (benchmarks and tests seed with them). */

@@ -109,8 +109,30 @@ export async function owe(ctx: LedgerContext, tx: Queryable, deliveryKey: string
 
 const free = `(claim IS NULL OR claimed_at < $3)`;
 
+/**
+ * Claims this process gave back while the store could not take them: the store went away between an event's commit
+ * and its 500 (a restart, a crash). Without this their rows would wait out the lease, and the redelivery of their own
+ * event, which comes sooner, would find them held and hand over nothing. They are freed before the next claim.
+ */
+export class UnreleasedClaims {
+	private readonly claims = new Set<string>();
+
+	add(claim: string): void {
+		this.claims.add(claim);
+	}
+
+	/** Frees the rows of every claim given back so far; those the store took are forgotten. */
+	async free(store: Queryable): Promise<void> {
+		if (this.claims.size === 0) return;
+		const claims = [...this.claims];
+		await store.query('UPDATE outbox SET claim = NULL, claimed_at = NULL WHERE claim = ANY($1::text[])', [claims]);
+		for (const claim of claims) this.claims.delete(claim);
+	}
+}
+
 /** A redelivered event: what it still owes, if no other live POST holds it; taken for this POST. */
 export async function claimOwed(ctx: LedgerContext, deliveryKey: string, handOver: HandOver): Promise<OwedItem | undefined> {
+	await ctx.unreleased.free(ctx.store);
 	const id = eventIdOf(ctx, deliveryKey);
 	const now = ctx.now();
 	const [row] = await ctx.store.query<{ id: string; item_enc: string }>(
@@ -122,6 +144,7 @@ export async function claimOwed(ctx: LedgerContext, deliveryKey: string, handOve
 
 /** What earlier committed events still owe this business number, oldest first, taken for this POST. */
 export async function claimPending(ctx: LedgerContext, handOver: HandOver, limit = PENDING_BATCH): Promise<OwedItem[]> {
+	await ctx.unreleased.free(ctx.store);
 	const now = ctx.now();
 	const rows = await ctx.store.query<{ id: string; item_enc: string; created_at: Date }>(
 		`WITH taken AS (
@@ -146,9 +169,13 @@ export async function handedOver(ctx: LedgerContext, handOvers: HandOver[]): Pro
 	return handOvers.map((handOver) => counts.get(handOver.claim) ?? 0);
 }
 
-/** The POST failed: its rows go to the next delivery at once, not after the lease. */
+/**
+ * The POST failed: its rows go to the next delivery at once, not after the lease. Should the store not take it, the
+ * claim is kept and freed before this process's next claim.
+ */
 export async function release(ctx: LedgerContext, handOver: HandOver): Promise<void> {
-	await ctx.store.query('UPDATE outbox SET claim = NULL, claimed_at = NULL WHERE claim = $1', [handOver.claim]);
+	ctx.unreleased.add(handOver.claim);
+	await ctx.unreleased.free(ctx.store);
 }
 
 /**

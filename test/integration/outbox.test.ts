@@ -9,6 +9,8 @@ import fc from 'fast-check';
 import type { ICredentialDataDecryptedObject, IDataObject } from 'n8n-workflow';
 import type { Ledger } from '../../lib/consent/ledger';
 import { HAND_OVER_LEASE_MS } from '../../lib/consent/outbox';
+import { StoreError } from '../../lib/errors';
+import type { Queryable } from '../../lib/store';
 import { closeLedgers, ledgerFor } from '../../nodes/shared/ledger';
 import { STORE_KINDS, TEXT_DE, type StoreKind } from '../helpers/ledgers';
 import { failNthDelivery, outboxCredentials, owedRows, post, textMessage, webhookBody } from '../helpers/outbox-world';
@@ -107,6 +109,41 @@ describe.each(STORE_KINDS)('the outbox (%s store)', (kind: StoreKind) => {
 		expect(await post(host.url, body)).toBe(200);
 		expect(host.executions.map(kinds)).toEqual([['optin.confirmed:wamid.dana-code']]);
 		expect(await owedRows(ledger)).toEqual([]);
+	});
+
+	test('the store goes away right after the commit: the 500 cannot give the item back, the redelivery hands it over at once', async () => {
+		// Seen in invariant 4 (PostgreSQL stopped mid-run): the commit went through, taking what earlier events owe
+		// failed, and so did giving the row back; the redelivery then found the row held for the lease (60 s).
+		const at = new Date(Date.now() - 60_000);
+		await ledger.confirm({ messageId: 'wamid.erik-code', from: '4915100000121', text: await signUp(ledger, '4915100000121'), at });
+		host = await startTriggerHost({ credentials });
+		const store = ledger.store;
+		const { query, transaction } = store;
+		let down = false;
+		store.transaction = async function <T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+			const result = await transaction.call(store, work);
+			down = true;
+			return result as T;
+		};
+		store.query = async function <T>(sql: string, params?: unknown[]): Promise<T[]> {
+			if (down) throw new StoreError('The store is unreachable: nothing was recorded', 'Start it again');
+			return query.call(store, sql, params) as Promise<T[]>;
+		};
+		const body = webhookBody([textMessage('4915100000121', 'wamid.erik-stop', 'STOP', at)]);
+		try {
+			expect(await post(host.url, body)).toBe(500);
+		} finally {
+			store.transaction = transaction;
+			store.query = query;
+		}
+		expect(await historyOf(ledger, '+4915100000121')).toContain('consent.withdrawn');
+		expect(await owedRows(ledger)).toEqual([{ id: expect.any(String), claim: expect.any(String) }]);
+		// Back up, well within the lease: Meta's redelivery gets the item.
+		expect(await post(host.url, body)).toBe(200);
+		expect(host.executions.map(kinds)).toEqual([['consent.withdrawn:wamid.erik-stop']]);
+		expect(await owedRows(ledger)).toEqual([]);
+		expect(await post(host.url, body)).toBe(200);
+		expect(host.executions).toHaveLength(1);
 	});
 
 	test('a process killed between the commit and the hand-over: a new process hands the item over, to the redelivery or to the next POST', async () => {
