@@ -3,12 +3,12 @@
  */
 import { startSandbox, type SandboxOptions } from './server';
 
-function numberFromEnv(name: string): number | undefined {
+function numberFromEnv(name: string, least = 0): number | undefined {
 	const raw = process.env[name];
 	if (raw === undefined || raw.trim() === '') return undefined;
 	const value = Number(raw);
-	if (!Number.isFinite(value) || value < 0) {
-		throw new Error(`${name} must be a number of 0 or more, got '${raw}'`);
+	if (!Number.isFinite(value) || value < least) {
+		throw new Error(`${name} must be a number of ${least} or more, got '${raw}'`);
 	}
 	return value;
 }
@@ -34,7 +34,8 @@ export function optionsFromEnv(): SandboxOptions {
 		pairRateSeconds: numberFromEnv('SANDBOX_PAIR_RATE_SECONDS'),
 		duplicateDeliveries: numberFromEnv('SANDBOX_DUPLICATE_DELIVERIES'),
 		reorderDeliveries: textFromEnv('SANDBOX_REORDER_DELIVERIES') === 'true' ? true : undefined,
-		webhookConcurrency: numberFromEnv('SANDBOX_WEBHOOK_CONCURRENCY'),
+		// 0 would hold every webhook back for good.
+		webhookConcurrency: numberFromEnv('SANDBOX_WEBHOOK_CONCURRENCY', 1),
 		marketingMessagesOnboarded: textFromEnv('SANDBOX_MARKETING_MESSAGES_ONBOARDED') === 'true' ? true : undefined,
 	};
 }

@@ -121,8 +121,8 @@ export class UnreleasedClaims {
 		this.claims.add(claim);
 	}
 
-	/** Frees the rows of every claim given back so far; those the store took are forgotten. */
-	async free(store: Queryable): Promise<void> {
+	/** Gives back the rows of every claim kept so far; those the store took are forgotten. */
+	async releaseAll(store: Queryable): Promise<void> {
 		if (this.claims.size === 0) return;
 		const claims = [...this.claims];
 		await store.query('UPDATE outbox SET claim = NULL, claimed_at = NULL WHERE claim = ANY($1::text[])', [claims]);
@@ -132,7 +132,7 @@ export class UnreleasedClaims {
 
 /** A redelivered event: what it still owes, if no other live POST holds it; taken for this POST. */
 export async function claimOwed(ctx: LedgerContext, deliveryKey: string, handOver: HandOver): Promise<OwedItem | undefined> {
-	await ctx.unreleased.free(ctx.store);
+	await ctx.unreleased.releaseAll(ctx.store);
 	const id = eventIdOf(ctx, deliveryKey);
 	const now = ctx.now();
 	const [row] = await ctx.store.query<{ id: string; item_enc: string }>(
@@ -144,7 +144,7 @@ export async function claimOwed(ctx: LedgerContext, deliveryKey: string, handOve
 
 /** What earlier committed events still owe this business number, oldest first, taken for this POST. */
 export async function claimPending(ctx: LedgerContext, handOver: HandOver, limit = PENDING_BATCH): Promise<OwedItem[]> {
-	await ctx.unreleased.free(ctx.store);
+	await ctx.unreleased.releaseAll(ctx.store);
 	const now = ctx.now();
 	const rows = await ctx.store.query<{ id: string; item_enc: string; created_at: Date }>(
 		`WITH taken AS (
@@ -175,7 +175,7 @@ export async function handedOver(ctx: LedgerContext, handOvers: HandOver[]): Pro
  */
 export async function release(ctx: LedgerContext, handOver: HandOver): Promise<void> {
 	ctx.unreleased.add(handOver.claim);
-	await ctx.unreleased.free(ctx.store);
+	await ctx.unreleased.releaseAll(ctx.store);
 }
 
 /**

@@ -826,6 +826,11 @@ describe('CLI settings', () => {
 		);
 		process.env.SANDBOX_LATENCY_MS = 'slow';
 		expect(() => optionsFromEnv()).toThrow("SANDBOX_LATENCY_MS must be a number of 0 or more, got 'slow'");
+		process.env.SANDBOX_LATENCY_MS = '25';
+		process.env.SANDBOX_WEBHOOK_CONCURRENCY = '50';
+		expect(optionsFromEnv()).toEqual(expect.objectContaining({ webhookConcurrency: 50 }));
+		process.env.SANDBOX_WEBHOOK_CONCURRENCY = '0';
+		expect(() => optionsFromEnv()).toThrow("SANDBOX_WEBHOOK_CONCURRENCY must be a number of 1 or more, got '0'");
 	});
 });
 
