@@ -6,6 +6,7 @@ import { digitsOf } from '../lib/phone';
 
 interface LoggedRequest {
 	at: string;
+	method: string;
 	path: string;
 	body: { to?: string } | null;
 	outcome: { status: string; code?: number };
@@ -28,6 +29,8 @@ export interface SandboxCount {
 	/** The first and the last accepted message, ms since the epoch (the sandbox runs on this machine's clock). */
 	firstAcceptedAt: number | null;
 	lastAcceptedAt: number | null;
+	/** The Graph calls that were not messages (the template list, the phone number), ms since the epoch each. */
+	otherCalls: { call: string; at: number }[];
 }
 
 export async function countSandbox(sandboxUrl: string, nonConsented: readonly string[]): Promise<SandboxCount> {
@@ -59,5 +62,6 @@ export async function countSandbox(sandboxUrl: string, nonConsented: readonly st
 	const firstAcceptedAt = acceptedAt.length > 0 ? Math.min(...acceptedAt) : null;
 	const lastAcceptedAt = acceptedAt.length > 0 ? Math.max(...acceptedAt) : null;
 	const acceptedSpanSeconds = firstAcceptedAt !== null && lastAcceptedAt !== null ? (lastAcceptedAt - firstAcceptedAt) / 1000 : 0;
-	return { requests: messages.length, accepted: acceptedAt.length, refusedByCode, duplicates, nonConsentedRequests, nonConsentedSends, acceptedSpanSeconds, firstAcceptedAt, lastAcceptedAt };
+	const otherCalls = requests.filter((request) => !request.path.endsWith('/messages')).map((request) => ({ call: `${request.method} ${request.path}`, at: Date.parse(request.at) }));
+	return { requests: messages.length, accepted: acceptedAt.length, refusedByCode, duplicates, nonConsentedRequests, nonConsentedSends, acceptedSpanSeconds, firstAcceptedAt, lastAcceptedAt, otherCalls };
 }

@@ -47,6 +47,8 @@ interface Row extends SandboxCount {
 	/** Where the run's time went: before the first accepted message, and after the last one until the workflow ended. */
 	secondsBeforeFirst: number | null;
 	secondsAfterLast: number | null;
+	/** The Graph calls other than messages, with the seconds after the start they reached the sandbox. */
+	callsBeforeFirst: string[];
 	messagesPerSecond: number;
 	percentOfLimit: number;
 	status: string;
@@ -106,6 +108,9 @@ async function measure(sandboxUrl: string, tool: string, workflow: WorkflowJson,
 		seconds: Number(seconds.toFixed(2)),
 		secondsBeforeFirst: count.firstAcceptedAt === null ? null : Number(((count.firstAcceptedAt - startedAt) / 1000).toFixed(2)),
 		secondsAfterLast: count.lastAcceptedAt === null ? null : Number(((endedAt - count.lastAcceptedAt) / 1000).toFixed(2)),
+		callsBeforeFirst: count.otherCalls
+			.filter(({ at }) => count.firstAcceptedAt === null || at <= count.firstAcceptedAt)
+			.map(({ call, at }) => `${call} at ${((at - startedAt) / 1000).toFixed(2)} s`),
 		messagesPerSecond: Math.round(messagesPerSecond),
 		percentOfLimit: Number(((messagesPerSecond / LIMIT_PER_SECOND) * 100).toFixed(1)),
 		status: result.error ? `${result.status}: ${result.error.message}` : result.status,
