@@ -43,6 +43,10 @@ export class Projection {
 
 	apply(event: ProjectedEvent): void {
 		const { subjectId: id, atMs: at, payload } = event;
+		if (event.type === 'retention.purged' && typeof payload?.pendingBefore === 'string') {
+			this.purgePending(Date.parse(payload.pendingBefore));
+			return;
+		}
 		if (id === null) return;
 		if (event.type === 'subject.erased') {
 			// Kept for legal claims (rights.ts): every consent withdrawn, the person stays; otherwise they are gone.
@@ -97,6 +101,21 @@ export class Projection {
 		}
 	}
 
+	/**
+	 * What purge() does to sign-ups requested before the cutoff and never confirmed (rights.ts): one after a
+	 * withdrawal is withdrawn again, any other is deleted, with what a STOP had marked on it. A sign-up for the same
+	 * purpose later starts from nothing, as its row does.
+	 */
+	private purgePending(before: number): void {
+		for (const person of this.people.values()) {
+			for (const [purpose, consent] of person.consents) {
+				if (consent.state !== 'pending' || consent.requestedAt >= before) continue;
+				if (consent.withdrawnAt === null) person.consents.delete(purpose);
+				else consent.state = 'withdrawn';
+			}
+		}
+	}
+
 	/** The first difference between the tables' rows and the events, or undefined. */
 	compare(subjects: SubjectFacts[], consents: ConsentRowFacts[]): { subjectId: string; problem: string } | undefined {
 		for (const subject of subjects) {
@@ -115,9 +134,9 @@ export class Projection {
 			const consent = this.people.get(row.subject_id)?.consents.get(row.purpose);
 			const where = `the consent of subject ${row.subject_id} for '${row.purpose}'`;
 			if (!consent) return { subjectId: row.subject_id, problem: `${where} is in the table, but no event gave it` };
-			// purge() ends a sign-up that came after a withdrawal and was never confirmed: the withdrawal stands again, with
-			// its time, and the chain records only a count (retention.purged). Withdrawn is what purge makes of that row;
-			// it is stricter than the events, never more permissive.
+			// A purge recorded before its event carried the cutoff (`pendingBefore`): purge() ended a sign-up that came
+			// after a withdrawal and was never confirmed, and the withdrawal stood again. Withdrawn is what purge made of
+			// that row; it is stricter than the events, never more permissive.
 			const purgedBack = row.state === 'withdrawn' && consent.state === 'pending' && consent.withdrawnAt !== null;
 			if (row.state !== consent.state && !purgedBack) {
 				return { subjectId: row.subject_id, problem: `${where} is '${row.state}' in the table, the events say '${consent.state}'` };

@@ -276,7 +276,8 @@ export async function purge(ctx: LedgerContext): Promise<PurgeResult> {
 		await eraseOwed(ctx, tx, [...unconfirmedIds, ...expiredIds]);
 		const result = { unconfirmedErased: unconfirmedIds.length, requestsDeleted: stale.length, proofErased: expiredIds.length };
 		if (result.unconfirmedErased + result.requestsDeleted + result.proofErased > 0) {
-			await appendEvent(tx, ctx.keys, { type: 'retention.purged', subjectId: null, at: now, payload: { ...result } });
+			// The cutoff lets verifyChain do to its rebuilt sign-ups what this did to the rows (projection.ts).
+			await appendEvent(tx, ctx.keys, { type: 'retention.purged', subjectId: null, at: now, payload: { ...result, pendingBefore: pendingCutoff.toISOString() } });
 		}
 		return { ...result, operational: await purgeOperational(tx, new Date(now.getTime() - ctx.options.operationalRetentionDays * 86_400_000)) };
 	});

@@ -7,6 +7,24 @@ import { HistoryRunner, type Action } from './histories';
 
 const FOUND: [string, Action[]][] = [
 	[
+		// Issue 11's closing search (seed 20261207, history 365 on PostgreSQL): a STOP marks marketing withdrawn on an
+		// unconfirmed sign-up; purge deletes that sign-up after the pending retention, and a new one for the same purpose
+		// starts without the mark. The chain recorded only purge's counts, so verifyChain's rebuilt sign-up kept the
+		// mark and reported the tables changed. The purge event now carries its cutoff and the rebuild does the same.
+		'purge deletes a sign-up a STOP had marked: a new sign-up for the purpose starts without the mark, and verifyChain agrees',
+		[
+			{ t: 'optIn', who: 0, purposes: ['updates'] },
+			{ t: 'burst', ops: [{ who: 2, kind: 'signUp' }, { who: 0, kind: 'signUp' }] },
+			{ t: 'stop', who: 0, scope: 'marketing', via: 'keyword', late: 0 },
+			{ t: 'tick', ms: 262_800_000 },
+			{ t: 'purge' },
+			{ t: 'redeliver', nth: 0 },
+			{ t: 'code', who: 0, of: 0, own: true, pick: 'newest', style: 'plain', sender: 'waId', late: 0 },
+			{ t: 'signUp', who: 0, purposes: ['offers', 'updates'], form: 'e164' },
+			{ t: 'redeliver', nth: 0 },
+		],
+	],
+	[
 		// Issue 10, item 8 (seed 4242, 3,000 histories on PostgreSQL): a sign-up after a STOP, never confirmed, is ended
 		// by purge after the pending retention, and the withdrawal stands again; the chain records only a count, so
 		// verifyChain's rebuilt state said 'pending' where the table says 'withdrawn' and reported tampering.
