@@ -49,6 +49,12 @@ interface Row extends SandboxCount {
 	secondsAfterLast: number | null;
 	/** The Graph calls other than messages, with the seconds after the start they reached the sandbox. */
 	callsBeforeFirst: string[];
+	/**
+	 * CPU time of this process (n8n's engine, the node, the embedded store's thread) during the run, per accepted
+	 * message: what the run needs of the machine's two cores besides PostgreSQL and the sandbox.
+	 */
+	cpuSeconds: number;
+	cpuMsPerMessage: number | null;
 	messagesPerSecond: number;
 	percentOfLimit: number;
 	status: string;
@@ -89,12 +95,15 @@ async function measure(sandboxUrl: string, tool: string, workflow: WorkflowJson,
 	engineWorkflow(workflow);
 	const startedAt = Date.now();
 	const started = performance.now();
+	const cpuAtStart = process.cpuUsage();
 	const result = await runWorkflow(workflow, {
 		credentials,
 		triggerData: { nodeName: START, items: list.map((phone) => ({ phone })) },
 		timeoutMs: RUN_TIMEOUT_MS,
 	});
 	const seconds = (performance.now() - started) / 1000;
+	const cpu = process.cpuUsage(cpuAtStart);
+	const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 	const endedAt = Date.now();
 	const items = result.runData[SENDER] ? [...result.outputOf(SENDER, 0), ...(result.runData[SENDER].at(-1)?.data?.main[1] ?? [])] : [];
 	const count = await countSandbox(sandboxUrl, nonConsented);
@@ -111,6 +120,8 @@ async function measure(sandboxUrl: string, tool: string, workflow: WorkflowJson,
 		callsBeforeFirst: count.otherCalls
 			.filter(({ at }) => count.firstAcceptedAt === null || at <= count.firstAcceptedAt)
 			.map(({ call, at }) => `${call} at ${((at - startedAt) / 1000).toFixed(2)} s`),
+		cpuSeconds: Number(cpuSeconds.toFixed(2)),
+		cpuMsPerMessage: count.accepted > 0 ? Number(((cpuSeconds * 1000) / count.accepted).toFixed(3)) : null,
 		messagesPerSecond: Math.round(messagesPerSecond),
 		percentOfLimit: Number(((messagesPerSecond / LIMIT_PER_SECOND) * 100).toFixed(1)),
 		status: result.error ? `${result.status}: ${result.error.message}` : result.status,
