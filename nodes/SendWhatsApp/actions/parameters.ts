@@ -3,7 +3,8 @@
  * n8n about a tenth of a millisecond even when it is a fixed value (expression set-up, copying, validation); a
  * newsletter reads about ten per item, which alone capped the node far below a 1,000/s business number. A
  * parameter can differ between items only if its stored value holds an expression (a string starting with '=',
- * anywhere inside it); every other parameter is read once per run and its value reused for every item.
+ * anywhere inside it) that reads the item; every other parameter is read once per run and its value reused for
+ * every item.
  */
 import type { IExecuteFunctions } from 'n8n-workflow';
 import type { TemplateInfo } from '../../../lib/whatsapp/templates';
@@ -21,11 +22,45 @@ export interface BuildContext {
 	binary(index: number, property: string): Promise<MediaFile>;
 }
 
-/** Whether a stored parameter value holds an expression anywhere, e.g. in one row of a fixed collection. */
-export function holdsExpression(value: unknown): boolean {
-	if (typeof value === 'string') return value.startsWith('=');
-	if (Array.isArray(value)) return value.some(holdsExpression);
-	if (value !== null && typeof value === 'object') return Object.values(value).some(holdsExpression);
+/**
+ * The `$` names whose value is the same for every item of a run. `$now` and `$today` included: a run's items then
+ * share one instant (a 5,000-message run lasts seconds), so a campaign key or a month name taken from the clock
+ * cannot change halfway through the list.
+ */
+const SAME_FOR_EVERY_ITEM = new Set(['$now', '$today', '$vars', '$env', '$workflow', '$execution', '$runIndex']);
+
+/**
+ * After a `$`: another node's, or the input's, whole output, first or last item (`$('Settings').first()`,
+ * `$input.all()`), or whether a node ran. Not `.item`, `.itemMatching()` or `.pairedItem()`: those follow the item.
+ */
+const WHOLE_OUTPUT = /^(?:\(\s*(?:'[^'\\]*'|"[^"\\]*")\s*\)\s*\.\s*(?:(?:first|last|all)\s*\(|isExecuted\b)|input\s*\.\s*(?:first|last|all)\s*\()/;
+
+/**
+ * Whether an expression gives every item of a run the same value: every `$` in it names only what
+ * SAME_FOR_EVERY_ITEM or WHOLE_OUTPUT allow, and it draws no random number. Anything else, `$json`, `$binary`,
+ * `$input.item`, `$('Node').item`, `$itemIndex`, a function such as `$ifEmpty`, or a `$` inside a text, counts as
+ * reading the item: n8n then resolves it per item, as it always does. n8n 2.41's expression engine costs about half
+ * a millisecond per evaluation (an isolate call, a data proxy, a fresh luxon clock), half a core at 1,000
+ * messages/s for each such parameter, so these are resolved once per run.
+ */
+export function sameForEveryItem(expression: string): boolean {
+	if (/random/i.test(expression)) return false;
+	for (let at = expression.indexOf('$'); at !== -1; at = expression.indexOf('$', at + 1)) {
+		const after = expression.slice(at);
+		if (/^\$\d/.test(after)) continue;
+		const name = /^\$[A-Za-z_]\w*/.exec(after)?.[0];
+		if (name !== undefined && SAME_FOR_EVERY_ITEM.has(name)) continue;
+		if (WHOLE_OUTPUT.test(after.slice(1))) continue;
+		return false;
+	}
+	return true;
+}
+
+/** Whether a stored parameter value can differ between items: an expression somewhere in it reads the item. */
+export function differsPerItem(value: unknown): boolean {
+	if (typeof value === 'string') return value.startsWith('=') && !sameForEveryItem(value);
+	if (Array.isArray(value)) return value.some(differsPerItem);
+	if (value !== null && typeof value === 'object') return Object.values(value).some(differsPerItem);
 	return false;
 }
 
@@ -65,7 +100,7 @@ export function parameterReader(context: IExecuteFunctions): ParameterReader {
 		const json = items[index]?.json;
 		if (field !== undefined && json && Object.hasOwn(json, field) && typeof json[field] === 'string') return json[field];
 		const value = context.getNodeParameter(name, index, fallback);
-		if (!holdsExpression(storedValue(stored, name, fallback))) fixed.set(name, value);
+		if (!differsPerItem(storedValue(stored, name, fallback))) fixed.set(name, value);
 		return value;
 	};
 }
