@@ -14,7 +14,8 @@ import { clientFor, templatesFor } from '../transport/client';
 import { findTemplate, type TemplateDirectory, type TemplateUpdate } from '../../../lib/templates';
 import { checkTemplateContent, type TemplateInfo } from '../../../lib/whatsapp/templates';
 import * as message from './message/Message.resource';
-import { parameterReader, type BuildContext, type ParameterReader } from './parameters';
+import { parameterReader, type ParameterReader } from '../../shared/parameters';
+import type { BuildContext } from './buildContext';
 
 type Build = (read: ParameterReader, index: number, context: BuildContext) => OutgoingMessage | Promise<OutgoingMessage>;
 

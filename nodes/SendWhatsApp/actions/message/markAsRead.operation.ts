@@ -7,7 +7,7 @@ import { markAsReadRequest, WhatsAppApiError } from '../../../../lib/whatsapp';
 import { redactPersonalData } from '../../../../lib/redact';
 import { toNodeError } from '../../../shared/errors';
 import { clientFor } from '../../transport/client';
-import { parameterReader } from '../parameters';
+import { parameterReader } from '../../../shared/parameters';
 
 const properties: INodeProperties[] = [
 	{

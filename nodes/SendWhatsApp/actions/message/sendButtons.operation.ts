@@ -1,5 +1,5 @@
 import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
-import type { ParameterReader } from '../parameters';
+import type { ParameterReader } from '../../../shared/parameters';
 import type { OutgoingMessage } from '../../../../lib/whatsapp';
 
 const properties: INodeProperties[] = [

@@ -1,5 +1,6 @@
 import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
-import type { BuildContext, ParameterReader } from '../parameters';
+import type { ParameterReader } from '../../../shared/parameters';
+import type { BuildContext } from '../buildContext';
 import type { OutgoingMessage } from '../../../../lib/whatsapp';
 
 const properties: INodeProperties[] = [

@@ -1,5 +1,6 @@
 import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
-import type { BuildContext, ParameterReader } from '../parameters';
+import type { ParameterReader } from '../../../shared/parameters';
+import type { BuildContext } from '../buildContext';
 import { ValidationError } from '../../../../lib/errors';
 import { templateContentOf } from '../../../../lib/whatsapp/templates';
 import type { OutgoingMessage, TemplateButton } from '../../../../lib/whatsapp';

@@ -1,26 +1,14 @@
 /**
- * The node's parameters per item, each read from n8n only as often as it can differ. Resolving a parameter costs
- * n8n about a tenth of a millisecond even when it is a fixed value (expression set-up, copying, validation); a
- * newsletter reads about ten per item, which alone capped the node far below a 1,000/s business number. A
+ * A node's parameters per item (Send WhatsApp, Verify Consent), each read from n8n only as often as it can differ.
+ * Resolving a parameter costs n8n about a tenth of a millisecond even when it is a fixed value (expression set-up,
+ * copying, validation); a newsletter reads about ten per item, which alone capped the node far below a 1,000/s business number. A
  * parameter can differ between items only if its stored value holds an expression (a string starting with '=',
  * anywhere inside it) that reads the item; every other parameter is read once per run and its value reused for
  * every item.
  */
 import type { IExecuteFunctions } from 'n8n-workflow';
-import type { TemplateInfo } from '../../../lib/whatsapp/templates';
-import type { MediaFile } from '../../../lib/whatsapp';
 
 export type ParameterReader = (name: string, index: number, fallback?: unknown) => unknown;
-
-/** What an operation may need besides its parameters to build its message. */
-export interface BuildContext {
-	/** The node's version (2 has the template list and one field per template variable). */
-	version: number;
-	/** The business account's template as it stands now, once per template and run. */
-	template(name: string, language?: string): Promise<TemplateInfo>;
-	/** The file in an item's binary field, for Send Media from binary data. */
-	binary(index: number, property: string): Promise<MediaFile>;
-}
 
 /**
  * The `$` names whose value is the same for every item of a run. `$now` and `$today` included: a run's items then

@@ -1,7 +1,10 @@
-/** Which of Send WhatsApp's parameters can differ between items, and which are read straight from the item. */
+/**
+ * Which of a node's parameters (Send WhatsApp, Verify Consent) can differ between items, and which are read straight
+ * from the item.
+ */
 import fc from 'fast-check';
 import type { IExecuteFunctions, INodeParameters } from 'n8n-workflow';
-import { differsPerItem, itemField, parameterReader, sameForEveryItem } from '../../nodes/SendWhatsApp/actions/parameters';
+import { differsPerItem, itemField, parameterReader, sameForEveryItem } from '../../nodes/shared/parameters';
 
 /** What reads the item, in the forms n8n's documentation gives, and a random draw. */
 const READS_THE_ITEM = [
@@ -44,7 +47,7 @@ const SAME_FOR_ALL = [
 	'1 + 1',
 ];
 
-describe('Send WhatsApp parameters', () => {
+describe('node parameters', () => {
 	test('a parameter differs per item only if an expression in it reads the item', () => {
 		expect(differsPerItem('welcome')).toBe(false);
 		expect(differsPerItem(42)).toBe(false);
