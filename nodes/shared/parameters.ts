@@ -1,10 +1,10 @@
 /**
  * A node's parameters per item (Send WhatsApp, Verify Consent), each read from n8n only as often as it can differ.
  * Resolving a parameter costs n8n about a tenth of a millisecond even when it is a fixed value (expression set-up,
- * copying, validation); a newsletter reads about ten per item, which alone capped the node far below a 1,000/s business number. A
- * parameter can differ between items only if its stored value holds an expression (a string starting with '=',
- * anywhere inside it) that reads the item; every other parameter is read once per run and its value reused for
- * every item.
+ * copying, validation); a newsletter reads about ten per item, which alone capped the node far below a 1,000/s
+ * business number. A parameter can differ between items only if its stored value holds an expression (a string
+ * starting with '=', anywhere inside it) that reads the item; every other parameter is read once per run and its
+ * value reused for every item.
  */
 import type { IExecuteFunctions } from 'n8n-workflow';
 
@@ -26,8 +26,8 @@ const WHOLE_OUTPUT = /^(?:\(\s*(?:'[^'\\]*'|"[^"\\]*")\s*\)\s*\.\s*(?:(?:first|l
 /**
  * Whether an expression gives every item of a run the same value: every `$` in it names only what
  * SAME_FOR_EVERY_ITEM or WHOLE_OUTPUT allow, and it draws no random number. Anything else, `$json`, `$binary`,
- * `$input.item`, `$('Node').item`, `$itemIndex`, a function such as `$ifEmpty`, or a `$` inside a text, counts as
- * reading the item: n8n then resolves it per item, as it always does. n8n 2.41's expression engine costs about half
+ * `$input.item`, `$('Node').item`, `$itemIndex`, a function such as `$ifEmpty`, or any other `$` (one in a text
+ * too, unless a digit follows it), counts as reading the item: n8n then resolves it per item, as it always does. n8n 2.41's expression engine costs about half
  * a millisecond per evaluation (an isolate call, a data proxy, a fresh luxon clock), half a core at 1,000
  * messages/s for each such parameter, so these are resolved once per run.
  */
@@ -80,15 +80,19 @@ export function parameterReader(context: IExecuteFunctions): ParameterReader {
 	const stored = context.getNode().parameters;
 	const items = context.getInputData();
 	const fixed = new Map<string, unknown>();
-	const fields = new Map<string, string | undefined>();
+	/** Per parameter, looked at once: the item field it names, and whether it can differ between items. */
+	const shapes = new Map<string, { field: string | undefined; perItem: boolean }>();
 	return (name, index, fallback) => {
 		if (fixed.has(name)) return fixed.get(name);
-		if (!fields.has(name)) fields.set(name, itemField(storedValue(stored, name, fallback)));
-		const field = fields.get(name);
+		let shape = shapes.get(name);
+		if (!shape) {
+			const value = storedValue(stored, name, fallback);
+			shapes.set(name, (shape = { field: itemField(value), perItem: differsPerItem(value) }));
+		}
 		const json = items[index]?.json;
-		if (field !== undefined && json && Object.hasOwn(json, field) && typeof json[field] === 'string') return json[field];
+		if (shape.field !== undefined && json && Object.hasOwn(json, shape.field) && typeof json[shape.field] === 'string') return json[shape.field];
 		const value = context.getNodeParameter(name, index, fallback);
-		if (!differsPerItem(storedValue(stored, name, fallback))) fixed.set(name, value);
+		if (!shape.perItem) fixed.set(name, value);
 		return value;
 	};
 }
