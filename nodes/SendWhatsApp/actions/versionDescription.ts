@@ -30,7 +30,7 @@ export const properties: INodeProperties[] = [
 				default: '',
 				placeholder: 'newsletter-2026-11',
 				description:
-					'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces.',
+					'A message is sent once per recipient, node, campaign key and content: re-running the workflow sends nothing twice. Set a new key to send the same content again. Any text works (spaces, umlauts); it is kept as a hash unless it is plain ASCII without spaces. An expression that does not read the item, such as {{ $now.toFormat(\'yyyy-MM\') }}, is worked out once per run, so the whole list is one campaign.',
 			},
 			{
 				displayName: 'Dry Run',
